@@ -1,0 +1,160 @@
+//! The context handed to each running job.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{Data, DataMap, JobError, JobId};
+
+/// What a running job can know and ask: its identity, its attempt, whether it should stop,
+/// and the shared data registered on the worker.
+///
+/// Cheap to clone. Name it as a parameter of a `#[job]` function to receive it.
+///
+/// ```
+/// use jobs_core::{DataMap, JobContext};
+///
+/// // Outside a worker (e.g. to unit-test a job function), make a standalone context.
+/// let mut data = DataMap::new();
+/// data.insert(42u32);
+/// let ctx = JobContext::standalone(data);
+/// assert_eq!(ctx.attempt(), 1);
+/// assert_eq!(*ctx.data::<u32>().unwrap(), 42);
+/// assert!(!ctx.is_cancelled());
+/// ```
+#[derive(Clone)]
+pub struct JobContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: JobId,
+    name: String,
+    queue: String,
+    attempt: u32,
+    max_attempts: u32,
+    data: Arc<DataMap>,
+    cancel: CancellationToken,
+    reason: OnceLock<CancelReason>,
+}
+
+/// Why a job was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// The worker is shutting down and the grace period is over; the job will be
+    /// returned to the queue and run again.
+    Shutdown,
+    /// The worker lost this job's lease (it could not renew it in time); another worker
+    /// may already be running it, and this run's outcome will be discarded.
+    LeaseLost,
+    /// The attempt ran past the job's `timeout`.
+    Timeout,
+}
+
+impl JobContext {
+    pub(crate) fn new(
+        id: JobId,
+        name: String,
+        queue: String,
+        attempt: u32,
+        max_attempts: u32,
+        data: Arc<DataMap>,
+    ) -> Self {
+        JobContext {
+            inner: Arc::new(Inner {
+                id,
+                name,
+                queue,
+                attempt,
+                max_attempts,
+                data,
+                cancel: CancellationToken::new(),
+                reason: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// A context not attached to any worker, for calling job functions directly in tests.
+    pub fn standalone(data: DataMap) -> Self {
+        JobContext::new(JobId::new(), String::new(), "default".into(), 1, 1, Arc::new(data))
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.inner.id
+    }
+
+    /// The job's wire name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The queue the job was reserved from.
+    pub fn queue(&self) -> &str {
+        &self.inner.queue
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// The attempts allowed in all.
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// True on the last attempt the job will get if this one fails.
+    pub fn is_last_attempt(&self) -> bool {
+        self.inner.attempt >= self.inner.max_attempts
+    }
+
+    /// The shared data of type `T` registered on the worker.
+    ///
+    /// Errors (permanently: retrying on the same worker cannot help) when the worker has
+    /// no such data. Jobs made by `#[job]` declare their data, and the worker checks it
+    /// before it starts, so this does not happen to them.
+    pub fn data<T: Send + Sync + 'static>(&self) -> Result<Data<T>, JobError> {
+        self.inner.data.get::<T>().ok_or_else(|| {
+            JobError::permanent(format!(
+                "no data of type `{}` on this worker; register it with `Worker::builder(..).data(..)`",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// True once the job has been asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Why the job was asked to stop, once it has been.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.inner.reason.get().copied()
+    }
+
+    /// Resolves when the job is asked to stop. Long jobs should select on it at safe
+    /// points (between two RPCs, say) and return early.
+    pub async fn cancelled(&self) {
+        self.inner.cancel.cancelled().await
+    }
+
+    pub(crate) fn cancel(&self, reason: CancelReason) {
+        // The first reason wins: a job stopped for a lost lease stays "lease lost" even
+        // if shutdown follows.
+        let _ = self.inner.reason.set(reason);
+        self.inner.cancel.cancel();
+    }
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("queue", &self.inner.queue)
+            .field("attempt", &self.inner.attempt)
+            .finish()
+    }
+}

@@ -1,0 +1,186 @@
+//! Error types: what a job returns, and what the client and backends report.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error, as kept in a [`JobError`] and in backend errors.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error a job returns. Decides what happens next: retry, give up, or run again later.
+///
+/// Any error type (and `&str`/`String`) converts into a retryable `JobError`, so `?` works
+/// in job functions:
+///
+/// ```
+/// use jobs_core::{JobError, JobErrorKind};
+/// use std::time::Duration;
+///
+/// fn parse(s: &str) -> Result<u32, JobError> {
+///     Ok(s.parse::<u32>()?) // retried with backoff if it fails
+/// }
+/// assert!(matches!(parse("x").unwrap_err().kind(), JobErrorKind::Retry { after: None }));
+///
+/// let e = JobError::permanent("disk is not empty"); // no retry: straight to dead
+/// assert_eq!(e.kind(), JobErrorKind::Permanent);
+///
+/// let e = JobError::snooze(Duration::from_secs(30)); // run again later, not a failure
+/// assert_eq!(e.kind(), JobErrorKind::Snooze { after: Duration::from_secs(30) });
+/// ```
+pub struct JobError {
+    kind: JobErrorKind,
+    source: Option<BoxError>,
+}
+
+/// What the worker does with a [`JobError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobErrorKind {
+    /// A failed attempt: retry after the job's backoff (or `after`) until `max_attempts`.
+    Retry {
+        /// Overrides the backoff policy for this retry.
+        after: Option<Duration>,
+    },
+    /// A failure that retrying cannot fix: the job goes to dead at once.
+    Permanent,
+    /// Not a failure: run again after `after`, without using up an attempt.
+    Snooze {
+        /// How long to wait before the next run.
+        after: Duration,
+    },
+}
+
+impl JobError {
+    /// A retryable failure (the same as `JobError::from(err)`).
+    pub fn retry(err: impl Into<BoxError>) -> Self {
+        JobError { kind: JobErrorKind::Retry { after: None }, source: Some(err.into()) }
+    }
+
+    /// A retryable failure whose next attempt waits `after` instead of the backoff delay.
+    pub fn retry_after(err: impl Into<BoxError>, after: Duration) -> Self {
+        JobError { kind: JobErrorKind::Retry { after: Some(after) }, source: Some(err.into()) }
+    }
+
+    /// A failure that must not be retried: the job goes to dead with this error.
+    pub fn permanent(err: impl Into<BoxError>) -> Self {
+        JobError { kind: JobErrorKind::Permanent, source: Some(err.into()) }
+    }
+
+    /// Asks to run the job again after `after`, without counting a failed attempt.
+    pub fn snooze(after: Duration) -> Self {
+        JobError { kind: JobErrorKind::Snooze { after }, source: None }
+    }
+
+    /// What happens next.
+    pub fn kind(&self) -> JobErrorKind {
+        self.kind
+    }
+
+    /// The underlying error, if any.
+    pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The error and its causes, joined by `": "`: what is stored on the job record.
+    ///
+    /// ```
+    /// let e = jobs_core::JobError::from(std::io::Error::other("connection reset"));
+    /// assert_eq!(e.chain(), "connection reset");
+    /// ```
+    pub fn chain(&self) -> String {
+        let Some(top) = self.source.as_deref() else {
+            return match self.kind {
+                JobErrorKind::Snooze { after } => format!("snoozed for {after:?}"),
+                _ => "unknown error".to_owned(),
+            };
+        };
+        let mut out = top.to_string();
+        let mut next = top.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // Many errors repeat their source in their own message; skip the echo.
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            next = cause.source();
+        }
+        out
+    }
+}
+
+impl<E> From<E> for JobError
+where
+    E: Into<BoxError>,
+{
+    fn from(err: E) -> Self {
+        JobError::retry(err)
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.chain())
+    }
+}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobError")
+            .field("kind", &self.kind)
+            .field("error", &self.chain())
+            .finish()
+    }
+}
+
+/// An error from a backend operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The backend could not be reached or timed out. Transient: callers may retry.
+    #[error("backend unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The backend's data is not what the framework wrote (e.g. a key of the wrong type).
+    #[error("corrupt backend data: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("backend error: {0}")]
+    Other(#[source] BoxError),
+}
+
+impl BackendError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendError::Unavailable(_))
+    }
+}
+
+/// Why an enqueue was refused. Nothing was written when this is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// The job's arguments could not be serialized.
+    #[error("cannot serialize job `{name}`: {source}")]
+    Serialize {
+        /// The job's wire name.
+        name: &'static str,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// The queue name is not valid.
+    #[error(transparent)]
+    InvalidQueue(#[from] crate::InvalidQueueName),
+    /// The serialized payload is above the client's limit.
+    #[error("payload of job `{name}` is {size} bytes, above the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The job's wire name.
+        name: String,
+        /// Serialized size in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The backend failed; see [`BackendError::is_transient`].
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
