@@ -6,21 +6,34 @@
 //! complete in-process backend with the same semantics as the Redis one (`jobs-redis`).
 #![doc = include_str!("../../README.md")]
 
+pub mod backend;
 mod backoff;
+mod client;
 mod context;
 mod data;
 mod error;
 mod id;
 mod job;
+mod memory;
 mod queue_name;
+mod registry;
+mod retention;
+mod signal;
+mod worker;
 
+pub use backend::{Backend, JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
+pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue};
 pub use context::{CancelReason, JobContext};
 pub use data::{Data, DataMap, DataType};
 pub use error::{BackendError, BoxError, EnqueueError, JobError, JobErrorKind};
 pub use id::{InvalidJobId, JobId};
 pub use job::{Job, JobOptions};
+pub use memory::{MemoryBackend, MemoryBackendBuilder};
 pub use queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
+pub use retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
+pub use signal::shutdown_signal;
+pub use worker::{Worker, WorkerBuilder, WorkerError};
 
 /// Turns an `async fn` into a job type; see the crate README for the options.
 pub use jobs_derive::job;

@@ -1,0 +1,284 @@
+//! The backend contract: what a queue store must do, with the same semantics everywhere.
+//!
+//! Every state change is one atomic transition of the store (a Lua script on Redis, one
+//! critical section in memory). The conformance suite in `tests/` checks each backend
+//! against this contract.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::{BackendError, JobId};
+
+/// When a new job becomes ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RunAt {
+    /// Ready at once.
+    #[default]
+    Now,
+    /// Ready after this delay, measured on the backend's clock.
+    After(Duration),
+    /// Ready at this instant, in milliseconds since the Unix epoch.
+    UnixMillis(u64),
+}
+
+/// A job to store, as the client hands it to [`Backend::enqueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Its id. Enqueueing an id that is already stored does nothing (idempotent retry).
+    pub id: JobId,
+    /// Wire name of the job type.
+    pub name: String,
+    /// Queue (already validated).
+    pub queue: String,
+    /// Serialized arguments (JSON).
+    pub payload: Vec<u8>,
+    /// Higher runs first.
+    pub priority: i8,
+    /// When it becomes ready.
+    pub run_at: RunAt,
+    /// Attempts allowed, at least 1.
+    pub max_attempts: u32,
+}
+
+/// The right to run one job until `expires_at_ms`: held by one worker, proven by `token`.
+///
+/// Every later transition of the job (renew, finish) must present the token; once the
+/// lease expired and the job was handed to someone else, the old token is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The job's queue.
+    pub queue: String,
+    /// The job.
+    pub id: JobId,
+    /// The fencing token of this delivery.
+    pub token: u64,
+    /// When the lease ends unless renewed, in ms since the Unix epoch, on the backend's clock.
+    pub expires_at_ms: u64,
+}
+
+/// A job handed to a worker by [`Backend::reserve`].
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    /// The lease this worker now holds.
+    pub lease: Lease,
+    /// Wire name of the job type.
+    pub name: String,
+    /// Serialized arguments.
+    pub payload: Vec<u8>,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// How many times the job has been handed out, this time included (never decreases).
+    pub deliveries: u32,
+}
+
+/// How an attempt ended, as reported by [`Backend::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Succeeded: the record moves to the retained finished jobs.
+    Succeeded {
+        /// The serialized output, if any.
+        result: Option<Vec<u8>>,
+    },
+    /// Failed. The backend retries it after `retry_after` unless that is `None` (a
+    /// permanent failure) or the job has used all its attempts; otherwise the job is dead.
+    Failed {
+        /// The error chain, kept on the record.
+        error: String,
+        /// Delay before the retry; `None` for a failure that must not be retried.
+        retry_after: Option<Duration>,
+    },
+    /// Run again after `after`, without using up an attempt.
+    Snooze {
+        /// Delay before the job is ready again.
+        after: Duration,
+    },
+    /// The worker gives the job back unfinished (shutdown): ready again at once, without
+    /// using up an attempt.
+    Release,
+}
+
+/// One finished lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    /// The lease being finished.
+    pub lease: Lease,
+    /// How the attempt ended.
+    pub outcome: Outcome,
+}
+
+/// The backend's answer for one lease in [`Backend::finish`] or [`Backend::renew`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseStatus {
+    /// Done; for a renewal, the lease now ends at this instant (ms since the Unix epoch).
+    Held {
+        /// The lease's new (or unchanged) end.
+        expires_at_ms: u64,
+    },
+    /// The token is no longer valid: the lease expired and the job was recovered, given
+    /// to another worker, or finished. Nothing was changed.
+    Stale,
+}
+
+/// Where a job is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobState {
+    /// Waiting for its run-at time (first run, retry, or snooze).
+    Scheduled,
+    /// Waiting for a worker.
+    Ready,
+    /// Leased to a worker.
+    Active,
+    /// Finished successfully (kept under the retention policy).
+    Succeeded,
+    /// Failed for good; kept in the dead set until retried, trimmed or expired.
+    Dead,
+}
+
+/// A stored job, as seen by [`Backend::job`] and [`Backend::dead_jobs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobInfo {
+    /// Its id.
+    pub id: JobId,
+    /// Wire name.
+    pub name: String,
+    /// Queue.
+    pub queue: String,
+    /// Current state.
+    pub state: JobState,
+    /// Serialized arguments, kept as they were enqueued.
+    pub payload: Vec<u8>,
+    /// Priority.
+    pub priority: i8,
+    /// Attempts used (snoozes and releases give theirs back).
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Times handed to a worker, never decreasing.
+    pub deliveries: u32,
+    /// Times its lease expired while running.
+    pub stalls: u32,
+    /// Enqueue time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// For scheduled jobs, when they become ready.
+    pub run_at_ms: Option<u64>,
+    /// For active jobs, when the lease ends unless renewed.
+    pub lease_expires_at_ms: Option<u64>,
+    /// For succeeded and dead jobs, when they finished.
+    pub finished_at_ms: Option<u64>,
+    /// The last error chain, if an attempt failed.
+    pub last_error: Option<String>,
+    /// The serialized output of a succeeded job.
+    pub result: Option<Vec<u8>>,
+}
+
+/// Job counts of one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Waiting for their run-at time.
+    pub scheduled: u64,
+    /// Waiting for a worker.
+    pub ready: u64,
+    /// Leased to workers.
+    pub active: u64,
+    /// Succeeded and still retained.
+    pub succeeded: u64,
+    /// In the dead set.
+    pub dead: u64,
+}
+
+/// What one [`Backend::recover_expired`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Recovered {
+    /// Jobs whose lease expired that are ready again.
+    pub requeued: u64,
+    /// Jobs whose lease expired too often (or on their last attempt) that are now dead.
+    pub dead: u64,
+}
+
+/// A queue store. Implemented by [`crate::MemoryBackend`] and by `jobs_redis::RedisBackend`.
+///
+/// Calls take and return batches so that a network backend can do each in one round
+/// trip. Every call either applies completely or not at all. All times are taken from the
+/// backend's own clock, never from the caller's.
+pub trait Backend: Send + Sync + 'static {
+    /// Stores new jobs. An id that is already stored is skipped, so a retried enqueue
+    /// cannot create a duplicate.
+    fn enqueue(&self, jobs: Vec<NewJob>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Leases up to `max` ready jobs, trying `queues` in order, each for `lease_for`.
+    ///
+    /// First makes due scheduled jobs ready and recovers expired leases (each in a bounded
+    /// slice), so no separate scheduler is needed. Ready jobs come out by priority
+    /// (highest first), then by the time they became ready.
+    fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> impl Future<Output = Result<Vec<Reserved>, BackendError>> + Send;
+
+    /// Waits until one of `queues` may have work (a job was enqueued or became ready, a
+    /// scheduled job or an expired lease is due) or `timeout` passed. May return early;
+    /// callers then call [`Backend::reserve`] again.
+    fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Extends every lease still held by `lease_for` from now, in one call.
+    fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
+
+    /// Ends leases with their outcomes, in one call. One status per item, in order; a
+    /// stale item changes nothing.
+    fn finish(
+        &self,
+        items: Vec<Finish>,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
+
+    /// Returns up to `limit` jobs of `queue` whose lease expired to ready, or to dead once
+    /// they stalled too often or were on their last attempt.
+    fn recover_expired(
+        &self,
+        queue: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Recovered, BackendError>> + Send;
+
+    /// One job by id, if stored.
+    fn job(
+        &self,
+        queue: &str,
+        id: JobId,
+    ) -> impl Future<Output = Result<Option<JobInfo>, BackendError>> + Send;
+
+    /// Counts by state.
+    fn stats(&self, queue: &str) -> impl Future<Output = Result<QueueStats, BackendError>> + Send;
+
+    /// Dead jobs of `queue`, most recent first.
+    fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobInfo>, BackendError>> + Send;
+
+    /// Moves dead jobs back to ready with fresh attempts; returns how many moved.
+    fn retry_dead(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+}

@@ -1,0 +1,234 @@
+//! The client: enqueue jobs and look them up.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::backend::{Backend, JobInfo, NewJob, QueueStats, RunAt};
+use crate::{BackendError, EnqueueError, Job, JobId, validate_queue_name};
+
+/// Default largest serialized payload accepted by [`Client::enqueue`]: 512 KiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 512 * 1024;
+
+/// A handle to a backend for enqueueing and inspecting jobs. Cheap to clone.
+///
+/// ```
+/// use jobs_core::{job, Client, JobError, MemoryBackend};
+///
+/// #[job(queue = "disks")]
+/// async fn format_disk(host: String, device: String) -> Result<(), JobError> {
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::new(MemoryBackend::new());
+/// let id = client.enqueue(FormatDisk { host: "node-1".into(), device: "/dev/sdb".into() }).await?;
+/// let info = client.job("disks", id).await?.expect("stored");
+/// assert_eq!(info.name, "format_disk");
+/// # Ok(()) }
+/// ```
+pub struct Client<B> {
+    backend: Arc<B>,
+    max_payload_bytes: usize,
+}
+
+impl<B> Clone for Client<B> {
+    fn clone(&self) -> Self {
+        Client { backend: self.backend.clone(), max_payload_bytes: self.max_payload_bytes }
+    }
+}
+
+impl<B> std::fmt::Debug for Client<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("max_payload_bytes", &self.max_payload_bytes).finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Client<B> {
+    /// A client over `backend`.
+    pub fn new(backend: B) -> Self {
+        Self::from_arc(Arc::new(backend))
+    }
+
+    /// A client over a shared backend.
+    pub fn from_arc(backend: Arc<B>) -> Self {
+        Client { backend, max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES }
+    }
+
+    /// Refuses payloads above `bytes` with [`EnqueueError::PayloadTooLarge`].
+    pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
+        self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The shared backend.
+    pub fn backend_arc(&self) -> &Arc<B> {
+        &self.backend
+    }
+
+    /// Enqueues a job with its type's options. Await the result to send it; chain
+    /// options before awaiting to override them for this job:
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # use std::time::Duration;
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// client.enqueue(Ping { host: "a".into() }).delay(Duration::from_secs(60)).priority(5).await?;
+    /// client.enqueue(Ping { host: "b".into() }).queue("urgent").max_attempts(1).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue<J: Job>(&self, job: J) -> Enqueue<'_, B, J> {
+        Enqueue {
+            client: self,
+            job,
+            id: None,
+            queue: None,
+            priority: J::OPTIONS.priority,
+            run_at: RunAt::Now,
+            max_attempts: J::OPTIONS.max_attempts,
+        }
+    }
+
+    /// Enqueues many jobs of one type with their type's options, in one backend call.
+    /// Either all are stored or the call fails.
+    pub async fn enqueue_many<J: Job>(
+        &self,
+        jobs: impl IntoIterator<Item = J>,
+    ) -> Result<Vec<JobId>, EnqueueError> {
+        let news = jobs
+            .into_iter()
+            .map(|job| {
+                self.new_job(&job, JobId::new(), J::OPTIONS.queue, J::OPTIONS.priority, RunAt::Now, J::OPTIONS.max_attempts)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids = news.iter().map(|n| n.id).collect();
+        self.backend.enqueue(news).await?;
+        Ok(ids)
+    }
+
+    fn new_job<J: Job>(
+        &self,
+        job: &J,
+        id: JobId,
+        queue: &str,
+        priority: i8,
+        run_at: RunAt,
+        max_attempts: u32,
+    ) -> Result<NewJob, EnqueueError> {
+        validate_queue_name(queue)?;
+        let payload =
+            serde_json::to_vec(job).map_err(|source| EnqueueError::Serialize { name: J::NAME, source })?;
+        if payload.len() > self.max_payload_bytes {
+            return Err(EnqueueError::PayloadTooLarge {
+                name: J::NAME.to_owned(),
+                size: payload.len(),
+                limit: self.max_payload_bytes,
+            });
+        }
+        Ok(NewJob {
+            id,
+            name: J::NAME.to_owned(),
+            queue: queue.to_owned(),
+            payload,
+            priority,
+            run_at,
+            max_attempts: max_attempts.max(1),
+        })
+    }
+
+    /// A job by queue and id; `None` once it is deleted (e.g. by retention).
+    pub async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        self.backend.job(queue, id).await
+    }
+
+    /// Counts by state for `queue`.
+    pub async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
+        self.backend.stats(queue).await
+    }
+
+    /// Dead jobs of `queue`, most recent first.
+    pub async fn dead_jobs(&self, queue: &str, offset: usize, limit: usize) -> Result<Vec<JobInfo>, BackendError> {
+        self.backend.dead_jobs(queue, offset, limit).await
+    }
+
+    /// Moves dead jobs back to ready with fresh attempts.
+    pub async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
+        self.backend.retry_dead(queue, ids).await
+    }
+}
+
+/// A pending enqueue; see [`Client::enqueue`]. Does nothing until awaited.
+#[must_use = "an enqueue does nothing until it is awaited"]
+pub struct Enqueue<'a, B, J> {
+    client: &'a Client<B>,
+    job: J,
+    id: Option<JobId>,
+    queue: Option<String>,
+    priority: i8,
+    run_at: RunAt,
+    max_attempts: u32,
+}
+
+impl<B: Backend, J: Job> Enqueue<'_, B, J> {
+    /// Ready after `delay` (measured on the backend's clock).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.run_at = RunAt::After(delay);
+        self
+    }
+
+    /// Ready at `at` (an absolute time chosen by the caller).
+    pub fn run_at(mut self, at: SystemTime) -> Self {
+        let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        self.run_at = RunAt::UnixMillis(ms);
+        self
+    }
+
+    /// Higher runs first within the queue.
+    pub fn priority(mut self, priority: i8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sends the job to another queue than its type's.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Overrides the attempts allowed.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Uses this id instead of a new one. Enqueueing an id that is still stored does
+    /// nothing, so retrying a failed or timed-out enqueue with the same id is safe.
+    pub fn id(mut self, id: JobId) -> Self {
+        self.id = Some(id);
+        self
+    }
+}
+
+impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
+    type Output = Result<JobId, EnqueueError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        let id = self.id.unwrap_or_default();
+        let queue = self.queue.as_deref().unwrap_or(J::OPTIONS.queue);
+        let new = client.new_job(&self.job, id, queue, self.priority, self.run_at, self.max_attempts);
+        Box::pin(async move {
+            client.backend.enqueue(vec![new?]).await?;
+            Ok(id)
+        })
+    }
+}

@@ -1,0 +1,565 @@
+//! The in-memory backend: complete, with the same semantics as the Redis backend.
+//!
+//! Each call is one critical section over the whole store, the counterpart of one Lua
+//! script on Redis. Time comes from tokio's clock, so tests can run it with a paused clock
+//! and advance hours in no time.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::backend::{
+    Backend, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
+    Reserved, RunAt,
+};
+use crate::retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
+use crate::{BackendError, JobId};
+
+/// An in-process backend. Cheap to clone; clones share the same store.
+///
+/// Jobs live as long as the process: use it for development, tests and single-process
+/// tools, and the Redis backend where jobs must survive restarts.
+///
+/// ```
+/// use jobs_core::{Client, MemoryBackend};
+/// let client = Client::new(MemoryBackend::new());
+/// # let _ = client;
+/// ```
+#[derive(Clone)]
+pub struct MemoryBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    notify: Notify,
+    clock: Clock,
+    retention: Retention,
+    max_stalls: u32,
+}
+
+/// Options for a [`MemoryBackend`].
+#[derive(Debug, Clone)]
+pub struct MemoryBackendBuilder {
+    retention: Retention,
+    max_stalls: u32,
+}
+
+impl MemoryBackendBuilder {
+    /// How long finished jobs are kept.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How many times a job's lease may expire before the job is dead (at least 1).
+    pub fn max_stalls(mut self, max_stalls: u32) -> Self {
+        self.max_stalls = max_stalls.max(1);
+        self
+    }
+
+    /// Builds the backend.
+    pub fn build(self) -> MemoryBackend {
+        MemoryBackend {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                notify: Notify::new(),
+                clock: Clock::new(),
+                retention: self.retention,
+                max_stalls: self.max_stalls,
+            }),
+        }
+    }
+}
+
+impl MemoryBackend {
+    /// A backend with default retention and stall limit.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Options: retention, stall limit.
+    pub fn builder() -> MemoryBackendBuilder {
+        MemoryBackendBuilder { retention: Retention::DEFAULT, max_stalls: DEFAULT_MAX_STALLS }
+    }
+
+    /// The backend's clock, in ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.clock.now_ms()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied transition behind
+        // that later calls would misread more than a lost process would, so keep going.
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBackend").finish_non_exhaustive()
+    }
+}
+
+/// Wall-clock milliseconds that advance with tokio's (possibly paused) clock.
+struct Clock {
+    base_ms: u64,
+    base: Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Clock { base_ms, base: Instant::now() }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base_ms + self.base.elapsed().as_millis() as u64
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Default)]
+struct State {
+    queues: HashMap<String, QueueState>,
+    next_token: u64,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: HashMap<JobId, Record>,
+    /// Priority (highest first), then the time the job became ready, then id.
+    ready: BTreeSet<(Reverse<i8>, u64, JobId)>,
+    /// By run-at time.
+    scheduled: BTreeSet<(u64, JobId)>,
+    /// By lease end.
+    leased: BTreeSet<(u64, JobId)>,
+    /// By finish time.
+    succeeded: BTreeSet<(u64, JobId)>,
+    /// By finish time.
+    dead: BTreeSet<(u64, JobId)>,
+}
+
+struct Record {
+    id: JobId,
+    name: String,
+    queue: String,
+    payload: Vec<u8>,
+    priority: i8,
+    max_attempts: u32,
+    attempts: u32,
+    deliveries: u32,
+    stalls: u32,
+    state: JobState,
+    created_at: u64,
+    /// Ordering key while ready: when the job was due.
+    ready_at: u64,
+    run_at: Option<u64>,
+    lease: Option<(u64, u64)>,
+    finished_at: Option<u64>,
+    last_error: Option<String>,
+    result: Option<Vec<u8>>,
+}
+
+impl Record {
+    fn info(&self) -> JobInfo {
+        JobInfo {
+            id: self.id,
+            name: self.name.clone(),
+            queue: self.queue.clone(),
+            state: self.state,
+            payload: self.payload.clone(),
+            priority: self.priority,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            deliveries: self.deliveries,
+            stalls: self.stalls,
+            created_at_ms: self.created_at,
+            run_at_ms: self.run_at,
+            lease_expires_at_ms: self.lease.map(|(_, exp)| exp),
+            finished_at_ms: self.finished_at,
+            last_error: self.last_error.clone(),
+            result: self.result.clone(),
+        }
+    }
+}
+
+impl QueueState {
+    fn insert(&mut self, job: NewJob, now: u64) -> bool {
+        if self.jobs.contains_key(&job.id) {
+            return false;
+        }
+        let due = match job.run_at {
+            RunAt::Now => now,
+            RunAt::After(d) => now.saturating_add(ms(d)),
+            RunAt::UnixMillis(t) => t,
+        };
+        let record = Record {
+            id: job.id,
+            name: job.name,
+            queue: job.queue,
+            payload: job.payload,
+            priority: job.priority,
+            max_attempts: job.max_attempts.max(1),
+            attempts: 0,
+            deliveries: 0,
+            stalls: 0,
+            state: JobState::Scheduled,
+            created_at: now,
+            ready_at: due,
+            run_at: None,
+            lease: None,
+            finished_at: None,
+            last_error: None,
+            result: None,
+        };
+        let id = record.id;
+        self.jobs.insert(id, record);
+        self.schedule(id, due, now);
+        true
+    }
+
+    /// Puts a job (already unlinked from every index) in scheduled, or in ready if due.
+    fn schedule(&mut self, id: JobId, due: u64, now: u64) {
+        let Some(r) = self.jobs.get_mut(&id) else { return };
+        r.lease = None;
+        if due <= now {
+            r.state = JobState::Ready;
+            r.run_at = None;
+            r.ready_at = due;
+            self.ready.insert((Reverse(r.priority), due, id));
+        } else {
+            r.state = JobState::Scheduled;
+            r.run_at = Some(due);
+            r.ready_at = due;
+            self.scheduled.insert((due, id));
+        }
+    }
+
+    fn promote_due(&mut self, now: u64) -> bool {
+        let due: Vec<(u64, JobId)> =
+            self.scheduled.iter().take_while(|(at, _)| *at <= now).take(PROMOTE_BATCH).copied().collect();
+        for entry in &due {
+            self.scheduled.remove(entry);
+            self.schedule(entry.1, entry.0, now);
+        }
+        !due.is_empty()
+    }
+
+    fn recover_expired(&mut self, now: u64, limit: usize, max_stalls: u32, retention: &Retention) -> Recovered {
+        let expired: Vec<(u64, JobId)> =
+            self.leased.iter().take_while(|(exp, _)| *exp <= now).take(limit).copied().collect();
+        let mut out = Recovered::default();
+        for entry in expired {
+            self.leased.remove(&entry);
+            let Some(r) = self.jobs.get_mut(&entry.1) else { continue };
+            r.stalls += 1;
+            r.lease = None;
+            if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
+                r.last_error = Some(format!(
+                    "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
+                    r.stalls, r.attempts, r.max_attempts
+                ));
+                self.bury(entry.1, now, retention);
+                out.dead += 1;
+            } else {
+                let ready_at = r.ready_at;
+                self.schedule(entry.1, ready_at.min(now), now);
+                out.requeued += 1;
+            }
+        }
+        out
+    }
+
+    fn pop_ready(&mut self, now: u64, lease_for: u64, token: u64) -> Option<Reserved> {
+        let (_, _, id) = self.ready.pop_first()?;
+        let r = self.jobs.get_mut(&id)?;
+        let expires = now.saturating_add(lease_for);
+        r.state = JobState::Active;
+        r.attempts += 1;
+        r.deliveries += 1;
+        r.lease = Some((token, expires));
+        self.leased.insert((expires, id));
+        Some(Reserved {
+            lease: Lease { queue: r.queue.clone(), id, token, expires_at_ms: expires },
+            name: r.name.clone(),
+            payload: r.payload.clone(),
+            attempt: r.attempts,
+            max_attempts: r.max_attempts,
+            deliveries: r.deliveries,
+        })
+    }
+
+    /// True if `lease` is the one the job is held under; then unlinks it from `leased`.
+    /// This check is the fence: a holder whose lease was recovered or reassigned fails it.
+    fn take_lease(&mut self, lease: &Lease) -> bool {
+        let Some(r) = self.jobs.get_mut(&lease.id) else { return false };
+        let Some((token, exp)) = r.lease else { return false };
+        if r.state != JobState::Active || token != lease.token {
+            return false;
+        }
+        self.leased.remove(&(exp, lease.id));
+        r.lease = None;
+        true
+    }
+
+    fn renew(&mut self, lease: &Lease, now: u64, lease_for: u64) -> LeaseStatus {
+        if !self.take_lease(lease) {
+            return LeaseStatus::Stale;
+        }
+        let expires = now.saturating_add(lease_for);
+        if let Some(r) = self.jobs.get_mut(&lease.id) {
+            r.lease = Some((lease.token, expires));
+        }
+        self.leased.insert((expires, lease.id));
+        LeaseStatus::Held { expires_at_ms: expires }
+    }
+
+    fn finish(&mut self, item: Finish, now: u64, retention: &Retention) -> LeaseStatus {
+        let expires = item.lease.expires_at_ms;
+        let id = item.lease.id;
+        if !self.take_lease(&item.lease) {
+            return LeaseStatus::Stale;
+        }
+        let Some(r) = self.jobs.get_mut(&id) else { return LeaseStatus::Stale };
+        match item.outcome {
+            Outcome::Succeeded { result } => {
+                r.state = JobState::Succeeded;
+                r.finished_at = Some(now);
+                r.result = result;
+                self.succeeded.insert((now, id));
+                self.trim(now, retention);
+            }
+            Outcome::Failed { error, retry_after } => {
+                r.last_error = Some(error);
+                match retry_after {
+                    Some(after) if r.attempts < r.max_attempts => {
+                        self.schedule(id, now.saturating_add(ms(after)), now)
+                    }
+                    _ => self.bury(id, now, retention),
+                }
+            }
+            Outcome::Snooze { after } => {
+                r.attempts = r.attempts.saturating_sub(1);
+                self.schedule(id, now.saturating_add(ms(after)), now);
+            }
+            Outcome::Release => {
+                r.attempts = r.attempts.saturating_sub(1);
+                let ready_at = r.ready_at;
+                self.schedule(id, ready_at.min(now), now);
+            }
+        }
+        LeaseStatus::Held { expires_at_ms: expires }
+    }
+
+    /// Moves a job (already unlinked) to the dead set.
+    fn bury(&mut self, id: JobId, now: u64, retention: &Retention) {
+        if let Some(r) = self.jobs.get_mut(&id) {
+            r.state = JobState::Dead;
+            r.finished_at = Some(now);
+            r.run_at = None;
+            self.dead.insert((now, id));
+        }
+        self.trim(now, retention);
+    }
+
+    fn trim(&mut self, now: u64, retention: &Retention) {
+        let jobs = &mut self.jobs;
+        trim_set(&mut self.succeeded, jobs, retention.succeeded_max, now.saturating_sub(ms(retention.succeeded_max_age)));
+        trim_set(&mut self.dead, jobs, retention.dead_max, now.saturating_sub(ms(retention.dead_max_age)));
+    }
+
+    fn has_ready(&self, now: u64) -> bool {
+        !self.ready.is_empty()
+            || self.scheduled.first().is_some_and(|(at, _)| *at <= now)
+            || self.leased.first().is_some_and(|(exp, _)| *exp <= now)
+    }
+
+    fn next_due(&self) -> Option<u64> {
+        let s = self.scheduled.first().map(|(at, _)| *at);
+        let l = self.leased.first().map(|(exp, _)| *exp);
+        s.into_iter().chain(l).min()
+    }
+}
+
+/// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
+fn trim_set(set: &mut BTreeSet<(u64, JobId)>, jobs: &mut HashMap<JobId, Record>, max: u64, cutoff: u64) {
+    let mut aged = 0;
+    while let Some(&(at, id)) = set.first() {
+        let over = set.len() as u64 > max;
+        let old = at < cutoff && aged < TRIM_BATCH;
+        if !over && !old {
+            break;
+        }
+        aged += usize::from(!over);
+        set.pop_first();
+        jobs.remove(&id);
+    }
+}
+
+impl Backend for MemoryBackend {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let mut any = false;
+        for job in jobs {
+            any |= state.queues.entry(job.queue.clone()).or_default().insert(job, now);
+        }
+        drop(state);
+        if any {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn reserve(&self, queues: &[String], max: usize, lease_for: Duration) -> Result<Vec<Reserved>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let State { queues: all, next_token } = &mut *state;
+        let mut out = Vec::new();
+        for name in queues {
+            let Some(q) = all.get_mut(name) else { continue };
+            q.promote_due(now);
+            q.recover_expired(now, RECOVER_BATCH, self.shared.max_stalls, &self.shared.retention);
+            while out.len() < max {
+                *next_token += 1;
+                match q.pop_ready(now, ms(lease_for), *next_token) {
+                    Some(job) => out.push(job),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn wait_for_work(&self, queues: &[String], timeout: Duration) -> Result<(), BackendError> {
+        // Register for wake-ups before looking, so an enqueue between the look and the
+        // wait is not missed.
+        let notified = self.shared.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = self.now_ms();
+        let next_due = {
+            let state = self.lock();
+            let mut next: Option<u64> = None;
+            for q in queues.iter().filter_map(|name| state.queues.get(name)) {
+                if q.has_ready(now) {
+                    return Ok(());
+                }
+                next = next.into_iter().chain(q.next_due()).min();
+            }
+            next
+        };
+        let wait = next_due.map_or(timeout, |at| Duration::from_millis(at.saturating_sub(now)).min(timeout));
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        Ok(())
+    }
+
+    async fn renew(&self, leases: &[Lease], lease_for: Duration) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        Ok(leases
+            .iter()
+            .map(|lease| match state.queues.get_mut(&lease.queue) {
+                Some(q) => q.renew(lease, now, ms(lease_for)),
+                None => LeaseStatus::Stale,
+            })
+            .collect())
+    }
+
+    async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let mut wake = false;
+        let out = items
+            .into_iter()
+            .map(|item| {
+                wake |= matches!(item.outcome, Outcome::Release | Outcome::Failed { .. });
+                match state.queues.get_mut(&item.lease.queue) {
+                    Some(q) => q.finish(item, now, &self.shared.retention),
+                    None => LeaseStatus::Stale,
+                }
+            })
+            .collect();
+        drop(state);
+        if wake {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(out)
+    }
+
+    async fn recover_expired(&self, queue: &str, limit: usize) -> Result<Recovered, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let out = match state.queues.get_mut(queue) {
+            Some(q) => q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention),
+            None => Recovered::default(),
+        };
+        drop(state);
+        if out.requeued > 0 {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(out)
+    }
+
+    async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        let state = self.lock();
+        Ok(state.queues.get(queue).and_then(|q| q.jobs.get(&id)).map(Record::info))
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
+        let state = self.lock();
+        let Some(q) = state.queues.get(queue) else { return Ok(QueueStats::default()) };
+        Ok(QueueStats {
+            scheduled: q.scheduled.len() as u64,
+            ready: q.ready.len() as u64,
+            active: q.leased.len() as u64,
+            succeeded: q.succeeded.len() as u64,
+            dead: q.dead.len() as u64,
+        })
+    }
+
+    async fn dead_jobs(&self, queue: &str, offset: usize, limit: usize) -> Result<Vec<JobInfo>, BackendError> {
+        let state = self.lock();
+        let Some(q) = state.queues.get(queue) else { return Ok(Vec::new()) };
+        Ok(q.dead.iter().rev().skip(offset).take(limit).filter_map(|(_, id)| q.jobs.get(id)).map(Record::info).collect())
+    }
+
+    async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
+        let mut moved = 0;
+        for id in ids {
+            let Some(r) = q.jobs.get_mut(id) else { continue };
+            let Some(finished) = r.finished_at.filter(|_| r.state == JobState::Dead) else { continue };
+            q.dead.remove(&(finished, *id));
+            r.attempts = 0;
+            r.stalls = 0;
+            r.finished_at = None;
+            q.schedule(*id, now, now);
+            moved += 1;
+        }
+        drop(state);
+        if moved > 0 {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(moved)
+    }
+}

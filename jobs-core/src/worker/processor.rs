@@ -1,0 +1,163 @@
+//! The processor: runs one reserved job and reports its outcome.
+//!
+//! Duties: decode the payload into its registered type (a payload that does not decode
+//! goes to dead, an unknown name is retried for a worker that knows it), run the job in its
+//! own task so a panic ends only that attempt, enforce the job's timeout, turn the result
+//! into an [`Outcome`], and hand it to the backend, retrying while the backend is
+//! unreachable. On hard shutdown it aborts the job and releases it at once.
+
+use std::any::Any;
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+use super::Shared;
+use crate::backend::{Backend, Finish, LeaseStatus, Outcome, Reserved};
+use crate::{Backoff, CancelReason, JobContext, JobErrorKind};
+
+pub(crate) async fn process<B: Backend>(shared: Arc<Shared<B>>, job: Reserved, permit: OwnedSemaphorePermit) {
+    let span = tracing::info_span!(
+        "job",
+        id = %job.lease.id,
+        name = %job.name,
+        queue = %job.lease.queue,
+        attempt = job.attempt,
+    );
+    async move {
+        let ctx = JobContext::new(
+            job.lease.id,
+            job.name.clone(),
+            job.lease.queue.clone(),
+            job.attempt,
+            job.max_attempts,
+            shared.data.clone(),
+        );
+        shared.active.insert(job.lease.clone(), ctx.clone());
+        let started = tokio::time::Instant::now();
+        let outcome = run(&shared, &job, ctx).await;
+        log_outcome(&job, &outcome, started.elapsed());
+        // Stop renewing first: a renewal racing with the finish would see the lease gone
+        // and report it lost.
+        shared.active.remove(&job.lease);
+        report(&shared, Finish { lease: job.lease, outcome }).await;
+        drop(permit);
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run<B: Backend>(shared: &Shared<B>, job: &Reserved, ctx: JobContext) -> Outcome {
+    let Some(handler) = shared.registry.get(&job.name) else {
+        // Maybe a newer worker knows it (mixed-version deployment): retry, bounded by the
+        // job's attempts, rather than kill it on sight.
+        let known: Vec<_> = shared.registry.names().collect();
+        return Outcome::Failed {
+            error: format!("unknown job name `{}`: no handler registered on this worker (it knows {known:?})", job.name),
+            retry_after: Some(retry_delay(&Backoff::DEFAULT, job.attempt)),
+        };
+    };
+    let options = handler.options();
+    let future = match handler.start(&job.payload, ctx.clone()) {
+        Ok(future) => future,
+        // Retrying cannot fix a payload: dead at once, with the payload kept for inspection.
+        Err(e) => return Outcome::Failed { error: e.to_string(), retry_after: None },
+    };
+    let mut task = tokio::spawn(future.in_current_span());
+    let timeout = async {
+        match options.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => pending().await,
+        }
+    };
+    let joined = tokio::select! {
+        joined = &mut task => joined,
+        _ = timeout => {
+            ctx.cancel(CancelReason::Timeout);
+            task.abort();
+            let limit = options.timeout.unwrap_or_default();
+            return Outcome::Failed {
+                error: format!("timed out after {limit:?}"),
+                retry_after: Some(retry_delay(&options.backoff, job.attempt)),
+            };
+        }
+        _ = shared.hard_stop.cancelled() => {
+            ctx.cancel(CancelReason::Shutdown);
+            task.abort();
+            return Outcome::Release;
+        }
+    };
+    match joined {
+        Ok(Ok(result)) => Outcome::Succeeded { result },
+        Ok(Err(e)) => match e.kind() {
+            JobErrorKind::Permanent => Outcome::Failed { error: e.chain(), retry_after: None },
+            JobErrorKind::Snooze { after } => Outcome::Snooze { after },
+            JobErrorKind::Retry { after } => Outcome::Failed {
+                error: e.chain(),
+                retry_after: Some(after.unwrap_or_else(|| retry_delay(&options.backoff, job.attempt))),
+            },
+        },
+        Err(e) if e.is_panic() => Outcome::Failed {
+            error: format!("panicked: {}", panic_message(e.into_panic())),
+            retry_after: Some(retry_delay(&options.backoff, job.attempt)),
+        },
+        // Only this module aborts the task, and it returns before getting here.
+        Err(_) => Outcome::Release,
+    }
+}
+
+fn retry_delay(backoff: &Backoff, attempt: u32) -> Duration {
+    backoff.delay_with_jitter(attempt, fastrand::f64())
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(s) => (*s).to_owned(),
+            Err(_) => "a non-string panic payload".to_owned(),
+        },
+    }
+}
+
+fn log_outcome(job: &Reserved, outcome: &Outcome, elapsed: Duration) {
+    match outcome {
+        Outcome::Succeeded { .. } => tracing::info!(?elapsed, "job succeeded"),
+        Outcome::Failed { error, retry_after: Some(after) } if job.attempt < job.max_attempts => {
+            tracing::warn!(?elapsed, %error, retry_in = ?after, "job failed; will retry")
+        }
+        Outcome::Failed { error, .. } => tracing::error!(?elapsed, %error, "job failed; moved to dead"),
+        Outcome::Snooze { after } => tracing::info!(?elapsed, ?after, "job snoozed"),
+        Outcome::Release => tracing::info!(?elapsed, "job interrupted by shutdown; returned to the queue"),
+    }
+}
+
+/// Hands the outcome to the backend, retrying while it is unreachable. Gives up only on
+/// hard shutdown: the lease then expires and the job runs again (at-least-once).
+async fn report<B: Backend>(shared: &Shared<B>, finish: Finish) {
+    let mut tries = 0;
+    loop {
+        match shared.backend.finish(vec![finish.clone()]).await {
+            Ok(statuses) => {
+                if statuses.first() == Some(&LeaseStatus::Stale) {
+                    tracing::warn!("lease was lost before the job finished: outcome discarded (the job was recovered and may run again)");
+                }
+                return;
+            }
+            Err(e) => {
+                tries += 1;
+                let wait = super::RETRY_BACKOFF.delay_with_jitter(tries, fastrand::f64());
+                tracing::warn!(error = %e, retry_in = ?wait, "could not record the job's outcome; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shared.hard_stop.cancelled() => {
+                        tracing::warn!("shutting down with the outcome unrecorded; the job will run again after its lease expires");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
