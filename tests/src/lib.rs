@@ -1,1 +1,10 @@
 //! Test support and the backend conformance suite.
+//!
+//! The suite ([`conformance`]) is written once against the [`jobs_core::Backend`] contract
+//! and instantiated per backend with [`conformance_tests!`]; each case becomes its own
+//! `#[test]`.
+
+pub mod conformance;
+pub mod support;
+
+pub use conformance::{Harness, StoreConfig};

@@ -1,0 +1,85 @@
+//! The jobs the suite runs. Each records its runs in the shared [`Recorder`].
+
+use std::time::Duration;
+
+use jobs_core::{Data, JobContext, JobError, job};
+
+use crate::support::Recorder;
+
+/// Every suite job's queue.
+pub const Q: &str = "suite";
+
+/// Succeeds with its label.
+#[job(queue = "suite")]
+pub async fn echo(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<String, JobError> {
+    rec.record(&label, &ctx);
+    Ok(label)
+}
+
+/// Always fails, retryably.
+#[job(queue = "suite", max_attempts = 3, backoff = "fixed(200ms)")]
+pub async fn flaky(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    Err(format!("boom on attempt {}", ctx.attempt()).into())
+}
+
+/// Fails permanently.
+#[job(queue = "suite")]
+pub async fn refuse(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    Err(JobError::permanent("disk is not empty"))
+}
+
+/// Snoozes on its first run, succeeds with its attempt number on the second.
+#[job(queue = "suite")]
+pub async fn snoozer(label: String, snooze_ms: u64, rec: Data<Recorder>, ctx: JobContext) -> Result<u32, JobError> {
+    rec.record(&label, &ctx);
+    if rec.runs_of(&label).len() == 1 {
+        return Err(JobError::snooze(Duration::from_millis(snooze_ms)));
+    }
+    Ok(ctx.attempt())
+}
+
+/// Never finishes by itself; has a 300 ms timeout and one attempt.
+#[job(queue = "suite", timeout = "300ms", max_attempts = 1)]
+pub async fn stuck(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    std::future::pending().await
+}
+
+/// Never finishes by itself, and has no timeout.
+#[job(queue = "suite")]
+pub async fn forever(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    std::future::pending().await
+}
+
+/// Panics; two attempts.
+#[job(queue = "suite", max_attempts = 2, backoff = "fixed(10ms)")]
+pub async fn panicker(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    panic!("boom")
+}
+
+/// Runs for `ms` milliseconds, then succeeds.
+#[job(queue = "suite")]
+pub async fn hold(label: String, ms: u64, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    let _running = rec.enter();
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}
+
+/// Waits until as many jobs as the barrier's size are running at once.
+#[job(queue = "suite")]
+pub async fn rendezvous(
+    label: String,
+    rec: Data<Recorder>,
+    barrier: Data<tokio::sync::Barrier>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    let _running = rec.enter();
+    barrier.wait().await;
+    Ok(())
+}

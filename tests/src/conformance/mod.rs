@@ -1,0 +1,144 @@
+//! The backend conformance suite: the queue contract, checked the same way on every backend.
+//!
+//! A backend joins by implementing [`Harness`] and invoking [`conformance_tests!`]:
+//!
+//! ```ignore
+//! struct Memory;
+//! impl jobs_tests::Harness for Memory { ... }
+//! jobs_tests::conformance_tests!(test = tokio::test(start_paused = true), harness = Memory);
+//! ```
+//!
+//! Durations in the cases are multiples of [`Harness::tick`], so a backend on a real clock
+//! (Redis) can run them fast, and one on tokio's paused clock can use whole seconds for free.
+
+mod backend_cases;
+pub mod jobs;
+mod worker_cases;
+
+use std::future::Future;
+use std::time::Duration;
+
+use jobs_core::{Backend, Client, DEFAULT_MAX_STALLS, Retention, WorkerBuilder};
+
+pub use backend_cases::*;
+pub use worker_cases::*;
+
+use crate::support::{Recorder, RunningWorker};
+
+/// Store-wide settings a case may need to change.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// Retention of finished jobs.
+    pub retention: Retention,
+    /// Lease expiries before a job is dead.
+    pub max_stalls: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { retention: Retention::DEFAULT, max_stalls: DEFAULT_MAX_STALLS }
+    }
+}
+
+/// How the suite gets a fresh backend.
+pub trait Harness: Sync {
+    /// The backend under test.
+    type Backend: Backend;
+
+    /// A new, empty backend (or an empty namespace of a shared one).
+    fn backend(&self, config: StoreConfig) -> impl Future<Output = Self::Backend> + Send;
+
+    /// The suite's unit of time: leases are 3 ticks, heartbeats 1 tick.
+    fn tick(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// How long a case waits for something that should happen before failing.
+    fn patience(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+/// The lease the suite's workers use.
+pub fn lease<H: Harness>(h: &H) -> Duration {
+    h.tick() * 3
+}
+
+/// A client over a fresh default backend.
+pub async fn client<H: Harness>(h: &H) -> Client<H::Backend> {
+    Client::new(h.backend(StoreConfig::default()).await)
+}
+
+/// Starts a worker that knows every suite job, with the suite's lease and `configure` applied.
+pub fn start_worker<H: Harness>(
+    h: &H,
+    client: &Client<H::Backend>,
+    rec: &Recorder,
+    configure: impl FnOnce(WorkerBuilder<H::Backend>) -> WorkerBuilder<H::Backend>,
+) -> RunningWorker {
+    let rec = rec.clone();
+    let lease = lease(h);
+    let idle = h.tick();
+    RunningWorker::start(client, move |b| {
+        configure(
+            b.register::<jobs::Echo>()
+                .register::<jobs::Flaky>()
+                .register::<jobs::Refuse>()
+                .register::<jobs::Snoozer>()
+                .register::<jobs::Stuck>()
+                .register::<jobs::Forever>()
+                .register::<jobs::Panicker>()
+                .register::<jobs::Hold>()
+                .register::<jobs::Rendezvous>()
+                .data(rec)
+                .data(tokio::sync::Barrier::new(8))
+                .lease(lease)
+                .idle_wait(idle)
+                .concurrency(8),
+        )
+    })
+}
+
+/// Instantiates every case of the suite as a test: `test` is the test attribute to use,
+/// `harness` an expression of a type implementing [`Harness`].
+#[macro_export]
+macro_rules! conformance_tests {
+    (test = $test:meta, harness = $harness:expr $(,)?) => {
+        $crate::conformance_tests!(@cases $test, $harness;
+            runs_and_succeeds,
+            stores_the_result,
+            delayed_job_waits,
+            priority_then_fifo,
+            queues_in_precedence_order,
+            retries_with_backoff_then_dead,
+            permanent_failure_is_dead_at_once,
+            snooze_runs_again_without_using_an_attempt,
+            timeout_fails_the_attempt,
+            panic_fails_the_attempt_and_worker_goes_on,
+            expired_lease_is_redelivered,
+            stale_token_rejected_after_redelivery,
+            too_many_stalls_is_dead,
+            renewal_keeps_a_lease,
+            graceful_shutdown_releases_unfinished_at_once,
+            undeserializable_payload_is_dead_and_worker_goes_on,
+            unknown_job_name_retries_then_dead,
+            jobs_run_concurrently,
+            long_job_completes_exactly_once,
+            enqueue_with_same_id_is_idempotent,
+            enqueue_many_stores_all,
+            retry_dead_runs_again,
+            retention_trims_succeeded,
+            oversized_payload_refused,
+            invalid_queue_refused,
+            worker_refuses_missing_data,
+        );
+    };
+    (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[$test]
+            async fn $case() {
+                $crate::conformance::$case(&$harness).await;
+            }
+        )*
+    };
+}
