@@ -23,7 +23,8 @@ pub enum Backoff {
 
 impl Backoff {
     /// The default policy: exponential from 1 second, capped at 1 hour.
-    pub const DEFAULT: Backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(3600));
+    pub const DEFAULT: Backoff =
+        Backoff::exponential(Duration::from_secs(1), Duration::from_secs(3600));
 
     /// Exponential backoff from `base`, capped at `max`.
     pub const fn exponential(base: Duration, max: Duration) -> Self {
@@ -78,7 +79,11 @@ impl Backoff {
     /// assert_eq!(b.delay_with_jitter(1, 7.0), Duration::from_secs(125));
     /// ```
     pub fn delay_with_jitter(&self, attempt: u32, unit: f64) -> Duration {
-        let unit = if unit.is_nan() { 0.5 } else { unit.clamp(0.0, 1.0) };
+        let unit = if unit.is_nan() {
+            0.5
+        } else {
+            unit.clamp(0.0, 1.0)
+        };
         self.delay(attempt).mul_f64(0.75 + 0.5 * unit)
     }
 }

@@ -35,13 +35,18 @@ pub struct Client<B> {
 
 impl<B> Clone for Client<B> {
     fn clone(&self) -> Self {
-        Client { backend: self.backend.clone(), max_payload_bytes: self.max_payload_bytes }
+        Client {
+            backend: self.backend.clone(),
+            max_payload_bytes: self.max_payload_bytes,
+        }
     }
 }
 
 impl<B> std::fmt::Debug for Client<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("max_payload_bytes", &self.max_payload_bytes).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +58,10 @@ impl<B: Backend> Client<B> {
 
     /// A client over a shared backend.
     pub fn from_arc(backend: Arc<B>) -> Self {
-        Client { backend, max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES }
+        Client {
+            backend,
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+        }
     }
 
     /// Refuses payloads above `bytes` with [`EnqueueError::PayloadTooLarge`].
@@ -106,7 +114,14 @@ impl<B: Backend> Client<B> {
         let news = jobs
             .into_iter()
             .map(|job| {
-                self.new_job(&job, JobId::new(), J::OPTIONS.queue, J::OPTIONS.priority, RunAt::Now, J::OPTIONS.max_attempts)
+                self.new_job(
+                    &job,
+                    JobId::new(),
+                    J::OPTIONS.queue,
+                    J::OPTIONS.priority,
+                    RunAt::Now,
+                    J::OPTIONS.max_attempts,
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let ids = news.iter().map(|n| n.id).collect();
@@ -124,8 +139,10 @@ impl<B: Backend> Client<B> {
         max_attempts: u32,
     ) -> Result<NewJob, EnqueueError> {
         validate_queue_name(queue)?;
-        let payload =
-            serde_json::to_vec(job).map_err(|source| EnqueueError::Serialize { name: J::NAME, source })?;
+        let payload = serde_json::to_vec(job).map_err(|source| EnqueueError::Serialize {
+            name: J::NAME,
+            source,
+        })?;
         if payload.len() > self.max_payload_bytes {
             return Err(EnqueueError::PayloadTooLarge {
                 name: J::NAME.to_owned(),
@@ -155,7 +172,12 @@ impl<B: Backend> Client<B> {
     }
 
     /// Dead jobs of `queue`, most recent first.
-    pub async fn dead_jobs(&self, queue: &str, offset: usize, limit: usize) -> Result<Vec<JobInfo>, BackendError> {
+    pub async fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, BackendError> {
         self.backend.dead_jobs(queue, offset, limit).await
     }
 
@@ -186,7 +208,9 @@ impl<B: Backend, J: Job> Enqueue<'_, B, J> {
 
     /// Ready at `at` (an absolute time chosen by the caller).
     pub fn run_at(mut self, at: SystemTime) -> Self {
-        let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let ms = at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         self.run_at = RunAt::UnixMillis(ms);
         self
     }
@@ -225,7 +249,14 @@ impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
         let client = self.client;
         let id = self.id.unwrap_or_default();
         let queue = self.queue.as_deref().unwrap_or(J::OPTIONS.queue);
-        let new = client.new_job(&self.job, id, queue, self.priority, self.run_at, self.max_attempts);
+        let new = client.new_job(
+            &self.job,
+            id,
+            queue,
+            self.priority,
+            self.run_at,
+            self.max_attempts,
+        );
         Box::pin(async move {
             client.backend.enqueue(vec![new?]).await?;
             Ok(id)

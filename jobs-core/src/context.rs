@@ -77,7 +77,14 @@ impl JobContext {
 
     /// A context not attached to any worker, for calling job functions directly in tests.
     pub fn standalone(data: DataMap) -> Self {
-        JobContext::new(JobId::new(), String::new(), "default".into(), 1, 1, Arc::new(data))
+        JobContext::new(
+            JobId::new(),
+            String::new(),
+            "default".into(),
+            1,
+            1,
+            Arc::new(data),
+        )
     }
 
     /// The job's id.

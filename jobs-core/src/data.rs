@@ -65,7 +65,10 @@ pub struct DataType {
 impl DataType {
     /// The data type `T`.
     pub fn of<T: Send + Sync + 'static>() -> Self {
-        DataType { id: TypeId::of::<T>(), name: type_name::<T>() }
+        DataType {
+            id: TypeId::of::<T>(),
+            name: type_name::<T>(),
+        }
     }
 
     /// The type's name, for error messages.
@@ -110,6 +113,8 @@ impl DataMap {
 
 impl fmt::Debug for DataMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DataMap").field("len", &self.map.len()).finish()
+        f.debug_struct("DataMap")
+            .field("len", &self.map.len())
+            .finish()
     }
 }

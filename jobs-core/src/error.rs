@@ -53,22 +53,34 @@ pub enum JobErrorKind {
 impl JobError {
     /// A retryable failure (the same as `JobError::from(err)`).
     pub fn retry(err: impl Into<BoxError>) -> Self {
-        JobError { kind: JobErrorKind::Retry { after: None }, source: Some(err.into()) }
+        JobError {
+            kind: JobErrorKind::Retry { after: None },
+            source: Some(err.into()),
+        }
     }
 
     /// A retryable failure whose next attempt waits `after` instead of the backoff delay.
     pub fn retry_after(err: impl Into<BoxError>, after: Duration) -> Self {
-        JobError { kind: JobErrorKind::Retry { after: Some(after) }, source: Some(err.into()) }
+        JobError {
+            kind: JobErrorKind::Retry { after: Some(after) },
+            source: Some(err.into()),
+        }
     }
 
     /// A failure that must not be retried: the job goes to dead with this error.
     pub fn permanent(err: impl Into<BoxError>) -> Self {
-        JobError { kind: JobErrorKind::Permanent, source: Some(err.into()) }
+        JobError {
+            kind: JobErrorKind::Permanent,
+            source: Some(err.into()),
+        }
     }
 
     /// Asks to run the job again after `after`, without counting a failed attempt.
     pub fn snooze(after: Duration) -> Self {
-        JobError { kind: JobErrorKind::Snooze { after }, source: None }
+        JobError {
+            kind: JobErrorKind::Snooze { after },
+            source: None,
+        }
     }
 
     /// What happens next.

@@ -84,7 +84,10 @@ impl MemoryBackend {
 
     /// Options: retention, stall limit.
     pub fn builder() -> MemoryBackendBuilder {
-        MemoryBackendBuilder { retention: Retention::DEFAULT, max_stalls: DEFAULT_MAX_STALLS }
+        MemoryBackendBuilder {
+            retention: Retention::DEFAULT,
+            max_stalls: DEFAULT_MAX_STALLS,
+        }
     }
 
     /// The backend's clock, in ms since the Unix epoch.
@@ -119,8 +122,13 @@ struct Clock {
 
 impl Clock {
     fn new() -> Self {
-        let base_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        Clock { base_ms, base: Instant::now() }
+        let base_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Clock {
+            base_ms,
+            base: Instant::now(),
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -234,7 +242,9 @@ impl QueueState {
 
     /// Puts a job (already unlinked from every index) in scheduled, or in ready if due.
     fn schedule(&mut self, id: JobId, due: u64, now: u64) {
-        let Some(r) = self.jobs.get_mut(&id) else { return };
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return;
+        };
         r.lease = None;
         if due <= now {
             r.state = JobState::Ready;
@@ -250,8 +260,13 @@ impl QueueState {
     }
 
     fn promote_due(&mut self, now: u64) -> bool {
-        let due: Vec<(u64, JobId)> =
-            self.scheduled.iter().take_while(|(at, _)| *at <= now).take(PROMOTE_BATCH).copied().collect();
+        let due: Vec<(u64, JobId)> = self
+            .scheduled
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(PROMOTE_BATCH)
+            .copied()
+            .collect();
         for entry in &due {
             self.scheduled.remove(entry);
             self.schedule(entry.1, entry.0, now);
@@ -259,13 +274,26 @@ impl QueueState {
         !due.is_empty()
     }
 
-    fn recover_expired(&mut self, now: u64, limit: usize, max_stalls: u32, retention: &Retention) -> Recovered {
-        let expired: Vec<(u64, JobId)> =
-            self.leased.iter().take_while(|(exp, _)| *exp <= now).take(limit).copied().collect();
+    fn recover_expired(
+        &mut self,
+        now: u64,
+        limit: usize,
+        max_stalls: u32,
+        retention: &Retention,
+    ) -> Recovered {
+        let expired: Vec<(u64, JobId)> = self
+            .leased
+            .iter()
+            .take_while(|(exp, _)| *exp <= now)
+            .take(limit)
+            .copied()
+            .collect();
         let mut out = Recovered::default();
         for entry in expired {
             self.leased.remove(&entry);
-            let Some(r) = self.jobs.get_mut(&entry.1) else { continue };
+            let Some(r) = self.jobs.get_mut(&entry.1) else {
+                continue;
+            };
             r.stalls += 1;
             r.lease = None;
             if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
@@ -294,7 +322,12 @@ impl QueueState {
         r.lease = Some((token, expires));
         self.leased.insert((expires, id));
         Some(Reserved {
-            lease: Lease { queue: r.queue.clone(), id, token, expires_at_ms: expires },
+            lease: Lease {
+                queue: r.queue.clone(),
+                id,
+                token,
+                expires_at_ms: expires,
+            },
             name: r.name.clone(),
             payload: r.payload.clone(),
             attempt: r.attempts,
@@ -306,8 +339,12 @@ impl QueueState {
     /// True if `lease` is the one the job is held under; then unlinks it from `leased`.
     /// This check is the fence: a holder whose lease was recovered or reassigned fails it.
     fn take_lease(&mut self, lease: &Lease) -> bool {
-        let Some(r) = self.jobs.get_mut(&lease.id) else { return false };
-        let Some((token, exp)) = r.lease else { return false };
+        let Some(r) = self.jobs.get_mut(&lease.id) else {
+            return false;
+        };
+        let Some((token, exp)) = r.lease else {
+            return false;
+        };
         if r.state != JobState::Active || token != lease.token {
             return false;
         }
@@ -325,7 +362,9 @@ impl QueueState {
             r.lease = Some((lease.token, expires));
         }
         self.leased.insert((expires, lease.id));
-        LeaseStatus::Held { expires_at_ms: expires }
+        LeaseStatus::Held {
+            expires_at_ms: expires,
+        }
     }
 
     fn finish(&mut self, item: Finish, now: u64, retention: &Retention) -> LeaseStatus {
@@ -334,7 +373,9 @@ impl QueueState {
         if !self.take_lease(&item.lease) {
             return LeaseStatus::Stale;
         }
-        let Some(r) = self.jobs.get_mut(&id) else { return LeaseStatus::Stale };
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return LeaseStatus::Stale;
+        };
         match item.outcome {
             Outcome::Succeeded { result } => {
                 r.state = JobState::Succeeded;
@@ -362,7 +403,9 @@ impl QueueState {
                 self.schedule(id, ready_at.min(now), now);
             }
         }
-        LeaseStatus::Held { expires_at_ms: expires }
+        LeaseStatus::Held {
+            expires_at_ms: expires,
+        }
     }
 
     /// Moves a job (already unlinked) to the dead set.
@@ -378,8 +421,18 @@ impl QueueState {
 
     fn trim(&mut self, now: u64, retention: &Retention) {
         let jobs = &mut self.jobs;
-        trim_set(&mut self.succeeded, jobs, retention.succeeded_max, now.saturating_sub(ms(retention.succeeded_max_age)));
-        trim_set(&mut self.dead, jobs, retention.dead_max, now.saturating_sub(ms(retention.dead_max_age)));
+        trim_set(
+            &mut self.succeeded,
+            jobs,
+            retention.succeeded_max,
+            now.saturating_sub(ms(retention.succeeded_max_age)),
+        );
+        trim_set(
+            &mut self.dead,
+            jobs,
+            retention.dead_max,
+            now.saturating_sub(ms(retention.dead_max_age)),
+        );
     }
 
     fn has_ready(&self, now: u64) -> bool {
@@ -396,7 +449,12 @@ impl QueueState {
 }
 
 /// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
-fn trim_set(set: &mut BTreeSet<(u64, JobId)>, jobs: &mut HashMap<JobId, Record>, max: u64, cutoff: u64) {
+fn trim_set(
+    set: &mut BTreeSet<(u64, JobId)>,
+    jobs: &mut HashMap<JobId, Record>,
+    max: u64,
+    cutoff: u64,
+) {
     let mut aged = 0;
     while let Some(&(at, id)) = set.first() {
         let over = set.len() as u64 > max;
@@ -416,7 +474,11 @@ impl Backend for MemoryBackend {
         let mut state = self.lock();
         let mut any = false;
         for job in jobs {
-            any |= state.queues.entry(job.queue.clone()).or_default().insert(job, now);
+            any |= state
+                .queues
+                .entry(job.queue.clone())
+                .or_default()
+                .insert(job, now);
         }
         drop(state);
         if any {
@@ -425,15 +487,28 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn reserve(&self, queues: &[String], max: usize, lease_for: Duration) -> Result<Vec<Reserved>, BackendError> {
+    async fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Reserved>, BackendError> {
         let now = self.now_ms();
         let mut state = self.lock();
-        let State { queues: all, next_token } = &mut *state;
+        let State {
+            queues: all,
+            next_token,
+        } = &mut *state;
         let mut out = Vec::new();
         for name in queues {
             let Some(q) = all.get_mut(name) else { continue };
             q.promote_due(now);
-            q.recover_expired(now, RECOVER_BATCH, self.shared.max_stalls, &self.shared.retention);
+            q.recover_expired(
+                now,
+                RECOVER_BATCH,
+                self.shared.max_stalls,
+                &self.shared.retention,
+            );
             while out.len() < max {
                 *next_token += 1;
                 match q.pop_ready(now, ms(lease_for), *next_token) {
@@ -445,7 +520,11 @@ impl Backend for MemoryBackend {
         Ok(out)
     }
 
-    async fn wait_for_work(&self, queues: &[String], timeout: Duration) -> Result<(), BackendError> {
+    async fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
         // Register for wake-ups before looking, so an enqueue between the look and the
         // wait is not missed.
         let notified = self.shared.notify.notified();
@@ -463,7 +542,9 @@ impl Backend for MemoryBackend {
             }
             next
         };
-        let wait = next_due.map_or(timeout, |at| Duration::from_millis(at.saturating_sub(now)).min(timeout));
+        let wait = next_due.map_or(timeout, |at| {
+            Duration::from_millis(at.saturating_sub(now)).min(timeout)
+        });
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(wait) => {}
@@ -471,7 +552,11 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn renew(&self, leases: &[Lease], lease_for: Duration) -> Result<Vec<LeaseStatus>, BackendError> {
+    async fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
         let now = self.now_ms();
         let mut state = self.lock();
         Ok(leases
@@ -508,7 +593,9 @@ impl Backend for MemoryBackend {
         let now = self.now_ms();
         let mut state = self.lock();
         let out = match state.queues.get_mut(queue) {
-            Some(q) => q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention),
+            Some(q) => {
+                q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention)
+            }
             None => Recovered::default(),
         };
         drop(state);
@@ -520,12 +607,18 @@ impl Backend for MemoryBackend {
 
     async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
         let state = self.lock();
-        Ok(state.queues.get(queue).and_then(|q| q.jobs.get(&id)).map(Record::info))
+        Ok(state
+            .queues
+            .get(queue)
+            .and_then(|q| q.jobs.get(&id))
+            .map(Record::info))
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         let state = self.lock();
-        let Some(q) = state.queues.get(queue) else { return Ok(QueueStats::default()) };
+        let Some(q) = state.queues.get(queue) else {
+            return Ok(QueueStats::default());
+        };
         Ok(QueueStats {
             scheduled: q.scheduled.len() as u64,
             ready: q.ready.len() as u64,
@@ -535,20 +628,40 @@ impl Backend for MemoryBackend {
         })
     }
 
-    async fn dead_jobs(&self, queue: &str, offset: usize, limit: usize) -> Result<Vec<JobInfo>, BackendError> {
+    async fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, BackendError> {
         let state = self.lock();
-        let Some(q) = state.queues.get(queue) else { return Ok(Vec::new()) };
-        Ok(q.dead.iter().rev().skip(offset).take(limit).filter_map(|(_, id)| q.jobs.get(id)).map(Record::info).collect())
+        let Some(q) = state.queues.get(queue) else {
+            return Ok(Vec::new());
+        };
+        Ok(q.dead
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, id)| q.jobs.get(id))
+            .map(Record::info)
+            .collect())
     }
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
         let now = self.now_ms();
         let mut state = self.lock();
-        let Some(q) = state.queues.get_mut(queue) else { return Ok(0) };
+        let Some(q) = state.queues.get_mut(queue) else {
+            return Ok(0);
+        };
         let mut moved = 0;
         for id in ids {
-            let Some(r) = q.jobs.get_mut(id) else { continue };
-            let Some(finished) = r.finished_at.filter(|_| r.state == JobState::Dead) else { continue };
+            let Some(r) = q.jobs.get_mut(id) else {
+                continue;
+            };
+            let Some(finished) = r.finished_at.filter(|_| r.state == JobState::Dead) else {
+                continue;
+            };
             q.dead.remove(&(finished, *id));
             r.attempts = 0;
             r.stalls = 0;

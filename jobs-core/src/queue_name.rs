@@ -28,14 +28,22 @@ pub const MAX_QUEUE_NAME_LEN: usize = 128;
 /// assert!(validate_queue_name("a:b").is_err());
 /// ```
 pub fn validate_queue_name(name: &str) -> Result<(), InvalidQueueName> {
-    let fail = |reason| Err(InvalidQueueName { name: name.to_owned(), reason });
+    let fail = |reason| {
+        Err(InvalidQueueName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return fail("must not be empty");
     }
     if name.len() > MAX_QUEUE_NAME_LEN {
         return fail("longer than 128 bytes");
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return fail("only ASCII letters, digits, '-', '_' and '.' are allowed");
     }
     Ok(())

@@ -37,7 +37,10 @@ impl<J: Job> Handler for TypedHandler<J> {
     }
 
     fn start(&self, payload: &[u8], ctx: JobContext) -> Result<JobFuture, DecodeError> {
-        let job: J = serde_json::from_slice(payload).map_err(|source| DecodeError { name: J::NAME, source })?;
+        let job: J = serde_json::from_slice(payload).map_err(|source| DecodeError {
+            name: J::NAME,
+            source,
+        })?;
         Ok(Box::pin(async move {
             let output = job.run(ctx).await?;
             // The job has already done its work: a result that cannot be stored is
@@ -61,7 +64,8 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn register<J: Job>(&mut self) {
-        self.handlers.insert(J::NAME, Box::new(TypedHandler::<J>(PhantomData)));
+        self.handlers
+            .insert(J::NAME, Box::new(TypedHandler::<J>(PhantomData)));
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&dyn Handler> {

@@ -23,7 +23,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -38,7 +41,11 @@ pub async fn wait_for_state<B: Backend>(
 ) -> JobInfo {
     let what = format!("job {id} to be {state:?}");
     eventually(&what, timeout, || async {
-        client.job(queue, id).await.expect("job lookup").filter(|info| info.state == state)
+        client
+            .job(queue, id)
+            .await
+            .expect("job lookup")
+            .filter(|info| info.state == state)
     })
     .await
 }
@@ -61,10 +68,11 @@ impl RunningWorker {
         RunningWorker { stop, handle }
     }
 
-    /// Signals shutdown and waits for the worker to return.
+    /// Signals shutdown and waits for the worker to return (failing the test if it does
+    /// not within two minutes).
     pub async fn stop(self) -> Result<(), WorkerError> {
         self.stop.cancel();
-        self.handle.await.expect("worker task panicked")
+        self.join().await
     }
 
     /// Signals shutdown without waiting.
@@ -74,7 +82,10 @@ impl RunningWorker {
 
     /// Waits for the worker to return (after [`RunningWorker::signal_stop`]).
     pub async fn join(self) -> Result<(), WorkerError> {
-        self.handle.await.expect("worker task panicked")
+        tokio::time::timeout(Duration::from_secs(120), self.handle)
+            .await
+            .expect("worker did not stop within 2 minutes")
+            .expect("worker task panicked")
     }
 }
 
@@ -116,7 +127,10 @@ impl Recorder {
 
     /// The runs of jobs labelled `label`.
     pub fn runs_of(&self, label: &str) -> Vec<Run> {
-        self.runs().into_iter().filter(|r| r.label == label).collect()
+        self.runs()
+            .into_iter()
+            .filter(|r| r.label == label)
+            .collect()
     }
 
     /// Marks a job as running until the guard drops; tracks the peak.

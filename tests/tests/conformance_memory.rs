@@ -9,7 +9,10 @@ impl Harness for Memory {
     type Backend = MemoryBackend;
 
     async fn backend(&self, config: StoreConfig) -> MemoryBackend {
-        MemoryBackend::builder().retention(config.retention).max_stalls(config.max_stalls).build()
+        MemoryBackend::builder()
+            .retention(config.retention)
+            .max_stalls(config.max_stalls)
+            .build()
     }
 }
 

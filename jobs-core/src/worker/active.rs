@@ -33,7 +33,10 @@ impl Active {
 
     /// The leases to renew.
     pub(crate) fn leases(&self) -> Vec<Lease> {
-        self.lock().values().map(|(lease, _)| lease.clone()).collect()
+        self.lock()
+            .values()
+            .map(|(lease, _)| lease.clone())
+            .collect()
     }
 
     pub(crate) fn renewed(&self, lease: &Lease, expires_at_ms: u64) {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use crate::backend::{Backend, LeaseStatus};
 use crate::CancelReason;
+use crate::backend::{Backend, LeaseStatus};
 
 pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationToken) {
     let every = shared.config.lease / 3;
@@ -30,7 +30,9 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
             Ok(statuses) => {
                 for (lease, status) in leases.iter().zip(statuses) {
                     match status {
-                        LeaseStatus::Held { expires_at_ms } => shared.active.renewed(lease, expires_at_ms),
+                        LeaseStatus::Held { expires_at_ms } => {
+                            shared.active.renewed(lease, expires_at_ms)
+                        }
                         _ => {
                             if shared.active.cancel(lease, CancelReason::LeaseLost) {
                                 tracing::warn!(
@@ -42,7 +44,9 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, jobs = leases.len(), "could not renew leases; retrying at the next beat"),
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = leases.len(), "could not renew leases; retrying at the next beat")
+            }
         }
     }
 }

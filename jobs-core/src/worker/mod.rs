@@ -23,7 +23,8 @@ use crate::registry::Registry;
 use crate::{Backoff, Client, DataMap, InvalidQueueName, Job, validate_queue_name};
 
 /// Backoff between retries of a failing backend call (reserve, finish).
-const RETRY_BACKOFF: Backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5));
+const RETRY_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5));
 
 /// Settings of a worker; see the setters on [`WorkerBuilder`] for defaults.
 #[derive(Debug, Clone)]
@@ -123,7 +124,14 @@ impl<B: Backend> WorkerBuilder<B> {
     /// its registered types, in registration order.
     pub fn register<J: Job>(mut self) -> Self {
         self.worker.registry.register::<J>();
-        if !self.queues_set && !self.worker.config.queues.iter().any(|q| q == J::OPTIONS.queue) {
+        if !self.queues_set
+            && !self
+                .worker
+                .config
+                .queues
+                .iter()
+                .any(|q| q == J::OPTIONS.queue)
+        {
             self.worker.config.queues.push(J::OPTIONS.queue.to_owned());
         }
         self
@@ -205,8 +213,15 @@ impl<B: Backend> Worker<B> {
             validate_queue_name(queue)?;
         }
         for (job, handler) in self.registry.iter() {
-            if let Some(missing) = handler.required_data().into_iter().find(|t| !self.data.contains(t)) {
-                return Err(WorkerError::MissingData { job, data: missing.name() });
+            if let Some(missing) = handler
+                .required_data()
+                .into_iter()
+                .find(|t| !self.data.contains(t))
+            {
+                return Err(WorkerError::MissingData {
+                    job,
+                    data: missing.name(),
+                });
             }
         }
         Ok(())
@@ -218,7 +233,10 @@ impl<B: Backend> Worker<B> {
     ///
     /// Backend errors never end the worker: it logs them, backs off, and goes on. It
     /// returns an error only when the configuration is unusable.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), WorkerError> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), WorkerError> {
         self.check()?;
         let shared = Arc::new(Shared {
             backend: self.client.backend_arc().clone(),
@@ -250,8 +268,14 @@ impl<B: Backend> Worker<B> {
 
         tracker.close();
         tracing::info!(running = shared.active.len(), grace = ?config.grace, "shutting down: no new jobs; waiting for running ones");
-        if tokio::time::timeout(config.grace, tracker.wait()).await.is_err() {
-            tracing::warn!(running = shared.active.len(), "grace period over: returning unfinished jobs to the queue");
+        if tokio::time::timeout(config.grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = shared.active.len(),
+                "grace period over: returning unfinished jobs to the queue"
+            );
             shared.hard_stop.cancel();
             tracker.wait().await;
         }
@@ -268,7 +292,11 @@ impl<B: Backend> Worker<B> {
 }
 
 /// Reserves jobs while there are free slots; blocks on the backend when there is no work.
-async fn fetch_loop<B: Backend>(shared: &Arc<Shared<B>>, tracker: &TaskTracker, stop: &CancellationToken) {
+async fn fetch_loop<B: Backend>(
+    shared: &Arc<Shared<B>>,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) {
     let config = &shared.config;
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let mut failures = 0;
@@ -283,7 +311,11 @@ async fn fetch_loop<B: Backend>(shared: &Arc<Shared<B>>, tracker: &TaskTracker, 
         }
         // Not raced against `stop`: dropping a reservation in flight could lease jobs
         // that nobody runs until their leases expire.
-        match shared.backend.reserve(&config.queues, permits.len(), config.lease).await {
+        match shared
+            .backend
+            .reserve(&config.queues, permits.len(), config.lease)
+            .await
+        {
             Ok(jobs) if jobs.is_empty() => {
                 drop(permits);
                 failures = 0;

@@ -18,7 +18,11 @@ use super::Shared;
 use crate::backend::{Backend, Finish, LeaseStatus, Outcome, Reserved};
 use crate::{Backoff, CancelReason, JobContext, JobErrorKind};
 
-pub(crate) async fn process<B: Backend>(shared: Arc<Shared<B>>, job: Reserved, permit: OwnedSemaphorePermit) {
+pub(crate) async fn process<B: Backend>(
+    shared: Arc<Shared<B>>,
+    job: Reserved,
+    permit: OwnedSemaphorePermit,
+) {
     let span = tracing::info_span!(
         "job",
         id = %job.lease.id,
@@ -42,7 +46,14 @@ pub(crate) async fn process<B: Backend>(shared: Arc<Shared<B>>, job: Reserved, p
         // Stop renewing first: a renewal racing with the finish would see the lease gone
         // and report it lost.
         shared.active.remove(&job.lease);
-        report(&shared, Finish { lease: job.lease, outcome }).await;
+        report(
+            &shared,
+            Finish {
+                lease: job.lease,
+                outcome,
+            },
+        )
+        .await;
         drop(permit);
     }
     .instrument(span)
@@ -55,7 +66,10 @@ async fn run<B: Backend>(shared: &Shared<B>, job: &Reserved, ctx: JobContext) ->
         // job's attempts, rather than kill it on sight.
         let known: Vec<_> = shared.registry.names().collect();
         return Outcome::Failed {
-            error: format!("unknown job name `{}`: no handler registered on this worker (it knows {known:?})", job.name),
+            error: format!(
+                "unknown job name `{}`: no handler registered on this worker (it knows {known:?})",
+                job.name
+            ),
             retry_after: Some(retry_delay(&Backoff::DEFAULT, job.attempt)),
         };
     };
@@ -63,7 +77,12 @@ async fn run<B: Backend>(shared: &Shared<B>, job: &Reserved, ctx: JobContext) ->
     let future = match handler.start(&job.payload, ctx.clone()) {
         Ok(future) => future,
         // Retrying cannot fix a payload: dead at once, with the payload kept for inspection.
-        Err(e) => return Outcome::Failed { error: e.to_string(), retry_after: None },
+        Err(e) => {
+            return Outcome::Failed {
+                error: e.to_string(),
+                retry_after: None,
+            };
+        }
     };
     let mut task = tokio::spawn(future.in_current_span());
     let timeout = async {
@@ -92,11 +111,16 @@ async fn run<B: Backend>(shared: &Shared<B>, job: &Reserved, ctx: JobContext) ->
     match joined {
         Ok(Ok(result)) => Outcome::Succeeded { result },
         Ok(Err(e)) => match e.kind() {
-            JobErrorKind::Permanent => Outcome::Failed { error: e.chain(), retry_after: None },
+            JobErrorKind::Permanent => Outcome::Failed {
+                error: e.chain(),
+                retry_after: None,
+            },
             JobErrorKind::Snooze { after } => Outcome::Snooze { after },
             JobErrorKind::Retry { after } => Outcome::Failed {
                 error: e.chain(),
-                retry_after: Some(after.unwrap_or_else(|| retry_delay(&options.backoff, job.attempt))),
+                retry_after: Some(
+                    after.unwrap_or_else(|| retry_delay(&options.backoff, job.attempt)),
+                ),
             },
         },
         Err(e) if e.is_panic() => Outcome::Failed {
@@ -125,12 +149,20 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 fn log_outcome(job: &Reserved, outcome: &Outcome, elapsed: Duration) {
     match outcome {
         Outcome::Succeeded { .. } => tracing::info!(?elapsed, "job succeeded"),
-        Outcome::Failed { error, retry_after: Some(after) } if job.attempt < job.max_attempts => {
+        Outcome::Failed {
+            error,
+            retry_after: Some(after),
+        } if job.attempt < job.max_attempts => {
             tracing::warn!(?elapsed, %error, retry_in = ?after, "job failed; will retry")
         }
-        Outcome::Failed { error, .. } => tracing::error!(?elapsed, %error, "job failed; moved to dead"),
+        Outcome::Failed { error, .. } => {
+            tracing::error!(?elapsed, %error, "job failed; moved to dead")
+        }
         Outcome::Snooze { after } => tracing::info!(?elapsed, ?after, "job snoozed"),
-        Outcome::Release => tracing::info!(?elapsed, "job interrupted by shutdown; returned to the queue"),
+        Outcome::Release => tracing::info!(
+            ?elapsed,
+            "job interrupted by shutdown; returned to the queue"
+        ),
     }
 }
 
@@ -142,7 +174,9 @@ async fn report<B: Backend>(shared: &Shared<B>, finish: Finish) {
         match shared.backend.finish(vec![finish.clone()]).await {
             Ok(statuses) => {
                 if statuses.first() == Some(&LeaseStatus::Stale) {
-                    tracing::warn!("lease was lost before the job finished: outcome discarded (the job was recovered and may run again)");
+                    tracing::warn!(
+                        "lease was lost before the job finished: outcome discarded (the job was recovered and may run again)"
+                    );
                 }
                 return;
             }

@@ -16,13 +16,20 @@ fn queues() -> Vec<String> {
 /// Reserves until a job comes out (after a lease expiry, say), or fails after patience.
 async fn reserve_eventually<H: Harness>(h: &H, client: &Client<H::Backend>) -> Reserved {
     eventually("a job to be reservable", h.patience(), || async {
-        client.backend().reserve(&queues(), 1, lease(h)).await.unwrap().pop()
+        client
+            .backend()
+            .reserve(&queues(), 1, lease(h))
+            .await
+            .unwrap()
+            .pop()
     })
     .await
 }
 
 fn succeeded(result: &[u8]) -> Outcome {
-    Outcome::Succeeded { result: Some(result.to_vec()) }
+    Outcome::Succeeded {
+        result: Some(result.to_vec()),
+    }
 }
 
 /// After a lease expires and the job is handed out again, the first holder's token is
@@ -34,26 +41,65 @@ pub async fn stale_token_rejected_after_redelivery<H: Harness>(h: &H) {
     let first = backend.reserve(&queues(), 10, lease(h)).await.unwrap();
     assert_eq!(first.len(), 1);
     let first = first.into_iter().next().unwrap();
-    assert_eq!((first.lease.id, first.attempt, first.deliveries), (id, 1, 1));
-    assert!(backend.reserve(&queues(), 10, lease(h)).await.unwrap().is_empty(), "leased to one holder only");
+    assert_eq!(
+        (first.lease.id, first.attempt, first.deliveries),
+        (id, 1, 1)
+    );
+    assert!(
+        backend
+            .reserve(&queues(), 10, lease(h))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to one holder only"
+    );
 
     let second = reserve_eventually(h, &client).await;
-    assert_eq!((second.lease.id, second.attempt, second.deliveries), (id, 2, 2));
+    assert_eq!(
+        (second.lease.id, second.attempt, second.deliveries),
+        (id, 2, 2)
+    );
     assert_ne!(first.lease.token, second.lease.token);
     let info = client.job(Q, id).await.unwrap().unwrap();
     assert_eq!((info.state, info.stalls), (JobState::Active, 1));
 
-    let stale = backend.renew(std::slice::from_ref(&first.lease), lease(h)).await.unwrap();
+    let stale = backend
+        .renew(std::slice::from_ref(&first.lease), lease(h))
+        .await
+        .unwrap();
     assert_eq!(stale, [LeaseStatus::Stale]);
-    let stale = backend.finish(vec![Finish { lease: first.lease.clone(), outcome: succeeded(b"\"stale\"") }]).await;
+    let stale = backend
+        .finish(vec![Finish {
+            lease: first.lease.clone(),
+            outcome: succeeded(b"\"stale\""),
+        }])
+        .await;
     assert_eq!(stale.unwrap(), [LeaseStatus::Stale]);
     let info = client.job(Q, id).await.unwrap().unwrap();
-    assert_eq!(info.state, JobState::Active, "a stale finish changes nothing");
+    assert_eq!(
+        info.state,
+        JobState::Active,
+        "a stale finish changes nothing"
+    );
 
-    let done = backend.finish(vec![Finish { lease: second.lease.clone(), outcome: succeeded(b"\"fresh\"") }]).await;
+    let done = backend
+        .finish(vec![Finish {
+            lease: second.lease.clone(),
+            outcome: succeeded(b"\"fresh\""),
+        }])
+        .await;
     assert!(matches!(done.unwrap()[..], [LeaseStatus::Held { .. }]));
-    let late = Outcome::Failed { error: "late".into(), retry_after: Some(Duration::ZERO) };
-    let late = backend.finish(vec![Finish { lease: first.lease, outcome: late }]).await.unwrap();
+    let late = Outcome::Failed {
+        error: "late".into(),
+        retry_after: Some(Duration::ZERO),
+    };
+    let late = backend
+        .finish(vec![Finish {
+            lease: first.lease,
+            outcome: late,
+        }])
+        .await
+        .unwrap();
     assert_eq!(late, [LeaseStatus::Stale]);
     let info = client.job(Q, id).await.unwrap().unwrap();
     assert_eq!(info.state, JobState::Succeeded);
@@ -63,20 +109,46 @@ pub async fn stale_token_rejected_after_redelivery<H: Harness>(h: &H) {
 
 /// A job whose lease keeps expiring (it kills its worker, say) is dead after `max_stalls`.
 pub async fn too_many_stalls_is_dead<H: Harness>(h: &H) {
-    let config = StoreConfig { max_stalls: 2, ..StoreConfig::default() };
+    let config = StoreConfig {
+        max_stalls: 2,
+        ..StoreConfig::default()
+    };
     let client = Client::new(h.backend(config).await);
-    let id = client.enqueue(Echo { label: "crasher".into() }).await.unwrap();
+    let id = client
+        .enqueue(Echo {
+            label: "crasher".into(),
+        })
+        .await
+        .unwrap();
     let first = reserve_eventually(h, &client).await;
     let second = reserve_eventually(h, &client).await;
     assert_eq!((first.deliveries, second.deliveries), (1, 2));
     let info = eventually("the job to be dead", h.patience(), || async {
         let _ = client.backend().recover_expired(Q, 10).await.unwrap();
-        client.job(Q, id).await.unwrap().filter(|i| i.state == JobState::Dead)
+        client
+            .job(Q, id)
+            .await
+            .unwrap()
+            .filter(|i| i.state == JobState::Dead)
     })
     .await;
     assert_eq!(info.stalls, 2);
-    assert!(info.last_error.as_deref().unwrap().contains("lease expired 2 time(s)"), "{:?}", info.last_error);
-    assert!(client.backend().reserve(&queues(), 1, lease(h)).await.unwrap().is_empty());
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("lease expired 2 time(s)"),
+        "{:?}",
+        info.last_error
+    );
+    assert!(
+        client
+            .backend()
+            .reserve(&queues(), 1, lease(h))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A renewed lease outlives its original end; nobody else can reserve the job meanwhile.
@@ -84,19 +156,38 @@ pub async fn renewal_keeps_a_lease<H: Harness>(h: &H) {
     let client = client(h).await;
     let backend = client.backend();
     let id = client.enqueue(Echo { label: "r".into() }).await.unwrap();
-    let held = backend.reserve(&queues(), 1, lease(h)).await.unwrap().pop().unwrap();
+    let held = backend
+        .reserve(&queues(), 1, lease(h))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     let mut expires = held.lease.expires_at_ms;
     for _ in 0..6 {
         tokio::time::sleep(h.tick()).await; // time passing is what is under test
-        let renewed = backend.renew(std::slice::from_ref(&held.lease), lease(h)).await.unwrap();
-        let [LeaseStatus::Held { expires_at_ms }] = renewed[..] else { panic!("lost the lease: {renewed:?}") };
+        let renewed = backend
+            .renew(std::slice::from_ref(&held.lease), lease(h))
+            .await
+            .unwrap();
+        let [LeaseStatus::Held { expires_at_ms }] = renewed[..] else {
+            panic!("lost the lease: {renewed:?}")
+        };
         assert!(expires_at_ms >= expires);
         expires = expires_at_ms;
-        assert!(backend.reserve(&queues(), 1, lease(h)).await.unwrap().is_empty());
+        assert!(
+            backend
+                .reserve(&queues(), 1, lease(h))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
     assert_eq!(backend.recover_expired(Q, 10).await.unwrap().requeued, 0);
     let info = client.job(Q, id).await.unwrap().unwrap();
-    assert_eq!((info.state, info.stalls, info.lease_expires_at_ms), (JobState::Active, 0, Some(expires)));
+    assert_eq!(
+        (info.state, info.stalls, info.lease_expires_at_ms),
+        (JobState::Active, 0, Some(expires))
+    );
 }
 
 /// Enqueueing an id that is stored does nothing: a retried enqueue makes no duplicate.
@@ -104,7 +195,16 @@ pub async fn enqueue_with_same_id_is_idempotent<H: Harness>(h: &H) {
     let client = client(h).await;
     let id = JobId::new();
     for _ in 0..3 {
-        assert_eq!(client.enqueue(Echo { label: "once".into() }).id(id).await.unwrap(), id);
+        assert_eq!(
+            client
+                .enqueue(Echo {
+                    label: "once".into()
+                })
+                .id(id)
+                .await
+                .unwrap(),
+            id
+        );
     }
     assert_eq!(client.stats(Q).await.unwrap().ready, 1);
 }
@@ -112,25 +212,60 @@ pub async fn enqueue_with_same_id_is_idempotent<H: Harness>(h: &H) {
 /// A bulk enqueue stores every job, ready in order.
 pub async fn enqueue_many_stores_all<H: Harness>(h: &H) {
     let client = client(h).await;
-    let ids = client.enqueue_many((0..250).map(|i| Echo { label: format!("{i}") })).await.unwrap();
+    let ids = client
+        .enqueue_many((0..250).map(|i| Echo {
+            label: format!("{i}"),
+        }))
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 250);
     assert_eq!(client.stats(Q).await.unwrap().ready, 250);
-    let got = client.backend().reserve(&queues(), 300, lease(h)).await.unwrap();
+    let got = client
+        .backend()
+        .reserve(&queues(), 300, lease(h))
+        .await
+        .unwrap();
     assert_eq!(got.iter().map(|r| r.lease.id).collect::<Vec<_>>(), ids);
 }
 
 /// Succeeded jobs beyond the retention count are deleted, oldest first.
 pub async fn retention_trims_succeeded<H: Harness>(h: &H) {
     let retention = Retention::DEFAULT.succeeded(2, Duration::from_secs(3600));
-    let config = StoreConfig { retention, ..StoreConfig::default() };
+    let config = StoreConfig {
+        retention,
+        ..StoreConfig::default()
+    };
     let client = Client::new(h.backend(config).await);
-    let ids = client.enqueue_many((0..5).map(|i| Echo { label: format!("{i}") })).await.unwrap();
+    let ids = client
+        .enqueue_many((0..5).map(|i| Echo {
+            label: format!("{i}"),
+        }))
+        .await
+        .unwrap();
     for _ in 0..5 {
-        let job = client.backend().reserve(&queues(), 1, lease(h)).await.unwrap().pop().unwrap();
-        let done = client.backend().finish(vec![Finish { lease: job.lease, outcome: succeeded(b"null") }]).await;
+        let job = client
+            .backend()
+            .reserve(&queues(), 1, lease(h))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let done = client
+            .backend()
+            .finish(vec![Finish {
+                lease: job.lease,
+                outcome: succeeded(b"null"),
+            }])
+            .await;
         assert!(matches!(done.unwrap()[..], [LeaseStatus::Held { .. }]));
     }
     assert_eq!(client.stats(Q).await.unwrap().succeeded, 2);
-    assert!(client.job(Q, ids[0]).await.unwrap().is_none(), "oldest trimmed");
-    assert!(client.job(Q, ids[4]).await.unwrap().is_some(), "newest kept");
+    assert!(
+        client.job(Q, ids[0]).await.unwrap().is_none(),
+        "oldest trimmed"
+    );
+    assert!(
+        client.job(Q, ids[4]).await.unwrap().is_some(),
+        "newest kept"
+    );
 }

@@ -32,7 +32,12 @@ pub async fn refuse(label: String, rec: Data<Recorder>, ctx: JobContext) -> Resu
 
 /// Snoozes on its first run, succeeds with its attempt number on the second.
 #[job(queue = "suite")]
-pub async fn snoozer(label: String, snooze_ms: u64, rec: Data<Recorder>, ctx: JobContext) -> Result<u32, JobError> {
+pub async fn snoozer(
+    label: String,
+    snooze_ms: u64,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<u32, JobError> {
     rec.record(&label, &ctx);
     if rec.runs_of(&label).len() == 1 {
         return Err(JobError::snooze(Duration::from_millis(snooze_ms)));
@@ -63,7 +68,12 @@ pub async fn panicker(label: String, rec: Data<Recorder>, ctx: JobContext) -> Re
 
 /// Runs for `ms` milliseconds, then succeeds.
 #[job(queue = "suite")]
-pub async fn hold(label: String, ms: u64, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+pub async fn hold(
+    label: String,
+    ms: u64,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
     rec.record(&label, &ctx);
     let _running = rec.enter();
     tokio::time::sleep(Duration::from_millis(ms)).await;

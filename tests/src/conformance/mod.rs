@@ -36,7 +36,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { retention: Retention::DEFAULT, max_stalls: DEFAULT_MAX_STALLS }
+        StoreConfig {
+            retention: Retention::DEFAULT,
+            max_stalls: DEFAULT_MAX_STALLS,
+        }
     }
 }
 

@@ -15,7 +15,10 @@ pub async fn runs_and_succeeds<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
     let id = client.enqueue(Echo { label: "a".into() }).await.unwrap();
-    assert_eq!(client.job(Q, id).await.unwrap().unwrap().state, JobState::Ready);
+    assert_eq!(
+        client.job(Q, id).await.unwrap().unwrap().state,
+        JobState::Ready
+    );
 
     let worker = start_worker(h, &client, &rec, |b| b);
     let info = wait_for_state(&client, Q, id, JobState::Succeeded, h.patience()).await;
@@ -31,7 +34,12 @@ pub async fn runs_and_succeeds<H: Harness>(h: &H) {
 pub async fn stores_the_result<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
-    let id = client.enqueue(Echo { label: "result".into() }).await.unwrap();
+    let id = client
+        .enqueue(Echo {
+            label: "result".into(),
+        })
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b);
     let info = wait_for_state(&client, Q, id, JobState::Succeeded, h.patience()).await;
     worker.stop().await.unwrap();
@@ -46,7 +54,13 @@ pub async fn delayed_job_waits<H: Harness>(h: &H) {
     let delay = h.tick() * 5;
     let worker = start_worker(h, &client, &rec, |b| b);
     let sent = Instant::now();
-    let id = client.enqueue(Echo { label: "late".into() }).delay(delay).await.unwrap();
+    let id = client
+        .enqueue(Echo {
+            label: "late".into(),
+        })
+        .delay(delay)
+        .await
+        .unwrap();
     let info = client.job(Q, id).await.unwrap().unwrap();
     assert_eq!(info.state, JobState::Scheduled);
     assert!(info.run_at_ms.is_some());
@@ -55,7 +69,11 @@ pub async fn delayed_job_waits<H: Harness>(h: &H) {
     worker.stop().await.unwrap();
     let ran = rec.runs_of("late")[0].started;
     // The backend's clock decides; allow for the enqueue call's own duration.
-    assert!(ran - sent + Duration::from_millis(20) >= delay, "ran after {:?}, delay {delay:?}", ran - sent);
+    assert!(
+        ran - sent + Duration::from_millis(20) >= delay,
+        "ran after {:?}, delay {delay:?}",
+        ran - sent
+    );
 }
 
 /// Higher priority first; equal priorities in enqueue order.
@@ -63,8 +81,23 @@ pub async fn priority_then_fifo<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
     let mut ids = Vec::new();
-    for (label, priority) in [("low-1", 0), ("high", 10), ("low-2", 0), ("mid", 5), ("low-3", 0), ("neg", -3)] {
-        ids.push(client.enqueue(Echo { label: label.into() }).priority(priority).await.unwrap());
+    for (label, priority) in [
+        ("low-1", 0),
+        ("high", 10),
+        ("low-2", 0),
+        ("mid", 5),
+        ("low-3", 0),
+        ("neg", -3),
+    ] {
+        ids.push(
+            client
+                .enqueue(Echo {
+                    label: label.into(),
+                })
+                .priority(priority)
+                .await
+                .unwrap(),
+        );
     }
     let worker = start_worker(h, &client, &rec, |b| b.concurrency(1));
     for id in ids {
@@ -80,10 +113,26 @@ pub async fn queues_in_precedence_order<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
     let mut ids = Vec::new();
-    for (label, queue) in [("low-1", "low"), ("high-1", "high"), ("low-2", "low"), ("high-2", "high")] {
-        ids.push((queue, client.enqueue(Echo { label: label.into() }).queue(queue).await.unwrap()));
+    for (label, queue) in [
+        ("low-1", "low"),
+        ("high-1", "high"),
+        ("low-2", "low"),
+        ("high-2", "high"),
+    ] {
+        ids.push((
+            queue,
+            client
+                .enqueue(Echo {
+                    label: label.into(),
+                })
+                .queue(queue)
+                .await
+                .unwrap(),
+        ));
     }
-    let worker = start_worker(h, &client, &rec, |b| b.queues(["high", "low"]).concurrency(1));
+    let worker = start_worker(h, &client, &rec, |b| {
+        b.queues(["high", "low"]).concurrency(1)
+    });
     for (queue, id) in ids {
         wait_for_state(&client, queue, id, JobState::Succeeded, h.patience()).await;
     }
@@ -102,14 +151,24 @@ pub async fn retries_with_backoff_then_dead<H: Harness>(h: &H) {
     worker.stop().await.unwrap();
 
     let runs = rec.runs_of("f");
-    assert_eq!(runs.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        runs.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     for pair in runs.windows(2) {
         // fixed(200ms) with jitter of at most 25%.
         let gap = pair[1].started - pair[0].started;
         assert!(gap >= Duration::from_millis(150), "retried after {gap:?}");
     }
     assert_eq!((info.attempts, info.max_attempts), (3, 3));
-    assert!(info.last_error.as_deref().unwrap().contains("boom on attempt 3"), "{:?}", info.last_error);
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("boom on attempt 3"),
+        "{:?}",
+        info.last_error
+    );
     assert_eq!(client.stats(Q).await.unwrap().dead, 1);
     let dead = client.dead_jobs(Q, 0, 10).await.unwrap();
     assert_eq!(dead.iter().map(|d| d.id).collect::<Vec<_>>(), [id]);
@@ -125,7 +184,12 @@ pub async fn permanent_failure_is_dead_at_once<H: Harness>(h: &H) {
     worker.stop().await.unwrap();
     assert_eq!(rec.runs_of("p").len(), 1);
     assert_eq!(info.attempts, 1);
-    assert!(info.last_error.as_deref().unwrap().contains("disk is not empty"));
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("disk is not empty")
+    );
 }
 
 /// A snoozed job runs again after the delay, and the snooze does not use up an attempt.
@@ -134,7 +198,10 @@ pub async fn snooze_runs_again_without_using_an_attempt<H: Harness>(h: &H) {
     let rec = Recorder::default();
     let snooze = h.tick() * 2;
     let id = client
-        .enqueue(Snoozer { label: "s".into(), snooze_ms: snooze.as_millis() as u64 })
+        .enqueue(Snoozer {
+            label: "s".into(),
+            snooze_ms: snooze.as_millis() as u64,
+        })
         .max_attempts(1)
         .await
         .unwrap();
@@ -156,10 +223,22 @@ pub async fn timeout_fails_the_attempt<H: Harness>(h: &H) {
     let id = client.enqueue(Stuck { label: "t".into() }).await.unwrap();
     let worker = start_worker(h, &client, &rec, |b| b);
     let info = wait_for_state(&client, Q, id, JobState::Dead, h.patience()).await;
-    let after = client.enqueue(Echo { label: "after".into() }).await.unwrap();
+    let after = client
+        .enqueue(Echo {
+            label: "after".into(),
+        })
+        .await
+        .unwrap();
     wait_for_state(&client, Q, after, JobState::Succeeded, h.patience()).await;
     worker.stop().await.unwrap();
-    assert!(info.last_error.as_deref().unwrap().contains("timed out after 300ms"), "{:?}", info.last_error);
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 300ms"),
+        "{:?}",
+        info.last_error
+    );
     assert_eq!(rec.runs_of("t").len(), 1);
 }
 
@@ -167,14 +246,31 @@ pub async fn timeout_fails_the_attempt<H: Harness>(h: &H) {
 pub async fn panic_fails_the_attempt_and_worker_goes_on<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
-    let id = client.enqueue(Panicker { label: "boom".into() }).await.unwrap();
+    let id = client
+        .enqueue(Panicker {
+            label: "boom".into(),
+        })
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b.concurrency(1));
     let info = wait_for_state(&client, Q, id, JobState::Dead, h.patience()).await;
-    let after = client.enqueue(Echo { label: "after".into() }).await.unwrap();
+    let after = client
+        .enqueue(Echo {
+            label: "after".into(),
+        })
+        .await
+        .unwrap();
     wait_for_state(&client, Q, after, JobState::Succeeded, h.patience()).await;
     worker.stop().await.unwrap();
     assert_eq!(rec.runs_of("boom").len(), 2);
-    assert!(info.last_error.as_deref().unwrap().contains("panicked: boom"), "{:?}", info.last_error);
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("panicked: boom"),
+        "{:?}",
+        info.last_error
+    );
 }
 
 /// A job whose holder vanished (reserved, never renewed) runs on a worker once the lease
@@ -182,8 +278,17 @@ pub async fn panic_fails_the_attempt_and_worker_goes_on<H: Harness>(h: &H) {
 pub async fn expired_lease_is_redelivered<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
-    let id = client.enqueue(Echo { label: "orphan".into() }).await.unwrap();
-    let crashed = client.backend().reserve(&[Q.to_owned()], 1, lease(h)).await.unwrap();
+    let id = client
+        .enqueue(Echo {
+            label: "orphan".into(),
+        })
+        .await
+        .unwrap();
+    let crashed = client
+        .backend()
+        .reserve(&[Q.to_owned()], 1, lease(h))
+        .await
+        .unwrap();
     assert_eq!(crashed.len(), 1);
 
     let worker = start_worker(h, &client, &rec, |b| b);
@@ -200,19 +305,45 @@ pub async fn graceful_shutdown_releases_unfinished_at_once<H: Harness>(h: &H) {
     let rec = Recorder::default();
     let grace = h.tick() * 4;
     let quick_ms = h.tick().as_millis() as u64;
-    let stuck = client.enqueue(Forever { label: "stuck".into() }).await.unwrap();
-    let quick = client.enqueue(Hold { label: "quick".into(), ms: quick_ms }).await.unwrap();
-    let worker = start_worker(h, &client, &rec, |b| b.shutdown_grace(grace).lease(grace * 10));
-    eventually("both jobs to start", h.patience(), || async { (rec.runs().len() == 2).then_some(()) }).await;
+    let stuck = client
+        .enqueue(Forever {
+            label: "stuck".into(),
+        })
+        .await
+        .unwrap();
+    let quick = client
+        .enqueue(Hold {
+            label: "quick".into(),
+            ms: quick_ms,
+        })
+        .await
+        .unwrap();
+    let worker = start_worker(h, &client, &rec, |b| {
+        b.shutdown_grace(grace).lease(grace * 10)
+    });
+    eventually("both jobs to start", h.patience(), || async {
+        (rec.runs().len() == 2).then_some(())
+    })
+    .await;
 
     let asked = Instant::now();
     worker.stop().await.unwrap();
     let took = asked.elapsed();
-    assert!(took + Duration::from_millis(20) >= grace, "returned after {took:?}, before the grace period");
+    assert!(
+        took + Duration::from_millis(20) >= grace,
+        "returned after {took:?}, before the grace period"
+    );
 
-    assert_eq!(client.job(Q, quick).await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        client.job(Q, quick).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
     let info = client.job(Q, stuck).await.unwrap().unwrap();
-    assert_eq!(info.state, JobState::Ready, "released at once, not left leased");
+    assert_eq!(
+        info.state,
+        JobState::Ready,
+        "released at once, not left leased"
+    );
     assert_eq!((info.attempts, info.deliveries), (0, 1));
     assert_eq!(client.stats(Q).await.unwrap().active, 0);
 }
@@ -234,8 +365,17 @@ pub async fn undeserializable_payload_is_dead_and_worker_goes_on<H: Harness>(h: 
     let not_json = raw(b"not json {");
     let wrong_shape = raw(br#"{"lable": 3}"#);
     let ids = [not_json.id, wrong_shape.id];
-    client.backend().enqueue(vec![not_json, wrong_shape]).await.unwrap();
-    let good = client.enqueue(Echo { label: "good".into() }).await.unwrap();
+    client
+        .backend()
+        .enqueue(vec![not_json, wrong_shape])
+        .await
+        .unwrap();
+    let good = client
+        .enqueue(Echo {
+            label: "good".into(),
+        })
+        .await
+        .unwrap();
 
     let worker = start_worker(h, &client, &rec, |b| b.concurrency(1));
     wait_for_state(&client, Q, good, JobState::Succeeded, h.patience()).await;
@@ -245,11 +385,23 @@ pub async fn undeserializable_payload_is_dead_and_worker_goes_on<H: Harness>(h: 
 
     for info in [&bad, &shape] {
         let error = info.last_error.as_deref().unwrap();
-        assert!(error.contains("payload does not match job `echo`"), "{error}");
-        assert_eq!(info.attempts, 1, "not retried: retrying cannot fix a payload");
+        assert!(
+            error.contains("payload does not match job `echo`"),
+            "{error}"
+        );
+        assert_eq!(
+            info.attempts, 1,
+            "not retried: retrying cannot fix a payload"
+        );
     }
     assert_eq!(bad.payload, b"not json {");
-    assert!(shape.last_error.as_deref().unwrap().contains("missing field `label`"));
+    assert!(
+        shape
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("missing field `label`")
+    );
     assert_eq!(rec.runs().len(), 1);
 }
 
@@ -268,13 +420,23 @@ pub async fn unknown_job_name_retries_then_dead<H: Harness>(h: &H) {
     };
     let id = job.id;
     client.backend().enqueue(vec![job]).await.unwrap();
-    let good = client.enqueue(Echo { label: "good".into() }).await.unwrap();
+    let good = client
+        .enqueue(Echo {
+            label: "good".into(),
+        })
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b);
     let info = wait_for_state(&client, Q, id, JobState::Dead, h.patience()).await;
     wait_for_state(&client, Q, good, JobState::Succeeded, h.patience()).await;
     worker.stop().await.unwrap();
     assert_eq!(info.attempts, 2);
-    assert!(info.last_error.as_deref().unwrap().contains("unknown job name `from_the_future`"));
+    assert!(
+        info.last_error
+            .as_deref()
+            .unwrap()
+            .contains("unknown job name `from_the_future`")
+    );
     assert_eq!(info.payload, b"{}");
 }
 
@@ -282,7 +444,12 @@ pub async fn unknown_job_name_retries_then_dead<H: Harness>(h: &H) {
 pub async fn jobs_run_concurrently<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
-    let ids = client.enqueue_many((0..8).map(|i| Rendezvous { label: format!("r{i}") })).await.unwrap();
+    let ids = client
+        .enqueue_many((0..8).map(|i| Rendezvous {
+            label: format!("r{i}"),
+        }))
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b.concurrency(8));
     for id in ids {
         wait_for_state(&client, Q, id, JobState::Succeeded, h.patience()).await;
@@ -296,9 +463,22 @@ pub async fn long_job_completes_exactly_once<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
     let ms = (lease(h) * 20).as_millis() as u64;
-    let id = client.enqueue(Hold { label: "long".into(), ms }).await.unwrap();
+    let id = client
+        .enqueue(Hold {
+            label: "long".into(),
+            ms,
+        })
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b);
-    let info = wait_for_state(&client, Q, id, JobState::Succeeded, h.patience() + lease(h) * 20).await;
+    let info = wait_for_state(
+        &client,
+        Q,
+        id,
+        JobState::Succeeded,
+        h.patience() + lease(h) * 20,
+    )
+    .await;
     worker.stop().await.unwrap();
     assert_eq!(rec.runs_of("long").len(), 1);
     assert_eq!((info.attempts, info.deliveries, info.stalls), (1, 1, 0));
@@ -308,12 +488,19 @@ pub async fn long_job_completes_exactly_once<H: Harness>(h: &H) {
 pub async fn retry_dead_runs_again<H: Harness>(h: &H) {
     let client = client(h).await;
     let rec = Recorder::default();
-    let id = client.enqueue(Refuse { label: "again".into() }).await.unwrap();
+    let id = client
+        .enqueue(Refuse {
+            label: "again".into(),
+        })
+        .await
+        .unwrap();
     let worker = start_worker(h, &client, &rec, |b| b);
     wait_for_state(&client, Q, id, JobState::Dead, h.patience()).await;
     assert_eq!(client.retry_dead(Q, &[id, JobId::new()]).await.unwrap(), 1);
-    eventually("the retried job to run", h.patience(), || async { (rec.runs_of("again").len() == 2).then_some(()) })
-        .await;
+    eventually("the retried job to run", h.patience(), || async {
+        (rec.runs_of("again").len() == 2).then_some(())
+    })
+    .await;
     let info = wait_for_state(&client, Q, id, JobState::Dead, h.patience()).await;
     worker.stop().await.unwrap();
     assert_eq!((info.attempts, info.deliveries), (1, 2));
@@ -324,16 +511,35 @@ pub async fn worker_refuses_missing_data<H: Harness>(h: &H) {
     let client = client(h).await;
     let worker = Worker::builder(client).register::<Echo>().build();
     let err = worker.run_until(std::future::pending()).await.unwrap_err();
-    assert!(matches!(err, WorkerError::MissingData { job: "echo", .. }), "{err}");
+    assert!(
+        matches!(err, WorkerError::MissingData { job: "echo", .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("Recorder"), "{err}");
 }
 
 /// Payloads above the client's limit are refused, and nothing is stored.
 pub async fn oversized_payload_refused<H: Harness>(h: &H) {
     let client = client(h).await.max_payload_bytes(64);
-    let err = client.enqueue(Echo { label: "x".repeat(100) }).await.unwrap_err();
-    assert!(matches!(err, EnqueueError::PayloadTooLarge { limit: 64, .. }), "{err}");
-    let err = client.enqueue_many([Echo { label: "ok".into() }, Echo { label: "x".repeat(100) }]).await.unwrap_err();
+    let err = client
+        .enqueue(Echo {
+            label: "x".repeat(100),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::PayloadTooLarge { limit: 64, .. }),
+        "{err}"
+    );
+    let err = client
+        .enqueue_many([
+            Echo { label: "ok".into() },
+            Echo {
+                label: "x".repeat(100),
+            },
+        ])
+        .await
+        .unwrap_err();
     assert!(matches!(err, EnqueueError::PayloadTooLarge { .. }), "{err}");
     assert_eq!(client.stats(Q).await.unwrap(), Default::default());
 }
@@ -342,7 +548,14 @@ pub async fn oversized_payload_refused<H: Harness>(h: &H) {
 pub async fn invalid_queue_refused<H: Harness>(h: &H) {
     let client = client(h).await;
     for bad in ["", "a b", "x{y}", "line\nbreak", "a:b"] {
-        let err = client.enqueue(Echo { label: "x".into() }).queue(bad).await.unwrap_err();
-        assert!(matches!(err, EnqueueError::InvalidQueue(_)), "{bad:?}: {err}");
+        let err = client
+            .enqueue(Echo { label: "x".into() })
+            .queue(bad)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EnqueueError::InvalidQueue(_)),
+            "{bad:?}: {err}"
+        );
     }
 }
