@@ -5,6 +5,7 @@
 //! `#[test]`.
 
 pub mod conformance;
+pub mod faulty;
 pub mod support;
 
 pub use conformance::{Harness, StoreConfig};

@@ -1,0 +1,138 @@
+//! A backend wrapper that counts calls and can fail them on demand: for tests of how the
+//! worker uses its backend (batching, outages, lost leases).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use jobs_core::backend::{Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
+use jobs_core::{Backend, BackendError, JobId, JobInfo, QueueStats};
+
+/// Calls made through a [`Faulty`] backend.
+#[derive(Debug, Default)]
+pub struct Calls {
+    /// `reserve` calls.
+    pub reserve: AtomicU64,
+    /// `renew` calls.
+    pub renew: AtomicU64,
+    /// Leases passed to `renew`, over all calls.
+    pub renewed_leases: AtomicU64,
+    /// `finish` calls.
+    pub finish: AtomicU64,
+}
+
+/// Wraps a backend; counts calls; fails the worker-side calls while switched off.
+#[derive(Clone)]
+pub struct Faulty<B> {
+    inner: B,
+    /// Counters.
+    pub calls: Arc<Calls>,
+    down: Arc<AtomicBool>,
+    renew_down: Arc<AtomicBool>,
+}
+
+impl<B: Backend> Faulty<B> {
+    /// Wraps `inner`, working.
+    pub fn new(inner: B) -> Self {
+        Faulty {
+            inner,
+            calls: Arc::default(),
+            down: Arc::default(),
+            renew_down: Arc::default(),
+        }
+    }
+
+    /// The wrapped backend, which never fails.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    /// While true, reserve, wait, renew and finish fail as if the backend were unreachable.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// While true, only renewals fail (a worker cut off from its leases).
+    pub fn set_renew_down(&self, down: bool) {
+        self.renew_down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self, flag: &AtomicBool) -> Result<(), BackendError> {
+        if flag.load(Ordering::SeqCst) {
+            return Err(BackendError::Unavailable("injected outage".into()));
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Backend for Faulty<B> {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        self.check(&self.down)?;
+        self.inner.enqueue(jobs).await
+    }
+
+    async fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Reserved>, BackendError> {
+        self.calls.reserve.fetch_add(1, Ordering::SeqCst);
+        self.check(&self.down)?;
+        self.inner.reserve(queues, max, lease_for).await
+    }
+
+    async fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        self.check(&self.down)?;
+        self.inner.wait_for_work(queues, timeout).await
+    }
+
+    async fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        self.calls.renew.fetch_add(1, Ordering::SeqCst);
+        self.calls
+            .renewed_leases
+            .fetch_add(leases.len() as u64, Ordering::SeqCst);
+        self.check(&self.down)?;
+        self.check(&self.renew_down)?;
+        self.inner.renew(leases, lease_for).await
+    }
+
+    async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
+        self.calls.finish.fetch_add(1, Ordering::SeqCst);
+        self.check(&self.down)?;
+        self.inner.finish(items).await
+    }
+
+    async fn recover_expired(&self, queue: &str, limit: usize) -> Result<Recovered, BackendError> {
+        self.inner.recover_expired(queue, limit).await
+    }
+
+    async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        self.inner.job(queue, id).await
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
+        self.inner.stats(queue).await
+    }
+
+    async fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, BackendError> {
+        self.inner.dead_jobs(queue, offset, limit).await
+    }
+
+    async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
+        self.inner.retry_dead(queue, ids).await
+    }
+}
