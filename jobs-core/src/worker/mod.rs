@@ -311,28 +311,32 @@ async fn fetch_loop<B: Backend>(
         }
         // Not raced against `stop`: dropping a reservation in flight could lease jobs
         // that nobody runs until their leases expire.
+        let asked = permits.len();
         match shared
             .backend
-            .reserve(&config.queues, permits.len(), config.lease)
+            .reserve(&config.queues, asked, config.lease)
             .await
         {
-            Ok(jobs) if jobs.is_empty() => {
-                drop(permits);
-                failures = 0;
-                tokio::select! {
-                    waited = shared.backend.wait_for_work(&config.queues, config.idle_wait) => {
-                        if let Err(e) = waited {
-                            failures += 1;
-                            backoff(&e, failures, stop).await;
-                        }
-                    }
-                    _ = stop.cancelled() => return,
-                }
-            }
             Ok(jobs) => {
                 failures = 0;
-                for (job, permit) in jobs.into_iter().zip(permits) {
+                let drained = jobs.len() < asked;
+                let mut permits = permits.into_iter();
+                for (job, permit) in jobs.into_iter().zip(&mut permits) {
                     tracker.spawn(processor::process(shared.clone(), job, permit));
+                }
+                drop(permits);
+                // Fewer jobs than free slots: the queues are drained, so block until there
+                // is work instead of asking again at once.
+                if drained {
+                    tokio::select! {
+                        waited = shared.backend.wait_for_work(&config.queues, config.idle_wait) => {
+                            if let Err(e) = waited {
+                                failures += 1;
+                                backoff(&e, failures, stop).await;
+                            }
+                        }
+                        _ = stop.cancelled() => return,
+                    }
                 }
             }
             Err(e) => {
