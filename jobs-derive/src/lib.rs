@@ -1,8 +1,69 @@
-//! The `#[job]` attribute macro (stub, being written).
+//! The `#[job]` attribute macro for `jobs-core`; use it through `jobs_core::job`.
+//!
+//! The macro reads its options (`attr.rs`), checks the function into a small typed view
+//! (`ast.rs`), then generates the job type and its `Job` impl (`expand.rs`).
+
+mod ast;
+mod attr;
+mod expand;
+
 use proc_macro::TokenStream;
 
 /// Turns an `async fn` into a job type.
+///
+/// The function stays as written, so it can still be called and unit-tested directly.
+/// Next to it the macro generates a struct named after the function in UpperCamelCase,
+/// with one field per serialized argument, and implements `jobs_core::Job` for it:
+///
+/// ```ignore
+/// use jobs_core::{job, Data, JobContext, JobError};
+///
+/// /// Wipes and formats one disk.
+/// #[job(queue = "disks", max_attempts = 3, timeout = "2h")]
+/// async fn format_disk(
+///     host: String,
+///     device: String,
+///     rpc: Data<RpcClient>,
+///     ctx: JobContext,
+/// ) -> Result<FormatReport, JobError> {
+///     rpc.format(&host, &device, &ctx).await
+/// }
+///
+/// // Generated: `struct FormatDisk { host: String, device: String }`, serializable,
+/// // with `FormatDisk::NAME == "format_disk"`.
+/// client.enqueue(FormatDisk { host: "db-1".into(), device: "/dev/sdb".into() }).await?;
+/// ```
+///
+/// # Parameters
+///
+/// A parameter is *injected* by the worker, not serialized, when its type is named
+/// (by the last segment of its path):
+///
+/// - `JobContext`: the running job's context (at most one);
+/// - `Data<T>`: shared data of type `T` registered on the worker, which the worker checks
+///   for before it starts.
+///
+/// Every other parameter is serialized with the job: it must be a plain identifier of an
+/// owned type (`String`, not `&str`) that implements `Serialize` and `Deserialize`.
+///
+/// The function must be a free `async fn` without generics, returning `Result<T, E>`
+/// where `E` converts into `JobError` (`anyhow::Result<T>` works).
+///
+/// # Options
+///
+/// | option | example | default |
+/// | --- | --- | --- |
+/// | `name` | `name = "disks.format"` | the function name |
+/// | `queue` | `queue = "disks"` | `"default"` |
+/// | `max_attempts` | `max_attempts = 3` | 10 |
+/// | `backoff` | `backoff = "exponential"`, `"exponential(500ms)"`, `"exponential(1s, 10m)"`, `"fixed(30s)"` | exponential, 1 s to 1 h |
+/// | `timeout` | `timeout = "1h 30m"` | none |
+/// | `priority` | `priority = -5` (an `i8`; higher runs first) | 0 |
+///
+/// Durations use the `humantime` syntax: `"500ms"`, `"30s"`, `"2h"`, `"1h 30m"`.
+/// The name is the job's wire name: keep it unchanged while jobs of the type may be
+/// queued, and set `name` to keep it when renaming the function.
 #[proc_macro_attribute]
-pub fn job(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::job(args.into(), item.into()).into()
 }

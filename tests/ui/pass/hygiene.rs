@@ -1,0 +1,73 @@
+//! Generated code names everything absolutely: local items named like std's and the
+//! prelude's do not change its meaning (serde's `test_gen.rs` does the same).
+#![deny(warnings)]
+#![allow(dead_code, non_camel_case_types)]
+
+mod jobs {
+    use ::jobs_core::{Data, JobContext, JobError, job};
+
+    struct Result;
+    struct Ok;
+    struct Err;
+    struct Option;
+    struct Some;
+    struct None;
+    struct Vec;
+    struct String;
+    struct Box;
+    struct Send;
+    struct Sync;
+    struct Sized;
+    struct Clone;
+    struct Into;
+    struct From;
+    struct Future;
+    struct Default;
+    struct Serialize;
+    struct Deserialize;
+    struct Duration;
+    struct JobOptions;
+    struct Backoff;
+    struct DataType;
+    struct IntoJobResult;
+    struct Job;
+    mod core {}
+    mod std {}
+    mod serde {}
+    mod jobs_core {}
+
+    pub struct Limit(pub u32);
+
+    /// Shadows everything it can.
+    #[job(
+        queue = "q",
+        max_attempts = 2,
+        backoff = "exponential(1s, 1m)",
+        timeout = "1m",
+        priority = 1
+    )]
+    pub async fn shadowed(
+        name: ::std::string::String,
+        limit: Data<Limit>,
+        ctx: JobContext,
+    ) -> ::core::result::Result<::std::string::String, JobError> {
+        ::core::result::Result::Ok(::std::format!("{name}:{}:{}", limit.0, ctx.attempt()))
+    }
+}
+
+fn main() {
+    use jobs_core::Job;
+
+    let mut data = jobs_core::DataMap::new();
+    data.insert(jobs::Limit(9));
+    let job = jobs::Shadowed { name: "n".into() };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = runtime
+        .block_on(job.run(jobs_core::JobContext::standalone(data)))
+        .unwrap();
+    assert_eq!(out, "n:9:1");
+    assert_eq!(jobs::Shadowed::OPTIONS.queue, "q");
+}
