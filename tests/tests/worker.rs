@@ -1,7 +1,6 @@
-//! How the worker pool uses its backend: spans, batched renewals, lost leases, outages.
+//! How the worker pool uses its backend: batched renewals, lost leases, outages.
 //! Backend-independent, so they run on the in-memory backend with tokio's paused clock.
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,13 +16,6 @@ use tokio::sync::Notify;
 const PATIENCE: Duration = Duration::from_secs(120);
 const LEASE: Duration = Duration::from_secs(3);
 
-/// Logs from inside the job.
-#[job]
-async fn loud(device: String) -> Result<(), JobError> {
-    tracing::info!(%device, "formatting");
-    Ok(())
-}
-
 #[derive(Default)]
 struct Seen {
     reason: Mutex<Option<CancelReason>>,
@@ -37,54 +29,6 @@ async fn watcher(seen: Data<Seen>, ctx: JobContext) -> Result<(), JobError> {
     ctx.cancelled().await;
     *seen.reason.lock().unwrap() = ctx.cancel_reason();
     Ok(())
-}
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn each_job_runs_in_a_span_with_its_id_name_queue_and_attempt() {
-    let logs = Buffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let client = Client::new(MemoryBackend::new());
-    let id = client
-        .enqueue(Loud {
-            device: "/dev/sdb".into(),
-        })
-        .await
-        .unwrap();
-    let worker = RunningWorker::start(&client, |b| b.register::<Loud>());
-    wait_for_state(&client, "default", id, JobState::Succeeded, PATIENCE).await;
-    worker.stop().await.unwrap();
-
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let line = logs
-        .lines()
-        .find(|l| l.contains("formatting"))
-        .expect("the job's log line");
-    let span = format!("job{{id={id} name=loud queue=default attempt=1}}");
-    assert!(line.contains(&span), "{line}");
-    assert!(
-        logs.lines()
-            .any(|l| l.contains(&span) && l.contains("job succeeded")),
-        "{logs}"
-    );
 }
 
 #[tokio::test(start_paused = true)]
