@@ -178,6 +178,31 @@ pub struct JobInfo {
     pub result: Option<Vec<u8>>,
 }
 
+impl JobInfo {
+    /// A record with the given identity and state and every other field empty or zero:
+    /// for backends, which then fill in what they store.
+    pub fn new(id: JobId, name: String, queue: String, state: JobState) -> Self {
+        JobInfo {
+            id,
+            name,
+            queue,
+            state,
+            payload: Vec::new(),
+            priority: 0,
+            attempts: 0,
+            max_attempts: 1,
+            deliveries: 0,
+            stalls: 0,
+            created_at_ms: 0,
+            run_at_ms: None,
+            lease_expires_at_ms: None,
+            finished_at_ms: None,
+            last_error: None,
+            result: None,
+        }
+    }
+}
+
 /// Job counts of one queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -155,6 +155,9 @@ pub enum BackendError {
     /// The backend's data is not what the framework wrote (e.g. a key of the wrong type).
     #[error("corrupt backend data: {0}")]
     Corrupt(String),
+    /// A queue name that cannot be stored.
+    #[error(transparent)]
+    InvalidQueue(#[from] crate::InvalidQueueName),
     /// Any other backend failure.
     #[error("backend error: {0}")]
     Other(#[source] BoxError),

@@ -1,0 +1,26 @@
+-- dead_list: a page of the dead set, most recent first, with each record.
+--
+-- KEYS[1] jobs  KEYS[2] dead
+-- ARGV[1] offset  ARGV[2] limit (the caller bounds it)
+--
+-- Returns: a list of { id, name, payload, priority, max_attempts, attempts, deliveries,
+--   stalls, created, finished, error, result or '' }; corrupt records come back with
+--   name '' and error 'corrupt record'.
+
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+if limit <= 0 then return out end
+local ids = redis.call('ZREVRANGE', KEYS[2], offset, offset + limit - 1)
+for _, id in ipairs(ids) do
+  local rec = load(KEYS[1], id)
+  if rec then
+    out[#out + 1] = {
+      id, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], rec[F_ATTEMPTS],
+      rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED],
+      rec[F_ERROR] or '', rec[F_RESULT] or '',
+    }
+  else
+    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '' }
+  end
+end
+return out

@@ -1,0 +1,40 @@
+-- enqueue: store new jobs; each becomes ready, or scheduled when its run-at is ahead.
+--
+-- KEYS[1] jobs       hash: id -> record
+-- KEYS[2] ready      zset
+-- KEYS[3] scheduled  zset
+-- KEYS[4] wake       list: wake-up token for blocked workers
+-- ARGV[1] number of jobs, then 6 per job:
+--   id, name, payload, priority (-128..127), max_attempts,
+--   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch
+--
+-- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
+
+local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
+local now = now_ms()
+local stored, woke = 0, false
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local base = 2 + i * 6
+  local id = ARGV[base]
+  if redis.call('HEXISTS', jobs, id) == 0 then
+    local run_at = ARGV[base + 5]
+    local due = now
+    if string.sub(run_at, 1, 1) == '+' then
+      due = now + tonumber(string.sub(run_at, 2))
+    elseif run_at ~= '' then
+      due = tonumber(run_at)
+    end
+    local rec = {
+      ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
+      0, 0, 0, now, due, 0, false, false, 0,
+    }
+    if schedule(jobs, ready, scheduled, id, rec, due, now) then
+      woke = true
+    end
+    stored = stored + 1
+  end
+end
+if woke then
+  wake(KEYS[4])
+end
+return stored

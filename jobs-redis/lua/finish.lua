@@ -1,0 +1,60 @@
+-- finish: end leases with their outcomes.
+--
+-- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
+-- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake
+-- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
+-- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
+-- then 5 per item: id, token, kind, data, delay_ms
+--   kind 'ok':      succeeded; data = serialized result ('' for none)
+--   kind 'fail':    data = error chain; delay_ms = retry delay, '' for no retry. Dead when
+--                   there is no retry or the job used all its attempts.
+--   kind 'snooze':  scheduled again after delay_ms; the attempt is given back
+--   kind 'release': ready again at its old place in line; the attempt is given back
+--
+-- Returns: one number per item: the lease end it was held under, or 0 when the token is
+-- stale (nothing was changed for that item).
+
+local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local succeeded, dead = KEYS[5], KEYS[6]
+local batch = tonumber(ARGV[5])
+local dead_limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), batch }
+local now = now_ms()
+local out, woke = {}, false
+
+for i = 6, #ARGV, 5 do
+  local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local data, delay = ARGV[i + 3], ARGV[i + 4]
+  local rec = load(jobs, id)
+  local held = rec and rec[F_TOKEN] == token and redis.call('ZSCORE', leased, id)
+  if not held then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = tonumber(held)
+    redis.call('ZREM', leased, id)
+    if kind == 'ok' then
+      rec[F_TOKEN] = 0
+      rec[F_FINISHED] = now
+      rec[F_RESULT] = data ~= '' and data or false
+      store(jobs, id, rec)
+      redis.call('ZADD', succeeded, now, id)
+      trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), batch)
+    elseif kind == 'fail' then
+      rec[F_ERROR] = data
+      if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
+        if schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now) then woke = true end
+      else
+        bury(jobs, dead, id, rec, nil, now, dead_limits)
+      end
+    elseif kind == 'snooze' then
+      rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
+      if schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now) then woke = true end
+    else -- release
+      rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
+      if schedule(jobs, ready, scheduled, id, rec, math.min(rec[F_READY_AT], now), now) then woke = true end
+    end
+  end
+end
+if woke then
+  wake(KEYS[7])
+end
+return out

@@ -1,0 +1,122 @@
+-- Shared by every script: prepended by the loader (jobs-redis/src/scripts.rs), so each
+-- script stays one atomic transition while the record format lives in one place.
+--
+-- A job is one field of the queue's `jobs` hash (field = job id, value = a msgpack
+-- array, see F_* below). Its state is which sorted set holds its id:
+--   ready (score: priority band + ready time), scheduled (run-at), leased (lease end),
+--   succeeded and dead (finish time).
+-- Every key a script touches comes in through KEYS; none is built here.
+
+local F_NAME, F_PAYLOAD, F_PRIORITY, F_MAX_ATTEMPTS = 1, 2, 3, 4
+local F_ATTEMPTS, F_DELIVERIES, F_STALLS, F_CREATED = 5, 6, 7, 8
+local F_READY_AT, F_FINISHED, F_ERROR, F_RESULT, F_TOKEN = 9, 10, 11, 12, 13
+
+-- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
+-- then earlier ready time. The largest score stays below 2^53, exact in a double.
+local PRIORITY_BAND = 4398046511104
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function ready_score(rec)
+  return (127 - rec[F_PRIORITY]) * PRIORITY_BAND + rec[F_READY_AT]
+end
+
+-- The record, or nil and a reason when it is missing or not ours (edited by hand).
+local function load(jobs, id)
+  local raw = redis.call('HGET', jobs, id)
+  if not raw then
+    return nil, 'missing'
+  end
+  local ok, rec = pcall(cmsgpack.unpack, raw)
+  if not ok or type(rec) ~= 'table' or type(rec[F_ATTEMPTS]) ~= 'number' then
+    return nil, 'corrupt'
+  end
+  return rec
+end
+
+local function store(jobs, id, rec)
+  redis.call('HSET', jobs, id, cmsgpack.pack(rec))
+end
+
+-- Wakes one blocked worker. The list holds at most one token: a woken worker that leaves
+-- work behind wakes the next (see reserve.lua), so one token is enough.
+local function wake(wake_key)
+  redis.call('LPUSH', wake_key, '1')
+  redis.call('LTRIM', wake_key, 0, 0)
+end
+
+-- Puts an unlinked job in ready (if due) or scheduled, and stores the record.
+-- Returns true if it became ready.
+local function schedule(jobs, ready, scheduled, id, rec, due, now)
+  rec[F_TOKEN] = 0
+  rec[F_READY_AT] = due
+  store(jobs, id, rec)
+  if due <= now then
+    redis.call('ZADD', ready, ready_score(rec), id)
+    return true
+  end
+  redis.call('ZADD', scheduled, due, id)
+  return false
+end
+
+-- Deletes the oldest entries of a finished set beyond `max`, and those finished before
+-- `cutoff`, at most `batch` of each per call.
+local function trim(jobs, set, max, cutoff, batch)
+  local excess = redis.call('ZCARD', set) - max
+  if excess > 0 then
+    local ids = redis.call('ZRANGE', set, 0, math.min(excess, batch) - 1)
+    for _, id in ipairs(ids) do
+      redis.call('ZREM', set, id)
+      redis.call('HDEL', jobs, id)
+    end
+  end
+  local old = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. cutoff, 'LIMIT', 0, batch)
+  for _, id in ipairs(old) do
+    redis.call('ZREM', set, id)
+    redis.call('HDEL', jobs, id)
+  end
+end
+
+-- Moves an unlinked job to dead with `reason`, then trims the dead set.
+-- `limits` = {dead_max, dead_max_age_ms, batch}.
+local function bury(jobs, dead, id, rec, reason, now, limits)
+  rec[F_TOKEN] = 0
+  rec[F_FINISHED] = now
+  if reason then
+    rec[F_ERROR] = reason
+  end
+  store(jobs, id, rec)
+  redis.call('ZADD', dead, now, id)
+  trim(jobs, dead, limits[1], now - limits[2], limits[3])
+end
+
+-- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
+-- `max_stalls` times or were on their last attempt. At most `limit` per call.
+local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits)
+  local requeued, buried = 0, 0
+  local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', leased, id)
+    local rec = load(jobs, id)
+    if rec then
+      rec[F_STALLS] = rec[F_STALLS] + 1
+      if rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
+        local reason = string.format(
+          'lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)',
+          rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
+        bury(jobs, dead, id, rec, reason, now, limits)
+        buried = buried + 1
+      else
+        -- Back to its old place in line, not behind everything enqueued since.
+        rec[F_TOKEN] = 0
+        store(jobs, id, rec)
+        redis.call('ZADD', ready, ready_score(rec), id)
+        requeued = requeued + 1
+      end
+    end
+  end
+  return requeued, buried
+end

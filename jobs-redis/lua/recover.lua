@@ -1,0 +1,17 @@
+-- recover: return jobs whose lease expired to ready, or to dead once they stalled too
+-- often or were on their last attempt. reserve.lua does the same on every call; this is
+-- for operators and tests.
+--
+-- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake
+-- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
+-- ARGV[5] trim batch
+--
+-- Returns: { requeued, buried }.
+
+local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
+local requeued, buried = recover_expired(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms(),
+  tonumber(ARGV[1]), tonumber(ARGV[2]), limits)
+if requeued > 0 then
+  wake(KEYS[5])
+end
+return { requeued, buried }

@@ -1,0 +1,30 @@
+-- retry_dead: move dead jobs back to ready with fresh attempts.
+--
+-- KEYS[1] jobs  KEYS[2] dead  KEYS[3] ready  KEYS[4] wake
+-- ARGV: job ids (the caller sends bounded chunks)
+--
+-- Returns: how many moved. Ids not in the dead set, or with unreadable records, are skipped.
+
+local jobs, dead, ready = KEYS[1], KEYS[2], KEYS[3]
+local now = now_ms()
+local moved = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('ZSCORE', dead, id) then
+    local rec = load(jobs, id)
+    if rec then
+      redis.call('ZREM', dead, id)
+      rec[F_ATTEMPTS] = 0
+      rec[F_STALLS] = 0
+      rec[F_FINISHED] = 0
+      rec[F_TOKEN] = 0
+      rec[F_READY_AT] = now
+      store(jobs, id, rec)
+      redis.call('ZADD', ready, ready_score(rec), id)
+      moved = moved + 1
+    end
+  end
+end
+if moved > 0 then
+  wake(KEYS[4])
+end
+return moved

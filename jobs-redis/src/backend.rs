@@ -1,0 +1,593 @@
+//! The [`Backend`] implementation: each call is one script per queue touched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_redis::{Connection, Pool};
+use jobs_core::backend::{
+    Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
+    Reserved, RunAt,
+};
+use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
+use redis::Value;
+use tokio::time::Instant;
+
+use crate::error;
+use crate::keys::QueueKeys;
+use crate::reply::{self, take};
+use crate::scripts::SCRIPTS;
+use crate::waiter::Waiter;
+
+/// Most jobs sent in one enqueue script call; bigger batches are split.
+const ENQUEUE_CHUNK: usize = 1_000;
+/// Most dead jobs retried in one script call.
+const RETRY_CHUNK: usize = 1_000;
+/// Most dead jobs listed in one call.
+const DEAD_PAGE_MAX: usize = 1_000;
+
+/// The Redis backend. Cheap to clone; clones share the connection pool.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use jobs_core::Client;
+/// use jobs_redis::RedisBackend;
+///
+/// let client = Client::new(RedisBackend::connect("redis://127.0.0.1:6379").await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisBackend {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) prefix: String,
+    pub(crate) retention: Retention,
+    pub(crate) max_stalls: u32,
+    pub(crate) waiter: Waiter,
+    /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
+    /// last empty reservation. Idle workers block until then at most.
+    pub(crate) hints: Mutex<HashMap<String, Instant>>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Groups items by queue, keeping each item's position so answers can be put back in order.
+fn by_queue<'a, T>(
+    items: impl IntoIterator<Item = (usize, &'a str, T)>,
+) -> Vec<(&'a str, Vec<(usize, T)>)> {
+    let mut groups: Vec<(&str, Vec<(usize, T)>)> = Vec::new();
+    for (pos, queue, item) in items {
+        match groups.iter_mut().find(|(q, _)| *q == queue) {
+            Some((_, group)) => group.push((pos, item)),
+            None => groups.push((queue, vec![(pos, item)])),
+        }
+    }
+    groups
+}
+
+impl RedisBackend {
+    pub(crate) async fn conn(&self) -> Result<Connection, BackendError> {
+        self.inner.pool.get().await.map_err(error::pool)
+    }
+
+    pub(crate) fn keys(&self, queue: &str) -> Result<QueueKeys, BackendError> {
+        QueueKeys::new(&self.inner.prefix, queue)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn set_hint(&self, queue: &str, next_in_ms: i64) {
+        let mut hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
+        if next_in_ms >= 0 {
+            hints.insert(
+                queue.to_owned(),
+                Instant::now() + Duration::from_millis(next_in_ms as u64),
+            );
+        } else {
+            hints.remove(queue);
+        }
+    }
+
+    fn retention_args(&self) -> [u64; 5] {
+        let r = &self.inner.retention;
+        [
+            r.succeeded_max,
+            ms(r.succeeded_max_age),
+            r.dead_max,
+            ms(r.dead_max_age),
+            TRIM_BATCH as u64,
+        ]
+    }
+
+    async fn reserve_from(
+        &self,
+        conn: &mut Connection,
+        queue: &str,
+        max: usize,
+        lease_for: Duration,
+        out: &mut Vec<Reserved>,
+    ) -> Result<(), BackendError> {
+        let k = self.keys(queue)?;
+        let r = &self.inner.retention;
+        let reply: Value = SCRIPTS
+            .reserve
+            .key(&k.jobs)
+            .key(&k.ready)
+            .key(&k.scheduled)
+            .key(&k.leased)
+            .key(&k.dead)
+            .key(&k.wake)
+            .key(&k.seq)
+            .arg(max)
+            .arg(ms(lease_for))
+            .arg(PROMOTE_BATCH)
+            .arg(RECOVER_BATCH)
+            .arg(self.inner.max_stalls)
+            .arg(r.dead_max)
+            .arg(ms(r.dead_max_age))
+            .arg(TRIM_BATCH)
+            .invoke_async(conn)
+            .await
+            .map_err(error::map)?;
+        let mut it = reply::array(reply)?.into_iter();
+        let [next_in, skipped] = take::<2>(&mut it)?;
+        for entry in reply::array(skipped)? {
+            let mut e = reply::array(entry)?.into_iter();
+            let [id, why] = take::<2>(&mut e)?;
+            tracing::error!(
+                queue,
+                job_id = %reply::string(id)?,
+                reason = %reply::string(why)?,
+                "skipped a ready job whose record is missing or unreadable (edited outside the framework?)"
+            );
+        }
+        let before = out.len();
+        loop {
+            let [
+                id,
+                name,
+                payload,
+                attempt,
+                max_attempts,
+                deliveries,
+                token,
+                expires,
+            ] = match take::<8>(&mut it) {
+                Ok(fields) => fields,
+                Err(_) => break,
+            };
+            out.push(Reserved {
+                lease: Lease {
+                    queue: queue.to_owned(),
+                    id: reply::job_id(id)?,
+                    token: reply::uint(&token)?,
+                    expires_at_ms: reply::uint(&expires)?,
+                },
+                name: reply::string(name)?,
+                payload: reply::bytes(payload)?,
+                attempt: reply::uint(&attempt)? as u32,
+                max_attempts: reply::uint(&max_attempts)? as u32,
+                deliveries: reply::uint(&deliveries)? as u32,
+            });
+        }
+        if out.len() == before {
+            self.set_hint(queue, reply::int(&next_in)?);
+        }
+        Ok(())
+    }
+}
+
+impl jobs_core::Backend for RedisBackend {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let groups = by_queue(
+            jobs.iter()
+                .enumerate()
+                .map(|(i, j)| (i, j.queue.as_str(), j)),
+        );
+        for (queue, group) in groups {
+            let k = self.keys(queue)?;
+            for chunk in group.chunks(ENQUEUE_CHUNK) {
+                let mut call = SCRIPTS.enqueue.prepare_invoke();
+                call.key(&k.jobs)
+                    .key(&k.ready)
+                    .key(&k.scheduled)
+                    .key(&k.wake)
+                    .arg(chunk.len());
+                for (_, job) in chunk {
+                    let run_at = match job.run_at {
+                        RunAt::Now => String::new(),
+                        RunAt::After(d) => format!("+{}", ms(d)),
+                        RunAt::UnixMillis(t) => t.to_string(),
+                        _ => String::new(),
+                    };
+                    call.arg(job.id.to_string())
+                        .arg(&job.name)
+                        .arg(&job.payload[..])
+                        .arg(job.priority)
+                        .arg(job.max_attempts.max(1))
+                        .arg(run_at);
+                }
+                let _stored: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Reserved>, BackendError> {
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for queue in queues {
+            if out.len() >= max {
+                break;
+            }
+            self.reserve_from(&mut conn, queue, max - out.len(), lease_for, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    async fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let now = Instant::now();
+        let mut wait = timeout;
+        {
+            let hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
+            for queue in queues {
+                if let Some(due) = hints.get(queue) {
+                    wait = wait.min(due.saturating_duration_since(now));
+                }
+            }
+        }
+        if wait.is_zero() {
+            return Ok(());
+        }
+        let keys = queues
+            .iter()
+            .map(|q| self.keys(q).map(|k| k.wake))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.inner.waiter.wait(&keys, wait).await
+    }
+
+    async fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let mut out = vec![LeaseStatus::Stale; leases.len()];
+        if leases.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
+        for (queue, group) in by_queue(
+            leases
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i, l.queue.as_str(), l)),
+        ) {
+            let k = self.keys(queue)?;
+            let mut call = SCRIPTS.renew.prepare_invoke();
+            call.key(&k.jobs).key(&k.leased).arg(ms(lease_for));
+            for (_, lease) in &group {
+                call.arg(lease.id.to_string()).arg(lease.token);
+            }
+            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            for ((pos, _), v) in group.iter().zip(reply::array(reply)?) {
+                let expires = reply::uint(&v)?;
+                if expires > 0 {
+                    out[*pos] = LeaseStatus::Held {
+                        expires_at_ms: expires,
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
+        let mut out = vec![LeaseStatus::Stale; items.len()];
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
+        let retention = self.retention_args();
+        for (queue, group) in by_queue(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i, f.lease.queue.as_str(), f)),
+        ) {
+            let k = self.keys(queue)?;
+            let mut call = SCRIPTS.finish.prepare_invoke();
+            call.key(&k.jobs)
+                .key(&k.ready)
+                .key(&k.scheduled)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead)
+                .key(&k.wake);
+            for arg in retention {
+                call.arg(arg);
+            }
+            for (_, item) in &group {
+                call.arg(item.lease.id.to_string()).arg(item.lease.token);
+                match &item.outcome {
+                    Outcome::Succeeded { result } => {
+                        call.arg("ok")
+                            .arg(result.as_deref().unwrap_or_default())
+                            .arg("");
+                    }
+                    Outcome::Failed { error, retry_after } => {
+                        let delay = retry_after.map(|d| ms(d).to_string()).unwrap_or_default();
+                        call.arg("fail").arg(error.as_str()).arg(delay);
+                    }
+                    Outcome::Snooze { after } => {
+                        call.arg("snooze").arg("").arg(ms(*after));
+                    }
+                    _ => {
+                        call.arg("release").arg("").arg("");
+                    }
+                }
+            }
+            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            for ((pos, _), v) in group.iter().zip(reply::array(reply)?) {
+                let held = reply::uint(&v)?;
+                if held > 0 {
+                    out[*pos] = LeaseStatus::Held {
+                        expires_at_ms: held,
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn recover_expired(&self, queue: &str, limit: usize) -> Result<Recovered, BackendError> {
+        let k = self.keys(queue)?;
+        let r = &self.inner.retention;
+        let mut conn = self.conn().await?;
+        let (requeued, dead): (u64, u64) = SCRIPTS
+            .recover
+            .key(&k.jobs)
+            .key(&k.ready)
+            .key(&k.leased)
+            .key(&k.dead)
+            .key(&k.wake)
+            .arg(limit)
+            .arg(self.inner.max_stalls)
+            .arg(r.dead_max)
+            .arg(ms(r.dead_max_age))
+            .arg(TRIM_BATCH)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(error::map)?;
+        let mut out = Recovered::default();
+        out.requeued = requeued;
+        out.dead = dead;
+        Ok(out)
+    }
+
+    async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let reply: Value = SCRIPTS
+            .job
+            .key(&k.jobs)
+            .key(&k.ready)
+            .key(&k.scheduled)
+            .key(&k.leased)
+            .key(&k.succeeded)
+            .key(&k.dead)
+            .arg(id.to_string())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(error::map)?;
+        if reply == Value::Nil {
+            return Ok(None);
+        }
+        let fields = reply::array(reply)?;
+        if fields.len() == 1 {
+            return Err(error::corrupt(format!(
+                "the record of job {id} in queue {queue} cannot be read"
+            )));
+        }
+        let mut it = fields.into_iter();
+        let [
+            state,
+            name,
+            payload,
+            priority,
+            max_attempts,
+            attempts,
+            deliveries,
+            stalls,
+            created,
+        ] = take::<9>(&mut it)?;
+        let [run_at, lease_end, finished, last_error, result] = take::<5>(&mut it)?;
+        let state = match reply::string(state)?.as_str() {
+            "ready" => JobState::Ready,
+            "scheduled" => JobState::Scheduled,
+            "active" => JobState::Active,
+            "succeeded" => JobState::Succeeded,
+            "dead" => JobState::Dead,
+            other => {
+                return Err(error::corrupt(format!(
+                    "job {id} in queue {queue} is in no state ({other})"
+                )));
+            }
+        };
+        Ok(Some(info(
+            id,
+            queue,
+            state,
+            [
+                name,
+                payload,
+                priority,
+                max_attempts,
+                attempts,
+                deliveries,
+                stalls,
+                created,
+            ],
+            [run_at, lease_end, finished, last_error, result],
+        )?))
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let (scheduled, ready, active, succeeded, dead): (u64, u64, u64, u64, u64) = redis::pipe()
+            .atomic()
+            .zcard(&k.scheduled)
+            .zcard(&k.ready)
+            .zcard(&k.leased)
+            .zcard(&k.succeeded)
+            .zcard(&k.dead)
+            .query_async(&mut conn)
+            .await
+            .map_err(error::map)?;
+        let mut stats = QueueStats::default();
+        stats.scheduled = scheduled;
+        stats.ready = ready;
+        stats.active = active;
+        stats.succeeded = succeeded;
+        stats.dead = dead;
+        Ok(stats)
+    }
+
+    async fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let reply: Value = SCRIPTS
+            .dead_list
+            .key(&k.jobs)
+            .key(&k.dead)
+            .arg(offset)
+            .arg(limit.min(DEAD_PAGE_MAX))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(error::map)?;
+        let mut out = Vec::new();
+        for entry in reply::array(reply)? {
+            let mut it = reply::array(entry)?.into_iter();
+            let [
+                id,
+                name,
+                payload,
+                priority,
+                max_attempts,
+                attempts,
+                deliveries,
+                stalls,
+                created,
+            ] = take::<9>(&mut it)?;
+            let [finished, last_error, result] = take::<3>(&mut it)?;
+            let id = reply::job_id(id)?;
+            let fixed = [
+                name,
+                payload,
+                priority,
+                max_attempts,
+                attempts,
+                deliveries,
+                stalls,
+                created,
+            ];
+            let varying = [
+                Value::BulkString(Vec::new()),
+                Value::BulkString(Vec::new()),
+                finished,
+                last_error,
+                result,
+            ];
+            out.push(info(id, queue, JobState::Dead, fixed, varying)?);
+        }
+        Ok(out)
+    }
+
+    async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let mut moved = 0;
+        for chunk in ids.chunks(RETRY_CHUNK) {
+            let mut call = SCRIPTS.retry_dead.prepare_invoke();
+            call.key(&k.jobs).key(&k.dead).key(&k.ready).key(&k.wake);
+            for id in chunk {
+                call.arg(id.to_string());
+            }
+            let n: u64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            moved += n;
+        }
+        Ok(moved)
+    }
+}
+
+/// Builds a [`JobInfo`] from the fields the `job` and `dead_list` scripts return.
+fn info(
+    id: JobId,
+    queue: &str,
+    state: JobState,
+    fixed: [Value; 8],
+    varying: [Value; 5],
+) -> Result<JobInfo, BackendError> {
+    let [
+        name,
+        payload,
+        priority,
+        max_attempts,
+        attempts,
+        deliveries,
+        stalls,
+        created,
+    ] = fixed;
+    let [run_at, lease_end, finished, last_error, result] = varying;
+    let finished = reply::opt_uint(&finished)?.filter(|f| *f > 0);
+    let mut info = JobInfo::new(id, reply::string(name)?, queue.to_owned(), state);
+    info.payload = reply::bytes(payload)?;
+    info.priority = reply::int(&priority)? as i8;
+    info.max_attempts = reply::uint(&max_attempts)? as u32;
+    info.attempts = reply::uint(&attempts)? as u32;
+    info.deliveries = reply::uint(&deliveries)? as u32;
+    info.stalls = reply::uint(&stalls)? as u32;
+    info.created_at_ms = reply::uint(&created)?;
+    info.run_at_ms = reply::opt_uint(&run_at)?;
+    info.lease_expires_at_ms = reply::opt_uint(&lease_end)?;
+    info.finished_at_ms = finished;
+    info.last_error =
+        reply::opt_bytes(last_error)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    info.result = reply::opt_bytes(result)?;
+    Ok(info)
+}

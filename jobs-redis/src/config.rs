@@ -1,0 +1,220 @@
+//! Connecting: URL, key prefix, pool and store settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::{Manager, Pool, Runtime};
+use jobs_core::{BackendError, DEFAULT_MAX_STALLS, Retention};
+use redis::AsyncConnectionConfig;
+
+use crate::backend::{Inner, RedisBackend};
+use crate::scripts::SCRIPTS;
+use crate::waiter::Waiter;
+
+/// The backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a Redis URL (`redis://[user:password@]host[:port][/db]`).
+    #[error("invalid Redis URL {url:?}: {source}")]
+    InvalidUrl {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// Why it was refused.
+        source: redis::RedisError,
+    },
+    /// The connection pool could not be built.
+    #[error("cannot build the Redis connection pool: {0}")]
+    Pool(String),
+    /// The server could not be reached or refused the setup (AUTH, script loading).
+    #[error("cannot set up the Redis backend at {url}: {source}")]
+    Backend {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What went wrong.
+        source: BackendError,
+    },
+}
+
+/// Options for a [`RedisBackend`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), jobs_redis::ConnectError> {
+/// use std::time::Duration;
+/// use jobs_core::Retention;
+/// use jobs_redis::RedisBackend;
+///
+/// let backend = RedisBackend::builder("redis://127.0.0.1:6379")
+///     .prefix("myapp")
+///     .retention(Retention::DEFAULT.succeeded(1_000, Duration::from_secs(3600)))
+///     .pool_size(32)
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisBackendBuilder {
+    url: String,
+    prefix: String,
+    retention: Retention,
+    max_stalls: u32,
+    pool_size: usize,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+}
+
+impl RedisBackendBuilder {
+    pub(crate) fn new(url: &str) -> Self {
+        RedisBackendBuilder {
+            url: url.to_owned(),
+            prefix: "jobs".to_owned(),
+            retention: Retention::DEFAULT,
+            max_stalls: DEFAULT_MAX_STALLS,
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Prefix of every key. Default: `jobs`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long finished jobs are kept.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How many times a job's lease may expire before the job is dead (at least 1).
+    pub fn max_stalls(mut self, max_stalls: u32) -> Self {
+        self.max_stalls = max_stalls.max(1);
+        self
+    }
+
+    /// Connections in the pool for ordinary calls. Default: 16.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// Longest wait for a new connection. Default: 2 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest wait for an answer to one call, so that calls fail fast with
+    /// [`BackendError::Unavailable`] while Redis is away. Default: 5 s.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Builds the backend without touching the network: for workers that must start
+    /// (and wait) while Redis is still down.
+    pub fn build(self) -> Result<RedisBackend, ConnectError> {
+        let url = redact(&self.url);
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|source| ConnectError::InvalidUrl { url, source })?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.response_timeout));
+        let manager = Manager::new_with_config(self.url.as_str(), config).map_err(|source| {
+            ConnectError::InvalidUrl {
+                url: redact(&self.url),
+                source,
+            }
+        })?;
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.connect_timeout + self.response_timeout))
+            .create_timeout(Some(self.connect_timeout))
+            .recycle_timeout(Some(self.response_timeout))
+            .build()
+            .map_err(|e| ConnectError::Pool(e.to_string()))?;
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                pool,
+                prefix: self.prefix,
+                retention: self.retention,
+                max_stalls: self.max_stalls,
+                waiter: Waiter::new(client, self.connect_timeout),
+                hints: Default::default(),
+            }),
+        })
+    }
+
+    /// Builds the backend, checks that Redis answers, and loads the scripts.
+    pub async fn connect(self) -> Result<RedisBackend, ConnectError> {
+        let url = redact(&self.url);
+        let backend = self.build()?;
+        backend
+            .load_scripts()
+            .await
+            .map_err(|source| ConnectError::Backend { url, source })?;
+        Ok(backend)
+    }
+}
+
+impl RedisBackend {
+    /// Options for a backend at `url` (`redis://[user:password@]host[:port][/db]`).
+    pub fn builder(url: &str) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(url)
+    }
+
+    /// Connects with the default options; see [`RedisBackend::builder`].
+    pub async fn connect(url: &str) -> Result<RedisBackend, ConnectError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Loads every script into the server's script cache (they are also loaded on demand).
+    pub async fn load_scripts(&self) -> Result<(), BackendError> {
+        let mut conn = self.conn().await?;
+        for script in SCRIPTS.all() {
+            script
+                .prepare_invoke()
+                .load_async(&mut conn)
+                .await
+                .map_err(crate::error::map)?;
+        }
+        Ok(())
+    }
+}
+
+/// The URL with its password hidden, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis://app:s3cret@host:6379/0"),
+            "redis://app:***@host:6379/0"
+        );
+        assert_eq!(redact("rediss://:s3cret@host"), "rediss://:***@host");
+    }
+}

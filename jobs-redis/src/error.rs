@@ -1,0 +1,39 @@
+//! From Redis errors to the core's [`BackendError`].
+
+use jobs_core::BackendError;
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+/// Errors worth retrying (the server is away, loading, failing over) become
+/// [`BackendError::Unavailable`]; a key of the wrong type, [`BackendError::Corrupt`].
+pub(crate) fn map(err: RedisError) -> BackendError {
+    let transient = err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_cluster_error()
+        || matches!(
+            err.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            )
+        );
+    if transient {
+        return BackendError::Unavailable(Box::new(err));
+    }
+    if err.code() == Some("WRONGTYPE") || err.to_string().contains("WRONGTYPE") {
+        return BackendError::Corrupt(format!(
+            "a key the framework owns holds another type (was it written by something else?): {err}"
+        ));
+    }
+    BackendError::Other(Box::new(err))
+}
+
+pub(crate) fn pool(err: deadpool_redis::PoolError) -> BackendError {
+    BackendError::Unavailable(Box::new(err))
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> BackendError {
+    BackendError::Corrupt(what.to_string())
+}

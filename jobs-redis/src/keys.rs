@@ -1,0 +1,73 @@
+//! Key names: built here and nowhere else.
+//!
+//! Every key of a queue carries the queue in a hash tag (`jobs:{disks}:ready`), so all the
+//! keys one script touches live in one Redis Cluster slot, and different queues spread
+//! over the cluster.
+
+use jobs_core::{BackendError, validate_queue_name};
+
+/// The keys of one queue.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueKeys {
+    /// Hash: job id -> record.
+    pub jobs: String,
+    /// Sorted set: ready jobs by priority band, then ready time.
+    pub ready: String,
+    /// Sorted set: jobs waiting for their run-at time.
+    pub scheduled: String,
+    /// Sorted set: leased jobs by lease end.
+    pub leased: String,
+    /// Sorted set: succeeded jobs by finish time (retention).
+    pub succeeded: String,
+    /// Sorted set: dead jobs by finish time.
+    pub dead: String,
+    /// List: wake-up token for blocked workers.
+    pub wake: String,
+    /// Counter: fencing tokens.
+    pub seq: String,
+}
+
+impl QueueKeys {
+    /// The keys of `queue` under `prefix`. Refuses names that could break out of the hash
+    /// tag or the key layout.
+    pub(crate) fn new(prefix: &str, queue: &str) -> Result<Self, BackendError> {
+        validate_queue_name(queue)?;
+        let base = format!("{prefix}:{{{queue}}}:");
+        let key = |suffix: &str| format!("{base}{suffix}");
+        Ok(QueueKeys {
+            jobs: key("jobs"),
+            ready: key("ready"),
+            scheduled: key("scheduled"),
+            leased: key("leased"),
+            succeeded: key("succeeded"),
+            dead: key("dead"),
+            wake: key("wake"),
+            seq: key("seq"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_queue_hash_tag() {
+        let k = QueueKeys::new("jobs", "disks").unwrap();
+        assert_eq!(k.ready, "jobs:{disks}:ready");
+        assert_eq!(k.jobs, "jobs:{disks}:jobs");
+        for key in [
+            &k.jobs,
+            &k.ready,
+            &k.scheduled,
+            &k.leased,
+            &k.succeeded,
+            &k.dead,
+            &k.wake,
+            &k.seq,
+        ] {
+            assert!(key.contains("{disks}"), "{key}");
+        }
+        assert!(QueueKeys::new("jobs", "a}b").is_err());
+    }
+}

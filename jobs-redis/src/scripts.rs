@@ -1,0 +1,54 @@
+//! The Lua scripts, one per atomic transition (`jobs-redis/lua/*.lua`).
+//!
+//! Each is sent as EVALSHA; on NOSCRIPT (a restarted or flushed server) `redis::Script`
+//! loads it and retries once. `lua/lib.lua` is prepended to each, so the record format and
+//! the shared steps (schedule, bury, trim, recover) are written once.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+const LIB: &str = include_str!("../lua/lib.lua");
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{LIB}\n{body}"))
+}
+
+/// Every script of the backend.
+pub(crate) struct Scripts {
+    pub enqueue: Script,
+    pub reserve: Script,
+    pub renew: Script,
+    pub finish: Script,
+    pub recover: Script,
+    pub job: Script,
+    pub dead_list: Script,
+    pub retry_dead: Script,
+}
+
+pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    enqueue: script(include_str!("../lua/enqueue.lua")),
+    reserve: script(include_str!("../lua/reserve.lua")),
+    renew: script(include_str!("../lua/renew.lua")),
+    finish: script(include_str!("../lua/finish.lua")),
+    recover: script(include_str!("../lua/recover.lua")),
+    job: script(include_str!("../lua/job.lua")),
+    dead_list: script(include_str!("../lua/dead_list.lua")),
+    retry_dead: script(include_str!("../lua/retry_dead.lua")),
+});
+
+impl Scripts {
+    /// Every script, for loading them all at once.
+    pub(crate) fn all(&self) -> [&Script; 8] {
+        [
+            &self.enqueue,
+            &self.reserve,
+            &self.renew,
+            &self.finish,
+            &self.recover,
+            &self.job,
+            &self.dead_list,
+            &self.retry_dead,
+        ]
+    }
+}
