@@ -14,6 +14,10 @@
 -- Returns: one number per item: the lease end it was held under, or 0 when the token is
 -- stale (nothing was changed for that item).
 
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' } })
+if wrong then return wrong end
+
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local succeeded, dead = KEYS[5], KEYS[6]
 local batch = tonumber(ARGV[5])

@@ -15,6 +15,20 @@ local F_READY_AT, F_FINISHED, F_ERROR, F_RESULT, F_TOKEN = 9, 10, 11, 12, 13
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
 local PRIORITY_BAND = 4398046511104
 
+-- Fails the script before it writes anything when a key holds another type than ours
+-- (written by something else): a clear WRONGTYPE error instead of a half-applied change.
+-- `expected` is a list of {key, type}.
+local function check_types(expected)
+  for _, e in ipairs(expected) do
+    local actual = redis.call('TYPE', e[1])['ok']
+    if actual ~= 'none' and actual ~= e[2] then
+      return redis.error_reply(string.format(
+        'WRONGTYPE key %s holds a %s where the job framework keeps a %s', e[1], actual, e[2]))
+    end
+  end
+  return nil
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

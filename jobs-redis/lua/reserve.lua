@@ -21,6 +21,10 @@
 --   {id, reason} for ready entries whose record was missing or corrupt: they are taken out
 --   of ready (a corrupt record is kept in dead for inspection) instead of blocking the queue.
 
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
+  { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' } })
+if wrong then return wrong end
+
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }

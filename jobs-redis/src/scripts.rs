@@ -10,8 +10,11 @@ use redis::Script;
 
 const LIB: &str = include_str!("../lua/lib.lua");
 
+/// The shebang (Redis 7+) makes the server check memory before a script starts, so a
+/// script refused for `maxmemory` has written nothing, and restricts scripts to the keys
+/// they declare.
 fn script(body: &str) -> Script {
-    Script::new(&format!("{LIB}\n{body}"))
+    Script::new(&format!("#!lua\n{LIB}\n{body}"))
 }
 
 /// Every script of the backend.
