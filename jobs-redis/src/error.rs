@@ -22,9 +22,12 @@ pub(crate) fn map(err: RedisError) -> BackendError {
     if transient {
         return BackendError::Unavailable(Box::new(err));
     }
-    if err.code() == Some("WRONGTYPE") || err.to_string().contains("WRONGTYPE") {
+    if err.code() == Some("WRONGTYPE") {
+        let detail = err
+            .detail()
+            .unwrap_or("a key holds the wrong type of value");
         return BackendError::Corrupt(format!(
-            "a key the framework owns holds another type (was it written by something else?): {err}"
+            "WRONGTYPE {detail} (was it written by something else?)"
         ));
     }
     BackendError::Other(Box::new(err))

@@ -6,6 +6,7 @@
 
 pub mod conformance;
 pub mod faulty;
+pub mod redis_server;
 pub mod support;
 
 pub use conformance::{Harness, StoreConfig};

@@ -416,6 +416,14 @@ async fn a_key_of_the_wrong_type_is_reported_as_corrupt() {
         .unwrap();
     let err = b.enqueue(vec![job(RunAt::Now)]).await.unwrap_err();
     assert!(matches!(err, BackendError::Corrupt(_)), "{err}");
-    assert!(err.to_string().contains("WRONGTYPE key t:{disks}:ready holds a string"), "{err}");
-    assert_eq!(server.command(&["EXISTS", "t:{disks}:jobs"]).unwrap(), ":0", "nothing half-written");
+    assert!(
+        err.to_string()
+            .contains("WRONGTYPE key t:{disks}:ready holds a string"),
+        "{err}"
+    );
+    assert_eq!(
+        server.command(&["EXISTS", "t:{disks}:jobs"]).unwrap(),
+        ":0",
+        "nothing half-written"
+    );
 }
