@@ -1,60 +1,19 @@
 //! Run with: `cargo run --example quickstart`
+//! or, against Redis: `REDIS_URL=redis://127.0.0.1:6379 cargo run --example quickstart`
 //!
-//! Defines a job with `#[job]`, enqueues a few, runs a worker until they are done, and
-//! prints what happened. Runs on the in-memory backend: nothing to install.
+//! Defines a job with `#[job]` (in `shared/disks.rs`), enqueues a few, runs a worker until
+//! they are done, and prints what happened. Without `REDIS_URL` it runs on the in-memory
+//! backend: nothing to install.
+
+#[path = "shared/disks.rs"]
+mod disks;
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use jobs_core::{Client, Data, JobContext, JobError, JobState, MemoryBackend, Worker, job};
-use serde::{Deserialize, Serialize};
-
-/// Stands in for the RPC client that runs a command on a node.
-struct NodeRpc;
-
-impl NodeRpc {
-    async fn run(&self, host: &str, command: &str, attempt: u32) -> Result<String, std::io::Error> {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        // One node drops the connection on the first try, to show a retry.
-        if host == "node-3" && attempt == 1 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "connection reset by node-3",
-            ));
-        }
-        Ok(format!("{host}: `{command}` done"))
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct FormatReport {
-    host: String,
-    output: String,
-}
-
-/// Partition and format one disk on one node.
-#[job(
-    queue = "disks",
-    max_attempts = 3,
-    backoff = "fixed(300ms)",
-    timeout = "2h"
-)]
-async fn format_disk(
-    host: String,
-    device: String,
-    rpc: Data<NodeRpc>,
-    ctx: JobContext,
-) -> Result<FormatReport, JobError> {
-    println!(
-        "  [{host}] attempt {} of {}: formatting {device}",
-        ctx.attempt(),
-        ctx.max_attempts()
-    );
-    let output = rpc
-        .run(&host, &format!("mkfs.ext4 {device}"), ctx.attempt())
-        .await?;
-    Ok(FormatReport { host, output })
-}
+use disks::{FormatDisk, NodeRpc};
+use jobs_core::{Backend, Client, JobState, MemoryBackend, Worker};
+use jobs_redis::RedisBackend;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -64,9 +23,25 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
 
-    println!("backend: in-memory (jobs live in this process only)");
-    let client = Client::new(MemoryBackend::new());
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            println!("backend: Redis at {url} (key prefix `quickstart`)");
+            let backend = RedisBackend::builder(&url)
+                .prefix("quickstart")
+                .connect()
+                .await?;
+            run(Client::new(backend)).await
+        }
+        _ => {
+            println!(
+                "backend: in-memory (jobs live in this process only; set REDIS_URL to use Redis)"
+            );
+            run(Client::new(MemoryBackend::new())).await
+        }
+    }
+}
 
+async fn run<B: Backend>(client: Client<B>) -> anyhow::Result<()> {
     // What a web handler does: enqueue and return at once with the ids.
     let hosts = (1..=5).map(|i| format!("node-{i}"));
     let mut ids = client
@@ -84,26 +59,31 @@ async fn main() -> anyhow::Result<()> {
     println!("enqueued {} jobs (one delayed by 1 s)", ids.len());
 
     // What a worker daemon does: run them, many at once.
+    let rpc = NodeRpc {
+        latency: Duration::from_millis(200),
+    };
     let worker = Worker::builder(client.clone())
         .register::<FormatDisk>()
-        .data(NodeRpc)
+        .data(rpc)
         .concurrency(4)
         .build();
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
 
-    // An example may poll; an application would use the job's id later.
+    // An example may poll; an application would look the job up by id when it needs to.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let stats = client.stats("disks").await?;
-        if stats.ready + stats.scheduled + stats.active == 0 {
-            break;
+    for &id in &ids {
+        loop {
+            let state = client.job("disks", id).await?.map(|info| info.state);
+            if matches!(state, Some(JobState::Succeeded | JobState::Dead)) {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} not finished after 30 s: {state:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "jobs did not finish in 30 s: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();
     running.await??;

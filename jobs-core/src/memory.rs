@@ -575,7 +575,8 @@ impl Backend for MemoryBackend {
         let out = items
             .into_iter()
             .map(|item| {
-                wake |= matches!(item.outcome, Outcome::Release | Outcome::Failed { .. });
+                // A sleeping worker must also learn of a new earliest run-at (retry, snooze).
+                wake |= !matches!(item.outcome, Outcome::Succeeded { .. });
                 match state.queues.get_mut(&item.lease.queue) {
                     Some(q) => q.finish(item, now, &self.shared.retention),
                     None => LeaseStatus::Stale,

@@ -15,7 +15,7 @@ if wrong then return wrong end
 
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
 local now = now_ms()
-local stored, woke = 0, false
+local stored = 0
 for i = 0, tonumber(ARGV[1]) - 1 do
   local base = 2 + i * 6
   local id = ARGV[base]
@@ -31,13 +31,13 @@ for i = 0, tonumber(ARGV[1]) - 1 do
       ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
       0, 0, 0, now, due, 0, false, false, 0,
     }
-    if schedule(jobs, ready, scheduled, id, rec, due, now) then
-      woke = true
-    end
+    schedule(jobs, ready, scheduled, id, rec, due, now)
     stored = stored + 1
   end
 end
-if woke then
+-- Wake a worker for a scheduled job too: it learns the new earliest run-at and sleeps
+-- until then instead of until its idle timeout.
+if stored > 0 then
   wake(KEYS[4])
 end
 return stored

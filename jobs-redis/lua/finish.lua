@@ -45,16 +45,19 @@ for i = 6, #ARGV, 5 do
     elseif kind == 'fail' then
       rec[F_ERROR] = data
       if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
-        if schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now) then woke = true end
+        schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+        woke = true
       else
         bury(jobs, dead, id, rec, nil, now, dead_limits)
       end
     elseif kind == 'snooze' then
       rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
-      if schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now) then woke = true end
+      schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+      woke = true
     else -- release
       rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
-      if schedule(jobs, ready, scheduled, id, rec, math.min(rec[F_READY_AT], now), now) then woke = true end
+      schedule(jobs, ready, scheduled, id, rec, math.min(rec[F_READY_AT], now), now)
+      woke = true
     end
   end
 end

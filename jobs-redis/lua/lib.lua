@@ -62,18 +62,17 @@ local function wake(wake_key)
   redis.call('LTRIM', wake_key, 0, 0)
 end
 
--- Puts an unlinked job in ready (if due) or scheduled, and stores the record.
--- Returns true if it became ready.
+-- Puts an unlinked job in ready (if due) or scheduled, and stores the record. Callers
+-- wake a worker either way: a sleeping worker must learn of a new earliest run-at.
 local function schedule(jobs, ready, scheduled, id, rec, due, now)
   rec[F_TOKEN] = 0
   rec[F_READY_AT] = due
   store(jobs, id, rec)
   if due <= now then
     redis.call('ZADD', ready, ready_score(rec), id)
-    return true
+  else
+    redis.call('ZADD', scheduled, due, id)
   end
-  redis.call('ZADD', scheduled, due, id)
-  return false
 end
 
 -- Deletes the oldest entries of a finished set beyond `max`, and those finished before

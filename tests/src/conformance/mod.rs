@@ -134,6 +134,7 @@ macro_rules! conformance_tests {
             oversized_payload_refused,
             invalid_queue_refused,
             worker_refuses_missing_data,
+            scheduled_work_wakes_sleeping_workers_on_time,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

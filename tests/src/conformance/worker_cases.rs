@@ -559,3 +559,48 @@ pub async fn invalid_queue_refused<H: Harness>(h: &H) {
         );
     }
 }
+
+/// Retries, snoozes and delayed jobs run on time even while workers block for work with a
+/// long idle timeout: a sleeping worker learns of each new earliest run-at.
+pub async fn scheduled_work_wakes_sleeping_workers_on_time<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let sleepy = h.tick() * 200;
+    // A long lease too: lease ends are wake-up times of their own.
+    let worker = start_worker(h, &client, &rec, |b| b.idle_wait(sleepy).lease(sleepy));
+    let delay = h.tick() * 2;
+    let snooze_ms = delay.as_millis() as u64;
+
+    // One at a time, so that no other event happens to wake the worker.
+    let started = Instant::now();
+    let snoozed = client
+        .enqueue(Snoozer {
+            label: "snoozed".into(),
+            snooze_ms,
+        })
+        .await
+        .unwrap();
+    wait_for_state(&client, Q, snoozed, JobState::Succeeded, h.patience()).await;
+    let retried = client
+        .enqueue(Flaky {
+            label: "retried".into(),
+        })
+        .await
+        .unwrap();
+    wait_for_state(&client, Q, retried, JobState::Dead, h.patience()).await;
+    let delayed = client
+        .enqueue(Echo {
+            label: "delayed".into(),
+        })
+        .delay(delay)
+        .await
+        .unwrap();
+    wait_for_state(&client, Q, delayed, JobState::Succeeded, h.patience()).await;
+    let took = started.elapsed();
+    worker.stop().await.unwrap();
+    // Two delays of 2 ticks and two retries of 200 ms (+25% jitter), not an idle timeout.
+    assert!(
+        took < sleepy / 4,
+        "took {took:?} with an idle timeout of {sleepy:?}"
+    );
+}
