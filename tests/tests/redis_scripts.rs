@@ -427,3 +427,37 @@ async fn a_key_of_the_wrong_type_is_reported_as_corrupt() {
         "nothing half-written"
     );
 }
+
+/// Server-side command counts for one job's happy path (enqueue, reserve, succeed), from
+/// `INFO commandstats`. Printed for the record; the script count is the contract.
+#[tokio::test]
+async fn happy_path_costs_one_script_call_per_step() {
+    let (server, b) = setup().await;
+    let j = job(RunAt::Now);
+    // Warm the pool so connection set-up (HELLO, CLIENT SETINFO...) is not counted.
+    b.stats(Q).await.unwrap();
+    assert_eq!(server.command(&["CONFIG", "RESETSTAT"]).unwrap(), "+OK");
+    b.enqueue(vec![j]).await.unwrap();
+    let got = b.reserve(&queues(), 1, LEASE).await.unwrap().pop().unwrap();
+    let done = Finish { lease: got.lease, outcome: Outcome::Succeeded { result: Some(b"null".to_vec()) } };
+    b.finish(vec![done]).await.unwrap();
+
+    let stats = server.command(&["INFO", "commandstats"]).unwrap();
+    let calls = |name: &str| -> u64 {
+        stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .and_then(|l| l.split("calls=").nth(1))
+            .and_then(|v| v.split(',').next())
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    let total: u64 = stats
+        .lines()
+        .filter_map(|l| l.split("calls=").nth(1))
+        .filter_map(|v| v.split(',').next()?.parse::<u64>().ok())
+        .sum();
+    println!("happy path commands: {}", stats.lines().filter(|l| l.starts_with("cmdstat_")).collect::<Vec<_>>().join(" | "));
+    assert_eq!(calls("evalsha"), 3, "{stats}");
+    assert_eq!(calls("eval"), 0, "scripts are called by SHA: {stats}");
+    println!("total commands executed (including those inside scripts and INFO itself): {total}");
+}
