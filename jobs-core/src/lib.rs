@@ -4,7 +4,9 @@
 //! attribute macro that implements it for an `async fn`, the [`Backend`] contract that
 //! queue stores implement, the [`Worker`] pool that runs jobs, and [`MemoryBackend`], a
 //! complete in-process backend with the same semantics as the Redis one (`jobs-redis`).
-#![doc = include_str!("../../README.md")]
+//!
+//! The workspace README is the guide: options of `#[job]`, the worker's settings, the
+//! lifecycle and the guarantees.
 
 pub mod backend;
 mod backoff;
