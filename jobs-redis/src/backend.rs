@@ -25,6 +25,9 @@ const ENQUEUE_CHUNK: usize = 1_000;
 const RETRY_CHUNK: usize = 1_000;
 /// Most dead jobs listed in one call.
 const DEAD_PAGE_MAX: usize = 1_000;
+/// Most jobs leased, renewed or finished by one script call: bounds the time any one
+/// script holds the server, however large a worker's concurrency.
+const BATCH_MAX: usize = 1_000;
 
 /// The Redis backend. Cheap to clone; clones share the connection pool.
 ///
@@ -318,51 +321,39 @@ impl jobs_core::Backend for RedisBackend {
         }
         let mut conn = self.conn().await?;
         let retention = self.retention_args();
-        for (queue, group) in by_queue(
+        let groups = by_queue(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, f)| (i, f.lease.queue.as_str(), f)),
-        ) {
+        );
+        for (queue, group) in &groups {
             let k = self.keys(queue)?;
-            let mut call = SCRIPTS.finish.prepare_invoke();
-            call.key(&k.jobs)
-                .key(&k.ready)
-                .key(&k.scheduled)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead)
-                .key(&k.wake);
-            for arg in retention {
-                call.arg(arg);
-            }
-            for (_, item) in &group {
-                call.arg(item.lease.id.to_string()).arg(item.lease.token);
-                match &item.outcome {
-                    Outcome::Succeeded { result } => {
-                        call.arg("ok")
-                            .arg(result.as_deref().unwrap_or_default())
-                            .arg("");
-                    }
-                    Outcome::Failed { error, retry_after } => {
-                        let delay = retry_after.map(|d| ms(d).to_string()).unwrap_or_default();
-                        call.arg("fail").arg(error.as_str()).arg(delay);
-                    }
-                    Outcome::Snooze { after } => {
-                        call.arg("snooze").arg("").arg(ms(*after));
-                    }
-                    _ => {
-                        call.arg("release").arg("").arg("");
-                    }
+            for chunk in group.chunks(BATCH_MAX) {
+                let mut call = SCRIPTS.finish.prepare_invoke();
+                call.key(&k.jobs)
+                    .key(&k.ready)
+                    .key(&k.scheduled)
+                    .key(&k.leased)
+                    .key(&k.succeeded)
+                    .key(&k.dead)
+                    .key(&k.wake);
+                for arg in retention {
+                    call.arg(arg);
                 }
-            }
-            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            for ((pos, _), v) in group.iter().zip(reply::array(reply)?) {
-                let held = reply::uint(&v)?;
-                if held > 0 {
-                    out[*pos] = LeaseStatus::Held {
-                        expires_at_ms: held,
-                    };
+                for (_, item) in chunk {
+                    call.arg(item.lease.id.to_string()).arg(item.lease.token);
+                    let (kind, data, delay) = finish_args(&item.outcome);
+                    call.arg(kind).arg(data).arg(delay);
+                }
+                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+                for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
+                    let held = reply::uint(&v)?;
+                    if held > 0 {
+                        out[*pos] = LeaseStatus::Held {
+                            expires_at_ms: held,
+                        };
+                    }
                 }
             }
         }
@@ -552,6 +543,22 @@ impl jobs_core::Backend for RedisBackend {
             moved += n;
         }
         Ok(moved)
+    }
+}
+
+/// The `kind`, `data` and `delay_ms` arguments of finish.lua for one outcome.
+fn finish_args(outcome: &Outcome) -> (&'static str, &[u8], String) {
+    match outcome {
+        Outcome::Succeeded { result } => {
+            ("ok", result.as_deref().unwrap_or_default(), String::new())
+        }
+        Outcome::Failed { error, retry_after } => (
+            "fail",
+            error.as_bytes(),
+            retry_after.map(|d| ms(d).to_string()).unwrap_or_default(),
+        ),
+        Outcome::Snooze { after } => ("snooze", &[], ms(*after).to_string()),
+        _ => ("release", &[], String::new()),
     }
 }
 
