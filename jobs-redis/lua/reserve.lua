@@ -85,8 +85,10 @@ if #out == 2 then
   if #l > 0 and (next_due < 0 or tonumber(l[2]) < next_due) then next_due = tonumber(l[2]) end
   if next_due >= 0 then next_due = math.max(next_due - now, 0) end
   out[1] = next_due
-elseif redis.call('ZCARD', ready) > 0 then
-  -- Work is left: wake another idle worker rather than leave it to this one alone.
+else
+  -- Wake another idle worker: if work is left, to take it; if not, so that it learns of
+  -- the new lease end (from its own empty reservation) and is awake to recover the job
+  -- should this worker die, instead of sleeping out its idle timeout.
   wake(KEYS[6])
 end
 return out

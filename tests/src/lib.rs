@@ -5,8 +5,14 @@
 //! `#[test]`.
 
 pub mod conformance;
+pub mod e2e;
 pub mod faulty;
 pub mod redis_server;
 pub mod support;
 
 pub use conformance::{Harness, StoreConfig};
+
+/// The README's code blocks, compiled as doc tests here, where both backends are in scope.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

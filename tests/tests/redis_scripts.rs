@@ -439,7 +439,12 @@ async fn happy_path_costs_one_script_call_per_step() {
     assert_eq!(server.command(&["CONFIG", "RESETSTAT"]).unwrap(), "+OK");
     b.enqueue(vec![j]).await.unwrap();
     let got = b.reserve(&queues(), 1, LEASE).await.unwrap().pop().unwrap();
-    let done = Finish { lease: got.lease, outcome: Outcome::Succeeded { result: Some(b"null".to_vec()) } };
+    let done = Finish {
+        lease: got.lease,
+        outcome: Outcome::Succeeded {
+            result: Some(b"null".to_vec()),
+        },
+    };
     b.finish(vec![done]).await.unwrap();
 
     let stats = server.command(&["INFO", "commandstats"]).unwrap();
@@ -456,7 +461,14 @@ async fn happy_path_costs_one_script_call_per_step() {
         .filter_map(|l| l.split("calls=").nth(1))
         .filter_map(|v| v.split(',').next()?.parse::<u64>().ok())
         .sum();
-    println!("happy path commands: {}", stats.lines().filter(|l| l.starts_with("cmdstat_")).collect::<Vec<_>>().join(" | "));
+    println!(
+        "happy path commands: {}",
+        stats
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     assert_eq!(calls("evalsha"), 3, "{stats}");
     assert_eq!(calls("eval"), 0, "scripts are called by SHA: {stats}");
     println!("total commands executed (including those inside scripts and INFO itself): {total}");

@@ -300,6 +300,9 @@ async fn fetch_loop<B: Backend>(
     let config = &shared.config;
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let mut failures = 0;
+    // An idle worker also recovers jobs whose holder died; sleeping no longer than a lease
+    // bounds how late it notices, whatever the backend can tell it.
+    let idle_wait = config.idle_wait.min(config.lease);
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
@@ -329,7 +332,7 @@ async fn fetch_loop<B: Backend>(
                 // is work instead of asking again at once.
                 if drained {
                     tokio::select! {
-                        waited = shared.backend.wait_for_work(&config.queues, config.idle_wait) => {
+                        waited = shared.backend.wait_for_work(&config.queues, idle_wait) => {
                             if let Err(e) = waited {
                                 failures += 1;
                                 backoff(&e, failures, stop).await;

@@ -1,0 +1,539 @@
+//! End to end, on real processes: worker daemons (`src/bin/e2e_worker.rs`) started as child
+//! processes, each test with its own `redis-server`, real time. The jobs write `start` and
+//! `done` lines to a ledger file, so a test sees which process ran what, and how often.
+//!
+//! Every wait polls a condition with a deadline; the deadlines are generous (a loaded
+//! 2-core CI machine), the tests take about as long as their jobs. The figures they print
+//! (`--nocapture`) are the ones worth watching in CI logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use jobs_core::{Client, JobId, JobState};
+use jobs_redis::RedisBackend;
+use jobs_tests::e2e::{Entry, Ledger, LoggedSleep, QUEUE};
+use jobs_tests::redis_server::RedisServer;
+use jobs_tests::support::{eventually, wait_for_state};
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// Slack on top of what a step should take, for a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+/// Log lines of a worker printed when a test fails.
+const LOG_TAIL_LINES: usize = 200;
+
+/// One test's world: a temp dir (ledger, worker output), a private Redis, a client.
+struct World {
+    // Fields drop in order: the server dies after the client, the dir goes last.
+    client: Client<RedisBackend>,
+    server: RedisServer,
+    prefix: String,
+    ledger: Ledger,
+    dir: TempDir,
+}
+
+impl World {
+    async fn new(prefix: &str) -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("jobs-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let server = RedisServer::start().expect("start redis-server");
+        let backend = RedisBackend::builder(&server.url())
+            .prefix(prefix)
+            .connect()
+            .await
+            .expect("connect to the test's redis-server");
+        World {
+            client: Client::new(backend),
+            ledger: Ledger::new(dir.path().join("ledger")),
+            server,
+            prefix: prefix.to_owned(),
+            dir,
+        }
+    }
+
+    /// Starts worker `name` with `args` (`--lease-ms`, ...) and waits until it is ready.
+    async fn worker(&self, name: &str, args: &[&str]) -> WorkerProcess {
+        let mut worker = WorkerProcess::spawn(
+            self.dir.path(),
+            name,
+            &["--redis-url", &self.server.url(), "--prefix", &self.prefix],
+            args,
+        );
+        let took = worker.wait_ready().await;
+        println!("{name}: pid {} ready in {took:.2?}", worker.pid);
+        worker
+    }
+
+    fn job(&self, ms: u64) -> LoggedSleep {
+        LoggedSleep {
+            ledger: self.ledger.arg(),
+            ms,
+        }
+    }
+
+    async fn record(&self, id: JobId) -> jobs_core::JobInfo {
+        self.client
+            .job(QUEUE, id)
+            .await
+            .expect("job lookup")
+            .expect("the job's record")
+    }
+
+    /// Waits until the ledger has `n` `start` lines for `id`; returns them.
+    async fn starts(&self, id: JobId, n: usize, timeout: Duration) -> Vec<Entry> {
+        let what = format!("{n} start line(s) of job {id} in the ledger");
+        eventually(&what, timeout, || {
+            let starts: Vec<Entry> = self
+                .ledger
+                .entries_of(id)
+                .into_iter()
+                .filter(Entry::is_start)
+                .collect();
+            std::future::ready((starts.len() >= n).then_some(starts))
+        })
+        .await
+    }
+}
+
+/// A worker daemon in a child process: killed and reaped when dropped, so no test leaves
+/// one behind, pass or fail. A failing test (a panicking thread) prints its log first.
+struct WorkerProcess {
+    name: String,
+    child: Child,
+    pid: u32,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl WorkerProcess {
+    fn spawn(dir: &Path, name: &str, connect: &[&str], args: &[&str]) -> WorkerProcess {
+        let stdout = dir.join(format!("{name}.out"));
+        let stderr = dir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_e2e_worker"))
+            .args(connect)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout).expect("worker stdout file"))
+            .stderr(File::create(&stderr).expect("worker stderr file"))
+            .spawn()
+            .expect("spawn e2e_worker");
+        WorkerProcess {
+            name: name.to_owned(),
+            pid: child.id(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the `ready pid=<pid>` line; fails at once if the process exits first.
+    async fn wait_ready(&mut self) -> Duration {
+        let started = Instant::now();
+        let expected = format!("ready pid={}", self.pid);
+        let what = format!("{} (pid {}) to print {expected:?}", self.name, self.pid);
+        eventually(&what, PATIENCE, || {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("{} exited before it was ready: {status}", self.name);
+            }
+            let out = fs::read_to_string(&self.stdout).unwrap_or_default();
+            std::future::ready(out.lines().any(|l| l == expected).then_some(()))
+        })
+        .await;
+        started.elapsed()
+    }
+
+    /// SIGKILL, as in a crash; reaps the process.
+    fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL the worker");
+        self.child.wait().expect("reap the worker")
+    }
+
+    /// SIGTERM, as a process manager sends on shutdown.
+    fn terminate(&mut self) {
+        // Our child, not yet reaped: the pid cannot have been reused.
+        assert!(
+            self.child.try_wait().expect("try_wait").is_none(),
+            "{} exited before SIGTERM",
+            self.name
+        );
+        let pid = Pid::from_raw(i32::try_from(self.pid).expect("pid fits in pid_t"));
+        signal::kill(pid, Signal::SIGTERM).expect("SIGTERM the worker");
+    }
+
+    /// Waits for the process to exit and reaps it.
+    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let what = format!("{} (pid {}) to exit", self.name, self.pid);
+        eventually(&what, timeout, || {
+            std::future::ready(self.child.try_wait().expect("try_wait"))
+        })
+        .await
+    }
+
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(&self.stderr).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        // Kill first, so the log is complete and the process does not outlive the test.
+        // `kill` does nothing to a child that was already reaped.
+        let _ = self.child.kill();
+        let status = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- {} (pid {}, {status:?}), last {LOG_TAIL_LINES} log lines ----\n{}\n---- end of {} log ----",
+                self.name,
+                self.pid,
+                self.log_tail(),
+                self.name,
+            );
+        }
+    }
+}
+
+/// The ledger's lines grouped by job.
+fn by_job(entries: &[Entry]) -> BTreeMap<JobId, Vec<Entry>> {
+    let mut out: BTreeMap<JobId, Vec<Entry>> = BTreeMap::new();
+    for e in entries {
+        out.entry(e.id()).or_default().push(*e);
+    }
+    out
+}
+
+/// A job twenty times longer than its lease runs once, to the end: the default heartbeat
+/// keeps the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_job_completes_exactly_once() {
+    const LEASE_MS: u64 = 1_000;
+    const JOB_MS: u64 = 20_000;
+    let world = World::new("e2e-long").await;
+    let worker = world
+        .worker("worker", &["--lease-ms", &LEASE_MS.to_string()])
+        .await;
+
+    let enqueued = Instant::now();
+    let id = world.client.enqueue(world.job(JOB_MS)).await.unwrap();
+    let start = world.starts(id, 1, PATIENCE).await[0];
+    let started = Instant::now();
+    assert_eq!(start.pid(), worker.pid);
+    println!(
+        "started {:.2?} after enqueue",
+        started.duration_since(enqueued)
+    );
+
+    // Watch the record while the job runs: it must stay Active, delivered once, never
+    // stalled, with its lease end moving forward.
+    let deadline = started + Duration::from_millis(JOB_MS) + PATIENCE;
+    let mut lease_ends = BTreeSet::new();
+    let info = loop {
+        let info = world.record(id).await;
+        assert_eq!(
+            (info.deliveries, info.stalls),
+            (1, 0),
+            "re-delivered or stalled while running: {info:?}"
+        );
+        match info.state {
+            JobState::Active => {
+                lease_ends.insert(info.lease_expires_at_ms.expect("an active job's lease"));
+            }
+            JobState::Succeeded => break info,
+            other => panic!("the job went {other:?} while running: {info:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} not Succeeded {:?} after it started: {info:?}",
+            deadline.duration_since(started)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let ran = started.elapsed();
+    println!(
+        "succeeded {ran:.2?} after it started ({JOB_MS} ms job, {LEASE_MS} ms lease); \
+         {} distinct lease ends seen while it ran (one renewal per {} ms expected)",
+        lease_ends.len(),
+        LEASE_MS / 3
+    );
+    assert_eq!(info.state, JobState::Succeeded);
+    assert_eq!(info.deliveries, 1, "{info:?}");
+    assert_eq!(info.stalls, 0, "{info:?}");
+    assert_eq!(info.attempts, 1, "{info:?}");
+    // At least one renewal per lease length, or the lease would have run out.
+    assert!(
+        lease_ends.len() as u64 >= JOB_MS / LEASE_MS,
+        "only {} lease ends seen in {ran:?}",
+        lease_ends.len()
+    );
+
+    let entries = world.ledger.entries();
+    assert_eq!(
+        entries,
+        vec![
+            Entry::Start {
+                id,
+                pid: worker.pid,
+                attempt: 1
+            },
+            Entry::Done {
+                id,
+                pid: worker.pid
+            },
+        ]
+    );
+}
+
+/// Two workers with the given lease; a job of `job_ms` runs on one of them, which is then
+/// killed (SIGKILL) as soon as the job's `start` line is in the ledger.
+struct Crash {
+    workers: Vec<WorkerProcess>,
+    id: JobId,
+    /// The `start` line of the killed worker's run.
+    first: Entry,
+    /// Index in `workers` of the worker still alive.
+    survivor: usize,
+    killed: Instant,
+}
+
+impl Crash {
+    async fn new(world: &World, lease_ms: u64, job_ms: u64) -> Crash {
+        let lease = lease_ms.to_string();
+        let mut workers = vec![
+            world.worker("worker-1", &["--lease-ms", &lease]).await,
+            world.worker("worker-2", &["--lease-ms", &lease]).await,
+        ];
+        let id = world.client.enqueue(world.job(job_ms)).await.unwrap();
+        let first = world.starts(id, 1, PATIENCE).await[0];
+        let victim = workers
+            .iter()
+            .position(|w| w.pid == first.pid())
+            .unwrap_or_else(|| panic!("{first:?} was run by none of our workers"));
+        let status = workers[victim].kill();
+        let killed = Instant::now();
+        println!(
+            "killed {} (pid {}) while it ran the job: {status}",
+            workers[victim].name, workers[victim].pid
+        );
+        Crash {
+            workers,
+            id,
+            first,
+            survivor: 1 - victim,
+            killed,
+        }
+    }
+
+    fn survivor(&self) -> &WorkerProcess {
+        &self.workers[self.survivor]
+    }
+}
+
+/// A worker killed mid-job (SIGKILL): another worker runs the job once the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_job_runs_on_another_worker() {
+    const LEASE_MS: u64 = 1_000;
+    const JOB_MS: u64 = 3_000;
+    let world = World::new("e2e-kill").await;
+    let crash = Crash::new(&world, LEASE_MS, JOB_MS).await;
+    let (id, survivor) = (crash.id, crash.survivor().pid);
+
+    let second = world
+        .starts(id, 2, Duration::from_millis(LEASE_MS) + PATIENCE)
+        .await[1];
+    println!(
+        "re-delivered {:.2?} after the kill ({LEASE_MS} ms lease)",
+        crash.killed.elapsed()
+    );
+    assert_eq!(
+        second,
+        Entry::Start {
+            id,
+            pid: survivor,
+            attempt: 2
+        }
+    );
+
+    let info = wait_for_state(
+        &world.client,
+        QUEUE,
+        id,
+        JobState::Succeeded,
+        Duration::from_millis(JOB_MS) + PATIENCE,
+    )
+    .await;
+    println!(
+        "succeeded {:.2?} after the kill: deliveries {}, stalls {}, attempts {}",
+        crash.killed.elapsed(),
+        info.deliveries,
+        info.stalls,
+        info.attempts
+    );
+    assert_eq!(info.deliveries, 2, "{info:?}");
+    assert_eq!(info.stalls, 1, "{info:?}");
+    assert_eq!(info.attempts, 2, "a stalled attempt counts: {info:?}");
+
+    assert_eq!(
+        world.ledger.entries(),
+        vec![crash.first, second, Entry::Done { id, pid: survivor }]
+    );
+}
+
+/// The README: the lease "decides how fast a crashed worker's jobs run again". With Redis,
+/// an idle worker blocked on the wake list must hear of a lease taken by another worker, or
+/// it sleeps its whole `idle_wait` (5 s by default) before it recovers the job. A
+/// reservation wakes an idle worker, which learns the new lease end from its own empty
+/// reservation; and no worker sleeps longer than its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_job_runs_again_about_one_lease_later() {
+    const LEASE_MS: u64 = 500;
+    // Room for a loaded machine, and still half the default idle wait.
+    const SLACK: Duration = Duration::from_millis(2_000);
+    let world = World::new("e2e-redelivery").await;
+    let crash = Crash::new(&world, LEASE_MS, 60_000).await;
+    world.starts(crash.id, 2, PATIENCE).await;
+    let took = crash.killed.elapsed();
+    println!("re-delivered {took:.2?} after the kill ({LEASE_MS} ms lease)");
+    assert!(
+        took < Duration::from_millis(LEASE_MS) + SLACK,
+        "re-delivered {took:?} after the kill, with a {LEASE_MS} ms lease"
+    );
+}
+
+/// Jobs wait in Redis while no worker runs, and all run, once each, when one starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_enqueued_with_no_worker_run_when_one_starts() {
+    const JOBS: usize = 200;
+    const JOB_MS: u64 = 10;
+    let world = World::new("e2e-backlog").await;
+    let ids = world
+        .client
+        .enqueue_many((0..JOBS).map(|_| world.job(JOB_MS)))
+        .await
+        .unwrap();
+    let stats = world.client.stats(QUEUE).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.scheduled, stats.active, stats.succeeded),
+        (JOBS as u64, 0, 0, 0),
+        "{stats:?}"
+    );
+
+    let worker = world.worker("worker", &[]).await;
+    let started = Instant::now();
+    eventually(&format!("{JOBS} jobs to succeed"), PATIENCE, || async {
+        let stats = world.client.stats(QUEUE).await.expect("stats");
+        (stats.succeeded == JOBS as u64).then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    println!(
+        "{JOBS} jobs of {JOB_MS} ms ran in {took:.2?} after the worker was ready ({:.0} jobs/s)",
+        JOBS as f64 / took.as_secs_f64()
+    );
+    let stats = world.client.stats(QUEUE).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.scheduled, stats.active, stats.dead),
+        (0, 0, 0, 0),
+        "{stats:?}"
+    );
+
+    for &id in &ids {
+        let info = world.record(id).await;
+        assert_eq!(
+            (info.state, info.deliveries, info.attempts, info.stalls),
+            (JobState::Succeeded, 1, 1, 0),
+            "{info:?}"
+        );
+    }
+    let runs = by_job(&world.ledger.entries());
+    assert_eq!(
+        runs.keys().copied().collect::<BTreeSet<_>>(),
+        ids.iter().copied().collect::<BTreeSet<_>>(),
+        "the ledger's jobs are not the enqueued ones"
+    );
+    for (id, entries) in runs {
+        assert_eq!(
+            entries,
+            vec![
+                Entry::Start {
+                    id,
+                    pid: worker.pid,
+                    attempt: 1
+                },
+                Entry::Done {
+                    id,
+                    pid: worker.pid
+                },
+            ]
+        );
+    }
+}
+
+/// SIGTERM with a job running past the grace period: the worker exits 0 and the job is
+/// back in Ready at once, not left Active until its (long) lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_running_jobs_at_once() {
+    const LEASE_MS: u64 = 60_000;
+    const GRACE_MS: u64 = 500;
+    const JOB_MS: u64 = 60_000;
+    let world = World::new("e2e-sigterm").await;
+    let mut worker = world
+        .worker(
+            "worker",
+            &[
+                "--lease-ms",
+                &LEASE_MS.to_string(),
+                "--grace-ms",
+                &GRACE_MS.to_string(),
+            ],
+        )
+        .await;
+
+    let id = world.client.enqueue(world.job(JOB_MS)).await.unwrap();
+    world.starts(id, 1, PATIENCE).await;
+    let info = world.record(id).await;
+    assert_eq!(
+        (info.state, info.attempts, info.deliveries),
+        (JobState::Active, 1, 1),
+        "{info:?}"
+    );
+
+    worker.terminate();
+    let sent = Instant::now();
+    let status = worker.wait_exit(PATIENCE).await;
+    let took = sent.elapsed();
+    println!("exited {took:.2?} after SIGTERM ({GRACE_MS} ms grace): {status}");
+    assert!(status.success(), "{status}");
+    // Far below the default grace (25 s) and the lease (60 s): the grace given was used.
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?} to exit after SIGTERM"
+    );
+
+    // No waiting: the release happened before the process exited.
+    let info = world.record(id).await;
+    assert_eq!(
+        (info.state, info.attempts, info.deliveries, info.stalls),
+        (JobState::Ready, 0, 1, 0),
+        "{info:?}"
+    );
+    assert_eq!(info.lease_expires_at_ms, None, "{info:?}");
+    let stats = world.client.stats(QUEUE).await.unwrap();
+    assert_eq!((stats.ready, stats.active), (1, 0), "{stats:?}");
+    assert_eq!(
+        world.ledger.entries(),
+        vec![Entry::Start {
+            id,
+            pid: worker.pid,
+            attempt: 1
+        }],
+        "the job was interrupted, not finished"
+    );
+}
