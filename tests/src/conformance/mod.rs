@@ -131,6 +131,7 @@ macro_rules! conformance_tests {
             enqueue_many_stores_all,
             retry_dead_runs_again,
             retention_trims_succeeded,
+            dead_set_is_capped,
             oversized_payload_refused,
             invalid_queue_refused,
             worker_refuses_missing_data,
