@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::{Connection, Pool};
 use jobs_core::backend::{
     Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
     Reserved, RunAt,
@@ -13,6 +12,7 @@ use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TR
 use redis::Value;
 use tokio::time::Instant;
 
+use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::keys::QueueKeys;
 use crate::reply::{self, take};
@@ -45,11 +45,11 @@ pub struct RedisBackend {
 }
 
 pub(crate) struct Inner {
-    pub(crate) pool: Pool,
+    pub(crate) conns: Connections,
     pub(crate) prefix: String,
     pub(crate) retention: Retention,
     pub(crate) max_stalls: u32,
-    pub(crate) waiter: Waiter,
+    pub(crate) waiter: Arc<Waiter>,
     /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
     /// last empty reservation. Idle workers block until then at most.
     pub(crate) hints: Mutex<HashMap<String, Instant>>,
@@ -82,8 +82,8 @@ fn by_queue<'a, T>(
 }
 
 impl RedisBackend {
-    pub(crate) async fn conn(&self) -> Result<Connection, BackendError> {
-        self.inner.pool.get().await.map_err(error::pool)
+    pub(crate) async fn conn(&self) -> Result<Conn, BackendError> {
+        self.inner.conns.get().await
     }
 
     pub(crate) fn keys(&self, queue: &str) -> Result<QueueKeys, BackendError> {
@@ -120,7 +120,7 @@ impl RedisBackend {
 
     async fn reserve_from(
         &self,
-        conn: &mut Connection,
+        conn: &mut Conn,
         queue: &str,
         max: usize,
         lease_for: Duration,
@@ -455,14 +455,14 @@ impl jobs_core::Backend for RedisBackend {
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         let k = self.keys(queue)?;
         let mut conn = self.conn().await?;
-        let (scheduled, ready, active, succeeded, dead): (u64, u64, u64, u64, u64) = redis::pipe()
-            .atomic()
-            .zcard(&k.scheduled)
-            .zcard(&k.ready)
-            .zcard(&k.leased)
-            .zcard(&k.succeeded)
-            .zcard(&k.dead)
-            .query_async(&mut conn)
+        let (scheduled, ready, active, succeeded, dead): (u64, u64, u64, u64, u64) = SCRIPTS
+            .stats
+            .key(&k.scheduled)
+            .key(&k.ready)
+            .key(&k.leased)
+            .key(&k.succeeded)
+            .key(&k.dead)
+            .invoke_async(&mut conn)
             .await
             .map_err(error::map)?;
         let mut stats = QueueStats::default();

@@ -6,10 +6,12 @@ use std::time::Duration;
 use deadpool_redis::{Manager, Pool, Runtime};
 use jobs_core::{BackendError, DEFAULT_MAX_STALLS, Retention};
 use redis::AsyncConnectionConfig;
+use redis::cluster::ClusterClient;
 
 use crate::backend::{Inner, RedisBackend};
+use crate::conn::Connections;
 use crate::scripts::SCRIPTS;
-use crate::waiter::Waiter;
+use crate::waiter::{WaitClient, Waiter};
 
 /// The backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,8 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct RedisBackendBuilder {
     url: String,
+    /// Seed nodes, for Redis Cluster.
+    cluster: Option<Vec<String>>,
     prefix: String,
     retention: Retention,
     max_stalls: u32,
@@ -67,6 +71,7 @@ impl RedisBackendBuilder {
     pub(crate) fn new(url: &str) -> Self {
         RedisBackendBuilder {
             url: url.to_owned(),
+            cluster: None,
             prefix: "jobs".to_owned(),
             retention: Retention::DEFAULT,
             max_stalls: DEFAULT_MAX_STALLS,
@@ -94,7 +99,8 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// Connections in the pool for ordinary calls. Default: 16.
+    /// Connections in the pool for ordinary calls (one server; a cluster uses one
+    /// multiplexed connection per node). Default: 16.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -116,18 +122,32 @@ impl RedisBackendBuilder {
     /// Builds the backend without touching the network: for workers that must start
     /// (and wait) while Redis is still down.
     pub fn build(self) -> Result<RedisBackend, ConnectError> {
-        let url = redact(&self.url);
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|source| ConnectError::InvalidUrl { url, source })?;
+        let (conns, waits) = match &self.cluster {
+            None => self.single()?,
+            Some(nodes) => self.cluster(nodes)?,
+        };
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                conns,
+                prefix: self.prefix,
+                retention: self.retention,
+                max_stalls: self.max_stalls,
+                waiter: Waiter::new(waits),
+                hints: Default::default(),
+            }),
+        })
+    }
+
+    fn single(&self) -> Result<(Connections, WaitClient), ConnectError> {
+        let invalid = |source| ConnectError::InvalidUrl {
+            url: redact(&self.url),
+            source,
+        };
+        let client = redis::Client::open(self.url.as_str()).map_err(invalid)?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout));
-        let manager = Manager::new_with_config(self.url.as_str(), config).map_err(|source| {
-            ConnectError::InvalidUrl {
-                url: redact(&self.url),
-                source,
-            }
-        })?;
+        let manager = Manager::new_with_config(self.url.as_str(), config).map_err(invalid)?;
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)
@@ -136,16 +156,41 @@ impl RedisBackendBuilder {
             .recycle_timeout(Some(self.response_timeout))
             .build()
             .map_err(|e| ConnectError::Pool(e.to_string()))?;
-        Ok(RedisBackend {
-            inner: Arc::new(Inner {
-                pool,
-                prefix: self.prefix,
-                retention: self.retention,
-                max_stalls: self.max_stalls,
-                waiter: Waiter::new(client, self.connect_timeout),
-                hints: Default::default(),
-            }),
-        })
+        let waits = WaitClient::Single {
+            client,
+            connect_timeout: self.connect_timeout,
+        };
+        Ok((Connections::Single(pool), waits))
+    }
+
+    fn cluster(&self, nodes: &[String]) -> Result<(Connections, WaitClient), ConnectError> {
+        let all = nodes
+            .iter()
+            .map(|n| redact(n))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let invalid = |source| ConnectError::InvalidUrl {
+            url: all.clone(),
+            source,
+        };
+        let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(self.response_timeout)
+            .build()
+            .map_err(invalid)?;
+        // Blocking waits need no response timeout of their own: each is bounded by the waiter.
+        let waits = ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(Duration::from_secs(24 * 3600))
+            .build()
+            .map_err(invalid)?;
+        Ok((
+            Connections::Cluster {
+                client: Box::new(client),
+                conn: Default::default(),
+            },
+            WaitClient::Cluster(waits),
+        ))
     }
 
     /// Builds the backend, checks that Redis answers, and loads the scripts.
@@ -161,9 +206,31 @@ impl RedisBackendBuilder {
 }
 
 impl RedisBackend {
-    /// Options for a backend at `url` (`redis://[user:password@]host[:port][/db]`).
+    /// Options for a backend at `url` (`redis://[user:password@]host[:port][/db]`,
+    /// `rediss://` for TLS, `redis+unix:///path/to/socket`).
     pub fn builder(url: &str) -> RedisBackendBuilder {
         RedisBackendBuilder::new(url)
+    }
+
+    /// Options for a backend on Redis Cluster, reached through any of the seed `nodes`.
+    /// Each queue lives in one hash slot; different queues spread over the cluster.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), jobs_redis::ConnectError> {
+    /// let backend = jobs_redis::RedisBackend::cluster_builder(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster_builder<I, S>(nodes: I) -> RedisBackendBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut builder = RedisBackendBuilder::new(nodes.first().map_or("", String::as_str));
+        builder.cluster = Some(nodes);
+        builder
     }
 
     /// Connects with the default options; see [`RedisBackend::builder`].

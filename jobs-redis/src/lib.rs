@@ -23,6 +23,7 @@
 
 mod backend;
 mod config;
+mod conn;
 mod error;
 mod keys;
 mod reply;

@@ -17,6 +17,11 @@ fn script(body: &str) -> Script {
     Script::new(&format!("#!lua\n{LIB}\n{body}"))
 }
 
+/// A script that only reads: it may also run while the server is out of memory.
+fn read_only(body: &str) -> Script {
+    Script::new(&format!("#!lua flags=no-writes\n{LIB}\n{body}"))
+}
+
 /// Every script of the backend.
 pub(crate) struct Scripts {
     pub enqueue: Script,
@@ -27,6 +32,7 @@ pub(crate) struct Scripts {
     pub job: Script,
     pub dead_list: Script,
     pub retry_dead: Script,
+    pub stats: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -35,14 +41,15 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     renew: script(include_str!("../lua/renew.lua")),
     finish: script(include_str!("../lua/finish.lua")),
     recover: script(include_str!("../lua/recover.lua")),
-    job: script(include_str!("../lua/job.lua")),
-    dead_list: script(include_str!("../lua/dead_list.lua")),
+    job: read_only(include_str!("../lua/job.lua")),
+    dead_list: read_only(include_str!("../lua/dead_list.lua")),
     retry_dead: script(include_str!("../lua/retry_dead.lua")),
+    stats: read_only(include_str!("../lua/stats.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 8] {
+    pub(crate) fn all(&self) -> [&Script; 9] {
         [
             &self.enqueue,
             &self.reserve,
@@ -52,6 +59,7 @@ impl Scripts {
             &self.job,
             &self.dead_list,
             &self.retry_dead,
+            &self.stats,
         ]
     }
 }

@@ -4,57 +4,116 @@
 //! A blocked connection must not serve anyone else, and one whose wait was abandoned
 //! (the worker shut down mid-wait) is still blocked on the server, so it is dropped, never
 //! reused. Each wait is also bounded on the client side, so a connection that died
-//! silently is noticed within seconds.
+//! silently is noticed within seconds. On Redis Cluster the queues' wake lists may sit on
+//! different nodes, so each is waited on separately and the first to answer wins.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs_core::BackendError;
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
+use tokio::task::JoinSet;
 
 use crate::error;
 
 /// Slack on top of the server-side timeout before the client gives up on a wait.
 const CLIENT_SLACK: Duration = Duration::from_secs(2);
 
+/// How blocking connections are made.
+pub(crate) enum WaitClient {
+    Single {
+        client: redis::Client,
+        connect_timeout: Duration,
+    },
+    Cluster(ClusterClient),
+}
+
+enum WaitConn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for WaitConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            WaitConn::Single(c) => c.req_packed_command(cmd),
+            WaitConn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            WaitConn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            WaitConn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            WaitConn::Single(c) => c.get_db(),
+            WaitConn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 pub(crate) struct Waiter {
-    client: redis::Client,
-    connect_timeout: Duration,
-    idle: Mutex<Vec<MultiplexedConnection>>,
+    client: WaitClient,
+    idle: Mutex<Vec<WaitConn>>,
 }
 
 impl Waiter {
-    pub(crate) fn new(client: redis::Client, connect_timeout: Duration) -> Self {
-        Waiter {
+    pub(crate) fn new(client: WaitClient) -> Arc<Self> {
+        Arc::new(Waiter {
             client,
-            connect_timeout,
             idle: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// Blocks until one of `keys` gets a token or `timeout` passes.
     pub(crate) async fn wait(
-        &self,
+        self: &Arc<Self>,
         keys: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
+        match (&self.client, keys) {
+            (_, []) => Ok(()),
+            (WaitClient::Single { .. }, _) | (WaitClient::Cluster(_), [_]) => {
+                self.wait_on(keys.to_vec(), timeout).await
+            }
+            (WaitClient::Cluster(_), _) => {
+                // Dropping the set aborts the other waits; their connections are dropped.
+                let mut waits = JoinSet::new();
+                for key in keys {
+                    let waiter = self.clone();
+                    let key = key.clone();
+                    waits.spawn(async move { waiter.wait_on(vec![key], timeout).await });
+                }
+                match waits.join_next().await {
+                    Some(Ok(result)) => result,
+                    Some(Err(e)) => Err(BackendError::Other(Box::new(e))),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn wait_on(&self, keys: Vec<String>, timeout: Duration) -> Result<(), BackendError> {
         let mut conn = match self.take() {
             Some(conn) => conn,
-            None => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(self.connect_timeout))
-                    .set_response_timeout(None);
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map_err(error::map)?
-            }
+            None => self.connect().await?,
         };
         // BLPOP takes seconds as a decimal; 0 would mean "forever".
         let secs = timeout.as_secs_f64().max(0.001);
         let mut cmd = redis::cmd("BLPOP");
-        cmd.arg(keys).arg(secs);
+        cmd.arg(&keys).arg(secs);
         let blpop = cmd.query_async::<Option<(String, String)>>(&mut conn);
         match tokio::time::timeout(timeout + CLIENT_SLACK, blpop).await {
             Ok(Ok(_)) => {
@@ -69,11 +128,32 @@ impl Waiter {
         // On any early exit (error, or this future dropped) `conn` is dropped, not reused.
     }
 
-    fn take(&self) -> Option<MultiplexedConnection> {
+    async fn connect(&self) -> Result<WaitConn, BackendError> {
+        match &self.client {
+            WaitClient::Single {
+                client,
+                connect_timeout,
+            } => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(*connect_timeout))
+                    .set_response_timeout(None);
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(error::map)?;
+                Ok(WaitConn::Single(conn))
+            }
+            WaitClient::Cluster(client) => Ok(WaitConn::Cluster(
+                client.get_async_connection().await.map_err(error::map)?,
+            )),
+        }
+    }
+
+    fn take(&self) -> Option<WaitConn> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
-    fn give_back(&self, conn: MultiplexedConnection) {
+    fn give_back(&self, conn: WaitConn) {
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())

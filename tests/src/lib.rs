@@ -7,6 +7,7 @@
 pub mod conformance;
 pub mod e2e;
 pub mod faulty;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod support;
 

@@ -273,16 +273,50 @@ pub async fn retention_trims_succeeded<H: Harness>(h: &H) {
 /// The dead set is capped: beyond the limit the oldest dead jobs are deleted.
 pub async fn dead_set_is_capped<H: Harness>(h: &H) {
     let retention = Retention::DEFAULT.dead(2, Duration::from_secs(3600));
-    let config = StoreConfig { retention, ..StoreConfig::default() };
+    let config = StoreConfig {
+        retention,
+        ..StoreConfig::default()
+    };
     let client = Client::new(h.backend(config).await);
-    let ids = client.enqueue_many((0..4).map(|i| Echo { label: format!("{i}") })).await.unwrap();
+    let ids = client
+        .enqueue_many((0..4).map(|i| Echo {
+            label: format!("{i}"),
+        }))
+        .await
+        .unwrap();
     for _ in 0..4 {
-        let job = client.backend().reserve(&queues(), 1, lease(h)).await.unwrap().pop().unwrap();
-        let outcome = Outcome::Failed { error: "no".into(), retry_after: None };
-        client.backend().finish(vec![Finish { lease: job.lease, outcome }]).await.unwrap();
+        let job = client
+            .backend()
+            .reserve(&queues(), 1, lease(h))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let outcome = Outcome::Failed {
+            error: "no".into(),
+            retry_after: None,
+        };
+        client
+            .backend()
+            .finish(vec![Finish {
+                lease: job.lease,
+                outcome,
+            }])
+            .await
+            .unwrap();
     }
     assert_eq!(client.stats(Q).await.unwrap().dead, 2);
-    let dead: Vec<_> = client.dead_jobs(Q, 0, 10).await.unwrap().into_iter().map(|d| d.id).collect();
-    assert_eq!(dead, [ids[3], ids[2]], "newest first; the oldest were deleted");
+    let dead: Vec<_> = client
+        .dead_jobs(Q, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(
+        dead,
+        [ids[3], ids[2]],
+        "newest first; the oldest were deleted"
+    );
     assert!(client.job(Q, ids[0]).await.unwrap().is_none());
 }
