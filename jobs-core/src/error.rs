@@ -152,6 +152,10 @@ pub enum BackendError {
     /// The backend could not be reached or timed out. Transient: callers may retry.
     #[error("backend unavailable: {0}")]
     Unavailable(#[source] BoxError),
+    /// The store is out of memory and refused the write; nothing was written. Transient:
+    /// workers keep finishing (and so freeing) jobs, and a later retry may succeed.
+    #[error("backend full, write refused: {0}")]
+    Full(String),
     /// The backend's data is not what the framework wrote (e.g. a key of the wrong type).
     #[error("corrupt backend data: {0}")]
     Corrupt(String),
@@ -166,7 +170,7 @@ pub enum BackendError {
 impl BackendError {
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, BackendError::Unavailable(_))
+        matches!(self, BackendError::Unavailable(_) | BackendError::Full(_))
     }
 }
 

@@ -28,6 +28,18 @@ pub enum ConnectError {
     /// The connection pool could not be built.
     #[error("cannot build the Redis connection pool: {0}")]
     Pool(String),
+    /// The server's `maxmemory-policy` may evict the framework's keys, and the builder was
+    /// told to refuse that ([`EvictionCheck::Refuse`]).
+    #[error(
+        "Redis at {url} has maxmemory-policy `{policy}`, which can evict job records and queues; \
+         set it to `noeviction` (or a `volatile-*` policy)"
+    )]
+    EvictingPolicy {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// The server's policy.
+        policy: String,
+    },
     /// The server could not be reached or refused the setup (AUTH, script loading).
     #[error("cannot set up the Redis backend at {url}: {source}")]
     Backend {
@@ -36,6 +48,22 @@ pub enum ConnectError {
         /// What went wrong.
         source: BackendError,
     },
+}
+
+/// What [`RedisBackendBuilder::connect`] does when the server's `maxmemory-policy` can
+/// evict the framework's keys (`allkeys-lru`, `allkeys-lfu`, `allkeys-random`): Redis would
+/// then delete queued jobs silently when it fills up. The `volatile-*` policies only evict
+/// keys with an expiry, which the framework never sets, so they pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum EvictionCheck {
+    /// Log a warning and go on (the default).
+    #[default]
+    Warn,
+    /// Fail with [`ConnectError::EvictingPolicy`].
+    Refuse,
+    /// Do not check (e.g. where `INFO` is not allowed).
+    Skip,
 }
 
 /// Options for a [`RedisBackend`].
@@ -65,6 +93,7 @@ pub struct RedisBackendBuilder {
     pool_size: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
+    eviction_check: EvictionCheck,
 }
 
 impl RedisBackendBuilder {
@@ -78,6 +107,7 @@ impl RedisBackendBuilder {
             pool_size: 16,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
+            eviction_check: EvictionCheck::Warn,
         }
     }
 
@@ -116,6 +146,13 @@ impl RedisBackendBuilder {
     /// [`BackendError::Unavailable`] while Redis is away. Default: 5 s.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
+        self
+    }
+
+    /// What [`connect`](Self::connect) does if the server may evict the framework's keys.
+    /// Default: [`EvictionCheck::Warn`].
+    pub fn eviction_check(mut self, check: EvictionCheck) -> Self {
+        self.eviction_check = check;
         self
     }
 
@@ -193,14 +230,37 @@ impl RedisBackendBuilder {
         ))
     }
 
-    /// Builds the backend, checks that Redis answers, and loads the scripts.
+    /// Builds the backend, checks that Redis answers, loads the scripts, and checks the
+    /// server's eviction policy (see [`EvictionCheck`]).
     pub async fn connect(self) -> Result<RedisBackend, ConnectError> {
         let url = redact(&self.url);
+        let check = self.eviction_check;
         let backend = self.build()?;
-        backend
-            .load_scripts()
-            .await
-            .map_err(|source| ConnectError::Backend { url, source })?;
+        let fail = |source| ConnectError::Backend {
+            url: url.clone(),
+            source,
+        };
+        backend.load_scripts().await.map_err(fail)?;
+        if check == EvictionCheck::Skip {
+            return Ok(backend);
+        }
+        let policies = match backend.eviction_policies().await {
+            Ok(policies) => policies,
+            Err(e) => {
+                // Managed services may hide INFO; a setup check must not stop a worker.
+                tracing::warn!(error = %e, "could not read Redis's maxmemory-policy; not checked");
+                return Ok(backend);
+            }
+        };
+        if let Some(policy) = policies.into_iter().find(|p| p.starts_with("allkeys-")) {
+            if check == EvictionCheck::Refuse {
+                return Err(ConnectError::EvictingPolicy { url, policy });
+            }
+            tracing::warn!(
+                %url, %policy,
+                "Redis may evict job records and queues when it fills up (maxmemory-policy); set it to `noeviction`"
+            );
+        }
         Ok(backend)
     }
 }
@@ -238,6 +298,24 @@ impl RedisBackend {
         Self::builder(url).connect().await
     }
 
+    /// The `maxmemory-policy` of the server (of every node, on a cluster), from `INFO`.
+    pub async fn eviction_policies(&self) -> Result<Vec<String>, BackendError> {
+        let mut conn = self.conn().await?;
+        let info: redis::Value = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .map_err(crate::error::map)?;
+        let mut texts = Vec::new();
+        collect_text(info, &mut texts);
+        Ok(texts
+            .iter()
+            .flat_map(|t| t.lines())
+            .filter_map(|line| line.strip_prefix("maxmemory_policy:"))
+            .map(|p| p.trim().to_owned())
+            .collect())
+    }
+
     /// Loads every script into the server's script cache (they are also loaded on demand).
     pub async fn load_scripts(&self) -> Result<(), BackendError> {
         let mut conn = self.conn().await?;
@@ -249,6 +327,19 @@ impl RedisBackend {
                 .map_err(crate::error::map)?;
         }
         Ok(())
+    }
+}
+
+/// Every string in a reply (a cluster answers `INFO` with one per node).
+fn collect_text(value: redis::Value, out: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(&b).into_owned()),
+        redis::Value::SimpleString(s) | redis::Value::VerbatimString { text: s, .. } => out.push(s),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.into_iter().for_each(|v| collect_text(v, out));
+        }
+        redis::Value::Map(pairs) => pairs.into_iter().for_each(|(_, v)| collect_text(v, out)),
+        _ => {}
     }
 }
 

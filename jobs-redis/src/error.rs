@@ -22,6 +22,12 @@ pub(crate) fn map(err: RedisError) -> BackendError {
     if transient {
         return BackendError::Unavailable(Box::new(err));
     }
+    if err.code() == Some("OOM") {
+        let detail = err
+            .detail()
+            .unwrap_or("command not allowed when used memory > 'maxmemory'");
+        return BackendError::Full(format!("Redis is at its maxmemory limit: {detail}"));
+    }
     if err.code() == Some("WRONGTYPE") {
         let detail = err
             .detail()

@@ -31,4 +31,4 @@ mod scripts;
 mod waiter;
 
 pub use backend::RedisBackend;
-pub use config::{ConnectError, RedisBackendBuilder};
+pub use config::{ConnectError, EvictionCheck, RedisBackendBuilder};

@@ -22,6 +22,13 @@ fn read_only(body: &str) -> Script {
     Script::new(&format!("#!lua flags=no-writes\n{LIB}\n{body}"))
 }
 
+/// A script that moves work along without adding any (reserve, renew, finish, ...): it
+/// runs even when Redis is at `maxmemory`, so a full queue still drains and frees memory,
+/// while new work (enqueue) is refused before it writes anything.
+fn draining(body: &str) -> Script {
+    Script::new(&format!("#!lua flags=allow-oom\n{LIB}\n{body}"))
+}
+
 /// Every script of the backend.
 pub(crate) struct Scripts {
     pub enqueue: Script,
@@ -37,10 +44,10 @@ pub(crate) struct Scripts {
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     enqueue: script(include_str!("../lua/enqueue.lua")),
-    reserve: script(include_str!("../lua/reserve.lua")),
-    renew: script(include_str!("../lua/renew.lua")),
-    finish: script(include_str!("../lua/finish.lua")),
-    recover: script(include_str!("../lua/recover.lua")),
+    reserve: draining(include_str!("../lua/reserve.lua")),
+    renew: draining(include_str!("../lua/renew.lua")),
+    finish: draining(include_str!("../lua/finish.lua")),
+    recover: draining(include_str!("../lua/recover.lua")),
     job: read_only(include_str!("../lua/job.lua")),
     dead_list: read_only(include_str!("../lua/dead_list.lua")),
     retry_dead: script(include_str!("../lua/retry_dead.lua")),
