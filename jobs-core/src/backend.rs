@@ -241,9 +241,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Leases up to `max` ready jobs, trying `queues` in order, each for `lease_for`.
     ///
-    /// First makes due scheduled jobs ready and recovers expired leases (each in a bounded
-    /// slice), so no separate scheduler is needed. Ready jobs come out by priority
-    /// (highest first), then by the time they became ready.
+    /// Visits the queues in order while the batch has room (so `max == 0` does nothing).
+    /// In each queue it visits, it first makes due scheduled jobs ready and recovers
+    /// expired leases (each in a bounded slice), so no separate scheduler is needed. Ready
+    /// jobs come out by priority (highest first), then by the time they became ready.
     fn reserve(
         &self,
         queues: &[String],

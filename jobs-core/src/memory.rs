@@ -336,25 +336,22 @@ impl QueueState {
         })
     }
 
-    /// True if `lease` is the one the job is held under; then unlinks it from `leased`.
-    /// This check is the fence: a holder whose lease was recovered or reassigned fails it.
-    fn take_lease(&mut self, lease: &Lease) -> bool {
-        let Some(r) = self.jobs.get_mut(&lease.id) else {
-            return false;
-        };
-        let Some((token, exp)) = r.lease else {
-            return false;
-        };
+    /// The lease end if `lease` is the one the job is held under; then unlinks it from
+    /// `leased`. This check is the fence: a holder whose lease was recovered or reassigned
+    /// fails it.
+    fn take_lease(&mut self, lease: &Lease) -> Option<u64> {
+        let r = self.jobs.get_mut(&lease.id)?;
+        let (token, exp) = r.lease?;
         if r.state != JobState::Active || token != lease.token {
-            return false;
+            return None;
         }
         self.leased.remove(&(exp, lease.id));
         r.lease = None;
-        true
+        Some(exp)
     }
 
     fn renew(&mut self, lease: &Lease, now: u64, lease_for: u64) -> LeaseStatus {
-        if !self.take_lease(lease) {
+        if self.take_lease(lease).is_none() {
             return LeaseStatus::Stale;
         }
         let expires = now.saturating_add(lease_for);
@@ -368,11 +365,10 @@ impl QueueState {
     }
 
     fn finish(&mut self, item: Finish, now: u64, retention: &Retention) -> LeaseStatus {
-        let expires = item.lease.expires_at_ms;
         let id = item.lease.id;
-        if !self.take_lease(&item.lease) {
+        let Some(expires) = self.take_lease(&item.lease) else {
             return LeaseStatus::Stale;
-        }
+        };
         let Some(r) = self.jobs.get_mut(&id) else {
             return LeaseStatus::Stale;
         };
@@ -501,6 +497,10 @@ impl Backend for MemoryBackend {
         } = &mut *state;
         let mut out = Vec::new();
         for name in queues {
+            // Queues are visited (maintained, then drained) only while the batch has room.
+            if out.len() >= max {
+                break;
+            }
             let Some(q) = all.get_mut(name) else { continue };
             q.promote_due(now);
             q.recover_expired(
