@@ -1,23 +1,26 @@
-//! Connecting: URL, key prefix, pool and store settings.
+//! Connecting: URL, credentials, TLS, key prefix, pool and store settings.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::{Manager, Pool, Runtime};
-use jobs_core::{BackendError, DEFAULT_MAX_STALLS, Retention};
-use redis::AsyncConnectionConfig;
+use jobs_core::{BackendError, BoxError, DEFAULT_MAX_STALLS, Retention};
 use redis::cluster::ClusterClient;
+use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::backend::{Inner, RedisBackend};
 use crate::conn::Connections;
 use crate::scripts::SCRIPTS;
+use crate::tls::{self, TlsSettings};
 use crate::waiter::{WaitClient, Waiter};
 
 /// The backend could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The URL is not a Redis URL (`redis://[user:password@]host[:port][/db]`).
+    /// The URL is not a Redis URL (`redis://[user:password@]host[:port][/db]`,
+    /// `rediss://` for TLS).
     #[error("invalid Redis URL {url:?}: {source}")]
     InvalidUrl {
         /// The URL, with any password replaced by `***`.
@@ -40,7 +43,29 @@ pub enum ConnectError {
         /// The server's policy.
         policy: String,
     },
-    /// The server could not be reached or refused the setup (AUTH, script loading).
+    /// The server refused the credentials: none given where it requires them (`NOAUTH`), a
+    /// wrong password or user name, or a disabled user (`WRONGPASS`).
+    #[error("Redis at {url} refused the credentials: {source}")]
+    Auth {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// The server's answer (it never contains the password).
+        source: BackendError,
+    },
+    /// TLS could not be set up or was refused: the certificates or key given to the
+    /// builder do not parse, TLS options were given for a `redis://` URL (or the `tls`
+    /// feature is off), or the handshake failed (the server's certificate is not signed by
+    /// a trusted CA, does not name the host or has expired; the server wants a client
+    /// certificate).
+    #[error("TLS to Redis at {url} failed: {source}")]
+    Tls {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What went wrong.
+        source: BoxError,
+    },
+    /// The server could not be reached or refused the setup (script loading, a command
+    /// the ACL user may not run).
     #[error("cannot set up the Redis backend at {url}: {source}")]
     Backend {
         /// The URL, with any password replaced by `***`.
@@ -82,7 +107,9 @@ pub enum EvictionCheck {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` hides the URL's password and the TLS key.
+#[derive(Clone)]
 pub struct RedisBackendBuilder {
     url: String,
     /// Seed nodes, for Redis Cluster.
@@ -94,6 +121,30 @@ pub struct RedisBackendBuilder {
     connect_timeout: Duration,
     response_timeout: Duration,
     eviction_check: EvictionCheck,
+    tls: TlsSettings,
+}
+
+impl fmt::Debug for RedisBackendBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackendBuilder")
+            .field("url", &redact(&self.url))
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|nodes| nodes.iter().map(|n| redact(n)).collect::<Vec<_>>()),
+            )
+            .field("prefix", &self.prefix)
+            .field("retention", &self.retention)
+            .field("max_stalls", &self.max_stalls)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("eviction_check", &self.eviction_check)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl RedisBackendBuilder {
@@ -108,6 +159,7 @@ impl RedisBackendBuilder {
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
             eviction_check: EvictionCheck::Warn,
+            tls: TlsSettings::default(),
         }
     }
 
@@ -156,6 +208,52 @@ impl RedisBackendBuilder {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` (PEM text, one or more certificates) for a
+    /// `rediss://` server, *instead of* the system's root certificates: for a server whose
+    /// certificate is signed by a private CA. Applies to the pool, the blocking waits and,
+    /// on a cluster, every node. Needs the `tls` feature (on by default).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt")?;
+    /// let backend = jobs_redis::RedisBackend::builder("rediss://:password@redis.internal:6380")
+    ///     .tls_root_certificate(ca)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_certificate = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate (PEM chain) and private key (PEM: PKCS#8, PKCS#1
+    /// or SEC1) to a `rediss://` server that asks for one (mutual TLS, Redis's
+    /// `tls-auth-clients yes`). The key is never printed. Needs the `tls` feature.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = jobs_redis::RedisBackend::builder("rediss://redis.internal:6380")
+    ///     .tls_root_certificate(std::fs::read("/etc/jobs/tls/ca.crt")?)
+    ///     .tls_client_certificate(
+    ///         std::fs::read("/etc/jobs/tls/client.crt")?,
+    ///         std::fs::read("/etc/jobs/tls/client.key")?,
+    ///     )
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_certificate = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Builds the backend without touching the network: for workers that must start
     /// (and wait) while Redis is still down.
     pub fn build(self) -> Result<RedisBackend, ConnectError> {
@@ -180,11 +278,14 @@ impl RedisBackendBuilder {
             url: redact(&self.url),
             source,
         };
-        let client = redis::Client::open(self.url.as_str()).map_err(invalid)?;
+        let info = self.url.as_str().into_connection_info().map_err(invalid)?;
+        let client = self.client(info)?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout));
-        let manager = Manager::new_with_config(self.url.as_str(), config).map_err(invalid)?;
+        // The pool's client is made from the same connection info, TLS settings included.
+        let manager = Manager::new_with_config(client.get_connection_info().clone(), config)
+            .map_err(invalid)?;
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)
@@ -200,6 +301,41 @@ impl RedisBackendBuilder {
         Ok((Connections::Single(pool), waits))
     }
 
+    /// A client for one server: with the TLS options applied if any were given, after
+    /// checking that they can be (a `rediss://` URL, certificates that parse).
+    fn client(&self, info: ConnectionInfo) -> Result<redis::Client, ConnectError> {
+        let url = &self.url;
+        if !self.tls.is_set() {
+            if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+                #[cfg(feature = "tls")]
+                tls::install_crypto_provider();
+            }
+            return redis::Client::open(info).map_err(|source| ConnectError::InvalidUrl {
+                url: redact(url),
+                source,
+            });
+        }
+        let tls_error = |source: BoxError| ConnectError::Tls {
+            url: redact(url),
+            source,
+        };
+        if !matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+            return Err(tls_error(
+                "TLS options were given for a URL that does not use TLS; use `rediss://`".into(),
+            ));
+        }
+        #[cfg(feature = "tls")]
+        {
+            tls::install_crypto_provider();
+            let certificates = self.tls.certificates().map_err(|e| tls_error(e.into()))?;
+            redis::Client::build_with_tls(info, certificates).map_err(|e| tls_error(Box::new(e)))
+        }
+        #[cfg(not(feature = "tls"))]
+        Err(tls_error(
+            "jobs-redis was built without its `tls` feature".into(),
+        ))
+    }
+
     fn cluster(&self, nodes: &[String]) -> Result<(Connections, WaitClient), ConnectError> {
         let all = nodes
             .iter()
@@ -210,14 +346,34 @@ impl RedisBackendBuilder {
             url: all.clone(),
             source,
         };
-        let client = ClusterClient::builder(nodes.iter().map(String::as_str))
-            .connection_timeout(self.connect_timeout)
+        // Each seed checked as one server would be, so a bad URL or certificate is reported
+        // as such, and TLS options need `rediss://` seeds here too.
+        for node in nodes {
+            let info = node.as_str().into_connection_info().map_err(|source| {
+                ConnectError::InvalidUrl {
+                    url: redact(node),
+                    source,
+                }
+            })?;
+            self.client(info)?;
+        }
+        let builder = || {
+            let builder = ClusterClient::builder(nodes.iter().map(String::as_str))
+                .connection_timeout(self.connect_timeout);
+            #[cfg(feature = "tls")]
+            // Checked on each seed above.
+            let builder = match self.tls.certificates() {
+                Ok(certificates) if self.tls.is_set() => builder.certs(certificates),
+                _ => builder,
+            };
+            builder
+        };
+        let client = builder()
             .response_timeout(self.response_timeout)
             .build()
             .map_err(invalid)?;
         // Blocking waits need no response timeout of their own: each is bounded by the waiter.
-        let waits = ClusterClient::builder(nodes.iter().map(String::as_str))
-            .connection_timeout(self.connect_timeout)
+        let waits = builder()
             .response_timeout(Duration::from_secs(24 * 3600))
             .build()
             .map_err(invalid)?;
@@ -236,11 +392,10 @@ impl RedisBackendBuilder {
         let url = redact(&self.url);
         let check = self.eviction_check;
         let backend = self.build()?;
-        let fail = |source| ConnectError::Backend {
-            url: url.clone(),
-            source,
-        };
-        backend.load_scripts().await.map_err(fail)?;
+        backend
+            .load_scripts()
+            .await
+            .map_err(|source| setup_error(&url, source))?;
         if check == EvictionCheck::Skip {
             return Ok(backend);
         }
@@ -267,7 +422,8 @@ impl RedisBackendBuilder {
 
 impl RedisBackend {
     /// Options for a backend at `url` (`redis://[user:password@]host[:port][/db]`,
-    /// `rediss://` for TLS, `redis+unix:///path/to/socket`).
+    /// `rediss://` for TLS, `redis+unix:///path/to/socket`). A password (or user name)
+    /// with reserved characters (`@ : / % #` ...) must be percent-encoded.
     pub fn builder(url: &str) -> RedisBackendBuilder {
         RedisBackendBuilder::new(url)
     }
@@ -328,6 +484,39 @@ impl RedisBackend {
         }
         Ok(())
     }
+}
+
+/// A failed setup call as a [`ConnectError`]: refused credentials and TLS failures get
+/// variants of their own, so that they are not mistaken for a server that is away.
+fn setup_error(url: &str, source: BackendError) -> ConnectError {
+    let url = url.to_owned();
+    if tls::is_tls_failure(&source) {
+        return ConnectError::Tls {
+            url,
+            source: Box::new(source),
+        };
+    }
+    if refused_credentials(&source) {
+        return ConnectError::Auth { url, source };
+    }
+    ConnectError::Backend { url, source }
+}
+
+/// Whether the server refused to authenticate the connection, or a command on it for want
+/// of authentication.
+fn refused_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(redis) = err.downcast_ref::<redis::RedisError>() {
+            if redis.kind() == redis::ErrorKind::AuthenticationFailed
+                || matches!(redis.code(), Some("NOAUTH" | "WRONGPASS"))
+            {
+                return true;
+            }
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Every string in a reply (a cluster answers `INFO` with one per node).

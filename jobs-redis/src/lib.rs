@@ -28,6 +28,7 @@ mod error;
 mod keys;
 mod reply;
 mod scripts;
+mod tls;
 mod waiter;
 
 pub use backend::RedisBackend;

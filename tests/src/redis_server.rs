@@ -22,6 +22,9 @@
 //!
 //! Everything here is synchronous (it is used from `Drop`), and all methods take `&self`,
 //! so one server can be shared through an `Arc` with a task that kills or pauses it.
+//!
+//! A server can also listen with TLS, on a second port, with certificates from a throwaway
+//! CA ([`TestCa`]); see [`RedisServerBuilder::tls`].
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -207,6 +210,7 @@ pub struct RedisServerBuilder {
     appendonly: bool,
     args: Vec<OsString>,
     timeout: Duration,
+    tls: Option<TlsFiles>,
 }
 
 impl Default for RedisServerBuilder {
@@ -216,6 +220,7 @@ impl Default for RedisServerBuilder {
             appendonly: false,
             args: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -287,6 +292,31 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Also listens with TLS, on a second free port ([`RedisServer::tls_url`]), with these
+    /// certificate files: `--tls-port`, `--tls-cert-file`, `--tls-key-file`,
+    /// `--tls-ca-cert-file` and `--tls-auth-clients optional` (a client certificate is
+    /// checked against the CA if one is presented, and not required; add
+    /// `.args(["--tls-auth-clients", "yes"])` to require one). The plain port stays open,
+    /// for the readiness check and [`RedisServer::command`].
+    ///
+    /// The `redis-server` binary must be built with TLS (Debian's is).
+    ///
+    /// ```no_run
+    /// use jobs_tests::redis_server::{RedisServer, TestCa};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = TestCa::generate()?;
+    /// let server = RedisServer::builder().tls(ca.server_files()).start()?;
+    /// let url = server.tls_url().expect("TLS was asked for"); // rediss://127.0.0.1:PORT
+    /// let ca_pem = ca.ca_pem(); // for the client to trust
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
     /// Starts the server on a free port and waits until it answers `PING`.
     ///
     /// If the port is taken between choosing it and the server binding it, a few fresh
@@ -320,14 +350,26 @@ impl RedisServerBuilder {
             appendonly: self.appendonly,
             args: self.args,
             timeout: self.timeout,
+            tls: self.tls,
         };
 
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
-            let port = free_port().map_err(|source| Error::Setup {
+            let no_port = |source| Error::Setup {
                 action: "find a free port on 127.0.0.1",
                 source,
-            })?;
+            };
+            let port = free_port().map_err(no_port)?;
+            let tls_port = match config.tls {
+                None => None,
+                Some(_) => Some(loop {
+                    let tls_port = free_port().map_err(no_port)?;
+                    if tls_port != port {
+                        break tls_port;
+                    }
+                }),
+            };
+            let ports = Ports { port, tls_port };
             // Each attempt starts with fresh files, so the log (and the port check on it)
             // is about this attempt only.
             for file in [LOG_FILE, OUTPUT_FILE] {
@@ -341,11 +383,12 @@ impl RedisServerBuilder {
                     _ => {}
                 }
             }
-            match launch(&config, dir.path(), port) {
+            match launch(&config, dir.path(), ports) {
                 Ok(child) => {
                     return Ok(RedisServer {
                         config,
                         port,
+                        tls_port,
                         state: Mutex::new(State {
                             child: Some(child),
                             paused: false,
@@ -383,6 +426,7 @@ impl RedisServerBuilder {
 pub struct RedisServer {
     config: Config,
     port: u16,
+    tls_port: Option<u16>,
     state: Mutex<State>,
     // Removed when the fields drop, after `Drop::drop` has killed and reaped the process.
     dir: TempDir,
@@ -394,6 +438,14 @@ struct Config {
     appendonly: bool,
     args: Vec<OsString>,
     timeout: Duration,
+    tls: Option<TlsFiles>,
+}
+
+/// The ports of one server: plain, and TLS if asked for.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    port: u16,
+    tls_port: Option<u16>,
 }
 
 /// Invariant: `child` is `Some` only while the process has not been reaped, so its pid
@@ -454,6 +506,35 @@ impl RedisServer {
     /// ```
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL to connect to with TLS, `rediss://127.0.0.1:TLS_PORT`, if the server was
+    /// started with [`RedisServerBuilder::tls`].
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::{RedisServer, TestCa};
+    /// # let ca = TestCa::generate().unwrap();
+    /// let server = RedisServer::builder().tls(ca.server_files()).start().unwrap();
+    /// let port = server.tls_port().unwrap();
+    /// assert_eq!(server.tls_url(), Some(format!("rediss://127.0.0.1:{port}")));
+    /// assert_eq!(RedisServer::start().unwrap().tls_url(), None);
+    /// ```
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
+    }
+
+    /// The TLS port, if the server was started with [`RedisServerBuilder::tls`]; it stays
+    /// the same across [`RedisServer::restart`].
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::{RedisServer, TestCa};
+    /// # let ca = TestCa::generate().unwrap();
+    /// let server = RedisServer::builder().tls(ca.server_files()).start().unwrap();
+    /// assert_ne!(server.tls_port(), Some(server.port()));
+    /// ```
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The port the server listens on; it stays the same across [`RedisServer::restart`].
@@ -612,7 +693,11 @@ impl RedisServer {
                 port: self.port,
             });
         }
-        state.child = Some(launch(&self.config, self.dir.path(), self.port)?);
+        let ports = Ports {
+            port: self.port,
+            tls_port: self.tls_port,
+        };
+        state.child = Some(launch(&self.config, self.dir.path(), ports)?);
         Ok(())
     }
 
@@ -742,8 +827,199 @@ impl Drop for RedisServer {
     }
 }
 
-/// Spawns the server on `port` and waits until it answers `PING`; kills it on failure.
-fn launch(config: &Config, dir: &Path, port: u16) -> Result<Child, Error> {
+/// Certificate files for a server that also listens with TLS; see
+/// [`RedisServerBuilder::tls`]. All PEM.
+///
+/// ```no_run
+/// use jobs_tests::redis_server::{RedisServer, TlsFiles};
+///
+/// let files = TlsFiles {
+///     cert: "/etc/redis/tls/redis.crt".into(),
+///     key: "/etc/redis/tls/redis.key".into(),
+///     ca: "/etc/redis/tls/ca.crt".into(),
+/// };
+/// let server = RedisServer::builder().tls(files).start();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The server's certificate (`--tls-cert-file`).
+    pub cert: PathBuf,
+    /// The server's private key (`--tls-key-file`).
+    pub key: PathBuf,
+    /// The CA that client certificates must be signed by (`--tls-ca-cert-file`).
+    pub ca: PathBuf,
+}
+
+/// A throwaway certificate authority for TLS tests, made fresh by [`TestCa::generate`]: the
+/// CA itself, a server certificate for `127.0.0.1`, `::1` and `localhost`, and a client
+/// certificate, both signed by the CA. ECDSA P-256 keys; the files are PEM, in a temp dir
+/// removed on drop (keep the `TestCa` as long as a server may restart with them).
+///
+/// ```no_run
+/// use jobs_tests::redis_server::{RedisServer, TestCa};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ca = TestCa::generate()?;
+/// let server = RedisServer::builder().tls(ca.server_files()).start()?;
+/// // A client trusts `ca.ca_pem()`; for mutual TLS it presents
+/// // `ca.client_cert_pem()` and `ca.client_key_pem()`.
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TestCa {
+    dir: TempDir,
+    ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
+}
+
+const CA_FILE: &str = "ca.crt";
+const SERVER_CERT_FILE: &str = "server.crt";
+const SERVER_KEY_FILE: &str = "server.key";
+
+impl TestCa {
+    /// Generates a new CA and its two certificates, and writes them to a temp dir.
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::TestCa;
+    /// let ca = TestCa::generate()?;
+    /// assert!(ca.ca_pem().starts_with(b"-----BEGIN CERTIFICATE-----"));
+    /// # Ok::<(), jobs_tests::redis_server::Error>(())
+    /// ```
+    pub fn generate() -> Result<Self, Error> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+
+        let failed = |action: &'static str| {
+            move |e: rcgen::Error| Error::Setup {
+                action,
+                source: io::Error::other(e),
+            }
+        };
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(failed("make the test CA"))?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "jobs test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = KeyPair::generate().map_err(failed("make the test CA's key"))?;
+        let ca =
+            CertifiedIssuer::self_signed(ca_params, ca_key).map_err(failed("sign the test CA"))?;
+
+        let leaf = |names: Vec<String>, purpose: ExtendedKeyUsagePurpose, cn: &str| {
+            let mut params =
+                CertificateParams::new(names).map_err(failed("make a test certificate"))?;
+            params.distinguished_name.push(DnType::CommonName, cn);
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            params.extended_key_usages = vec![purpose];
+            let key = KeyPair::generate().map_err(failed("make a test certificate's key"))?;
+            let cert = params
+                .signed_by(&key, &ca)
+                .map_err(failed("sign a test certificate"))?;
+            Ok::<_, Error>((cert.pem(), key.serialize_pem()))
+        };
+        let server_names = ["127.0.0.1", "::1", "localhost"].map(String::from).to_vec();
+        let (server_cert, server_key) = leaf(
+            server_names,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "redis-server",
+        )?;
+        let (client_cert_pem, client_key_pem) = leaf(
+            vec!["jobs-client".to_owned()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            "jobs-client",
+        )?;
+
+        let dir = tempfile::Builder::new()
+            .prefix("jobs-tls-")
+            .tempdir()
+            .map_err(|source| Error::Setup {
+                action: "create a temp dir for test certificates",
+                source,
+            })?;
+        let ca_pem = ca.pem();
+        for (file, pem) in [
+            (CA_FILE, &ca_pem),
+            (SERVER_CERT_FILE, &server_cert),
+            (SERVER_KEY_FILE, &server_key),
+        ] {
+            fs::write(dir.path().join(file), pem).map_err(|source| Error::Setup {
+                action: "write a test certificate",
+                source,
+            })?;
+        }
+        Ok(TestCa {
+            dir,
+            ca_pem,
+            client_cert_pem,
+            client_key_pem,
+        })
+    }
+
+    /// The server's certificate and key and the CA, as files for
+    /// [`RedisServerBuilder::tls`].
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::{RedisServer, TestCa};
+    /// # let ca = TestCa::generate().unwrap();
+    /// let server = RedisServer::builder().tls(ca.server_files()).start();
+    /// ```
+    pub fn server_files(&self) -> TlsFiles {
+        TlsFiles {
+            cert: self.dir.path().join(SERVER_CERT_FILE),
+            key: self.dir.path().join(SERVER_KEY_FILE),
+            ca: self.dir.path().join(CA_FILE),
+        }
+    }
+
+    /// The CA certificate (PEM), for a client to trust.
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::TestCa;
+    /// # let ca = TestCa::generate().unwrap();
+    /// let trusted: Vec<u8> = ca.ca_pem();
+    /// ```
+    pub fn ca_pem(&self) -> Vec<u8> {
+        self.ca_pem.clone().into_bytes()
+    }
+
+    /// A client certificate (PEM) signed by the CA, for mutual TLS.
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::TestCa;
+    /// # let ca = TestCa::generate().unwrap();
+    /// let (cert, key) = (ca.client_cert_pem(), ca.client_key_pem());
+    /// ```
+    pub fn client_cert_pem(&self) -> Vec<u8> {
+        self.client_cert_pem.clone().into_bytes()
+    }
+
+    /// The client certificate's private key (PEM, PKCS#8).
+    ///
+    /// ```no_run
+    /// # use jobs_tests::redis_server::TestCa;
+    /// # let ca = TestCa::generate().unwrap();
+    /// let key = ca.client_key_pem();
+    /// ```
+    pub fn client_key_pem(&self) -> Vec<u8> {
+        self.client_key_pem.clone().into_bytes()
+    }
+}
+
+/// Spawns the server on `ports` and waits until it answers `PING`; kills it on failure.
+fn launch(config: &Config, dir: &Path, ports: Ports) -> Result<Child, Error> {
+    let port = ports.port;
     let output = OpenOptions::new()
         .create(true)
         .append(true)
@@ -765,7 +1041,20 @@ fn launch(config: &Config, dir: &Path, port: u16) -> Result<Child, Error> {
         .arg("--logfile")
         .arg(dir.join(LOG_FILE))
         .args(["--daemonize", "no", "--save", "", "--appendonly"])
-        .arg(if config.appendonly { "yes" } else { "no" })
+        .arg(if config.appendonly { "yes" } else { "no" });
+    if let (Some(files), Some(tls_port)) = (&config.tls, ports.tls_port) {
+        command
+            .arg("--tls-port")
+            .arg(tls_port.to_string())
+            .arg("--tls-cert-file")
+            .arg(&files.cert)
+            .arg("--tls-key-file")
+            .arg(&files.key)
+            .arg("--tls-ca-cert-file")
+            .arg(&files.ca)
+            .args(["--tls-auth-clients", "optional"]);
+    }
+    command
         .args(&config.args)
         .stdin(Stdio::null())
         .stdout(output)
