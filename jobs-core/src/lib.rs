@@ -25,7 +25,7 @@ mod worker;
 
 pub use backend::{Backend, JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
-pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue};
+pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
 pub use context::{CancelReason, JobContext};
 pub use data::{Data, DataMap, DataType};
 pub use error::{BackendError, BoxError, EnqueueError, JobError, JobErrorKind};
