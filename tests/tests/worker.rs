@@ -153,3 +153,26 @@ async fn a_backend_outage_does_not_stop_the_worker() {
     worker.stop().await.unwrap();
     assert_eq!(rec.runs().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_finishing_together_are_recorded_in_one_call() {
+    let backend = Faulty::new(MemoryBackend::new());
+    let calls = backend.calls.clone();
+    let client = Client::new(backend);
+    let rec = Recorder::default();
+    let ids = client
+        .enqueue_many((0..8).map(|i| Hold { label: format!("h{i}"), ms: 1_000 }))
+        .await
+        .unwrap();
+    let worker = RunningWorker::start(&client, |b| {
+        b.register::<Hold>().data(rec.clone()).concurrency(8).lease(LEASE)
+    });
+    for id in ids {
+        wait_for_state(&client, Q, id, JobState::Succeeded, PATIENCE).await;
+    }
+    worker.stop().await.unwrap();
+    // Eight jobs ending at the same instant: their outcomes share a backend call (one per
+    // job without the acker).
+    let finishes = calls.finish.load(Ordering::SeqCst);
+    assert!(finishes <= 2, "{finishes} finish calls for 8 jobs");
+}

@@ -1,11 +1,12 @@
 //! The worker pool: one process running many jobs at once from several queues.
 //!
 //! Duties of [`Worker::run_until`] (the launcher and manager): check the configuration,
-//! start the heartbeat, reserve jobs while there are free slots and hand each to a
-//! processor task, block on the backend when there is nothing to do, and on the shutdown
-//! signal stop reserving, wait for running jobs up to the grace period, then release the
-//! rest to the queue at once.
+//! start the heartbeat and the acker, reserve jobs while there are free slots and hand
+//! each to a processor task, block on the backend when there is nothing to do, and on the
+//! shutdown signal stop reserving, wait for running jobs up to the grace period, then
+//! release the rest to the queue at once and record every outcome.
 
+mod acker;
 mod active;
 mod heartbeat;
 mod processor;
@@ -202,6 +203,8 @@ pub(crate) struct Shared<B> {
     active: active::Active,
     /// Fired when the grace period is over: running jobs are aborted and released.
     hard_stop: CancellationToken,
+    /// Outcomes of finished jobs, for the acker.
+    acks: tokio::sync::mpsc::UnboundedSender<acker::Ack>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -238,6 +241,7 @@ impl<B: Backend> Worker<B> {
         signal: impl Future<Output = ()> + Send,
     ) -> Result<(), WorkerError> {
         self.check()?;
+        let (acks, ack_queue) = acker::channel();
         let shared = Arc::new(Shared {
             backend: self.client.backend_arc().clone(),
             registry: self.registry,
@@ -245,12 +249,15 @@ impl<B: Backend> Worker<B> {
             config: self.config,
             active: active::Active::default(),
             hard_stop: CancellationToken::new(),
+            acks,
         });
         let config = &shared.config;
         tracing::info!(queues = ?config.queues, concurrency = config.concurrency, lease = ?config.lease, "worker started");
 
         let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat::run(shared.clone(), stop_heartbeat.clone()));
+        let stop_acker = CancellationToken::new();
+        let mut acker = tokio::spawn(acker::run(shared.clone(), ack_queue, stop_acker.clone()));
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
         {
@@ -268,7 +275,9 @@ impl<B: Backend> Worker<B> {
 
         tracker.close();
         tracing::info!(running = shared.active.len(), grace = ?config.grace, "shutting down: no new jobs; waiting for running ones");
-        if tokio::time::timeout(config.grace, tracker.wait())
+        // One deadline for the running jobs and for recording their outcomes.
+        let deadline = tokio::time::Instant::now() + config.grace;
+        if tokio::time::timeout_at(deadline, tracker.wait())
             .await
             .is_err()
         {
@@ -278,6 +287,12 @@ impl<B: Backend> Worker<B> {
             );
             shared.hard_stop.cancel();
             tracker.wait().await;
+        }
+        // Every processor has handed over its outcome: record them, then stop.
+        stop_acker.cancel();
+        if tokio::time::timeout_at(deadline, &mut acker).await.is_err() {
+            shared.hard_stop.cancel();
+            let _ = acker.await;
         }
         stop_heartbeat.cancel();
         let _ = heartbeat.await;

@@ -3,8 +3,8 @@
 //! Duties: decode the payload into its registered type (a payload that does not decode
 //! goes to dead, an unknown name is retried for a worker that knows it), run the job in its
 //! own task so a panic ends only that attempt, enforce the job's timeout, turn the result
-//! into an [`Outcome`], and hand it to the backend, retrying while the backend is
-//! unreachable. On hard shutdown it aborts the job and releases it at once.
+//! into an [`Outcome`], and hand it, with the job's slot, to the acker, which records it.
+//! On hard shutdown it aborts the job and releases it at once.
 
 use std::any::Any;
 use std::future::pending;
@@ -15,7 +15,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Shared;
-use crate::backend::{Backend, Finish, LeaseStatus, Outcome, Reserved};
+use super::acker::Ack;
+use crate::backend::{Backend, Finish, Outcome, Reserved};
 use crate::{Backoff, CancelReason, JobContext, JobErrorKind};
 
 pub(crate) async fn process<B: Backend>(
@@ -46,15 +47,17 @@ pub(crate) async fn process<B: Backend>(
         // Stop renewing first: a renewal racing with the finish would see the lease gone
         // and report it lost.
         shared.active.remove(&job.lease);
-        report(
-            &shared,
-            Finish {
+        let ack = Ack {
+            finish: Finish {
                 lease: job.lease,
                 outcome,
             },
-        )
-        .await;
-        drop(permit);
+            name: job.name,
+            _slot: permit,
+        };
+        // The acker outlives every processor; should it be gone, the lease expires and
+        // the job runs again.
+        let _ = shared.acks.send(ack);
     }
     .instrument(span)
     .await
@@ -163,35 +166,5 @@ fn log_outcome(job: &Reserved, outcome: &Outcome, elapsed: Duration) {
             ?elapsed,
             "job interrupted by shutdown; returned to the queue"
         ),
-    }
-}
-
-/// Hands the outcome to the backend, retrying while it is unreachable. Gives up only on
-/// hard shutdown: the lease then expires and the job runs again (at-least-once).
-async fn report<B: Backend>(shared: &Shared<B>, finish: Finish) {
-    let mut tries = 0;
-    loop {
-        match shared.backend.finish(vec![finish.clone()]).await {
-            Ok(statuses) => {
-                if statuses.first() == Some(&LeaseStatus::Stale) {
-                    tracing::warn!(
-                        "lease was lost before the job finished: outcome discarded (the job was recovered and may run again)"
-                    );
-                }
-                return;
-            }
-            Err(e) => {
-                tries += 1;
-                let wait = super::RETRY_BACKOFF.delay_with_jitter(tries, fastrand::f64());
-                tracing::warn!(error = %e, retry_in = ?wait, "could not record the job's outcome; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shared.hard_stop.cancelled() => {
-                        tracing::warn!("shutting down with the outcome unrecorded; the job will run again after its lease expires");
-                        return;
-                    }
-                }
-            }
-        }
     }
 }
