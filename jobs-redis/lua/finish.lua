@@ -21,9 +21,10 @@ if wrong then return wrong end
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local succeeded, dead = KEYS[5], KEYS[6]
 local batch = tonumber(ARGV[5])
-local dead_limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), batch }
 local now = now_ms()
 local out, woke = {}, false
+local added, buried = 0, 0
+local keep_none = tonumber(ARGV[1]) == 0
 
 for i = 6, #ARGV, 5 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
@@ -36,19 +37,25 @@ for i = 6, #ARGV, 5 do
     out[#out + 1] = tonumber(held)
     redis.call('ZREM', leased, id)
     if kind == 'ok' then
-      rec[F_TOKEN] = 0
-      rec[F_FINISHED] = now
-      rec[F_RESULT] = data ~= '' and data or false
-      store(jobs, id, rec)
-      redis.call('ZADD', succeeded, now, id)
-      trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), batch)
+      if keep_none then
+        -- Nothing of succeeded jobs is kept: delete the record at once.
+        redis.call('HDEL', jobs, id)
+      else
+        rec[F_TOKEN] = 0
+        rec[F_FINISHED] = now
+        rec[F_RESULT] = data ~= '' and data or false
+        store(jobs, id, rec)
+        redis.call('ZADD', succeeded, now, id)
+        added = added + 1
+      end
     elseif kind == 'fail' then
       rec[F_ERROR] = data
       if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
         schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
         woke = true
       else
-        bury(jobs, dead, id, rec, nil, now, dead_limits)
+        bury(jobs, dead, id, rec, nil, now)
+        buried = buried + 1
       end
     elseif kind == 'snooze' then
       rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
@@ -60,6 +67,13 @@ for i = 6, #ARGV, 5 do
       woke = true
     end
   end
+end
+-- Retention, once per call, with a budget covering what this call added.
+if added > 0 or keep_none then
+  trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), batch + added)
+end
+if buried > 0 then
+  trim(jobs, dead, tonumber(ARGV[3]), now - tonumber(ARGV[4]), batch + buried)
 end
 if woke then
   wake(KEYS[7])

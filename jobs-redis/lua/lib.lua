@@ -76,26 +76,24 @@ local function schedule(jobs, ready, scheduled, id, rec, due, now)
 end
 
 -- Deletes the oldest entries of a finished set beyond `max`, and those finished before
--- `cutoff`, at most `batch` of each per call.
-local function trim(jobs, set, max, cutoff, batch)
-  local excess = redis.call('ZCARD', set) - max
+-- `cutoff`: at most `budget` of each, in a few commands whatever the count. Callers trim
+-- once per call, after their loop, with a budget that covers what they added.
+local function trim(jobs, set, max, cutoff, budget)
+  local excess = math.min(redis.call('ZCARD', set) - max, budget)
   if excess > 0 then
-    local ids = redis.call('ZRANGE', set, 0, math.min(excess, batch) - 1)
-    for _, id in ipairs(ids) do
-      redis.call('ZREM', set, id)
-      redis.call('HDEL', jobs, id)
-    end
+    local ids = redis.call('ZRANGE', set, 0, excess - 1)
+    redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
+    redis.call('HDEL', jobs, unpack(ids))
   end
-  local old = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. cutoff, 'LIMIT', 0, batch)
-  for _, id in ipairs(old) do
-    redis.call('ZREM', set, id)
-    redis.call('HDEL', jobs, id)
+  local old = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. cutoff, 'LIMIT', 0, budget)
+  if #old > 0 then
+    redis.call('ZREM', set, unpack(old))
+    redis.call('HDEL', jobs, unpack(old))
   end
 end
 
--- Moves an unlinked job to dead with `reason`, then trims the dead set.
--- `limits` = {dead_max, dead_max_age_ms, batch}.
-local function bury(jobs, dead, id, rec, reason, now, limits)
+-- Moves an unlinked job to dead with `reason`. The caller trims the dead set.
+local function bury(jobs, dead, id, rec, reason, now)
   rec[F_TOKEN] = 0
   rec[F_FINISHED] = now
   if reason then
@@ -103,11 +101,11 @@ local function bury(jobs, dead, id, rec, reason, now, limits)
   end
   store(jobs, id, rec)
   redis.call('ZADD', dead, now, id)
-  trim(jobs, dead, limits[1], now - limits[2], limits[3])
 end
 
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
+-- `limits` = {dead_max, dead_max_age_ms, trim budget}.
 local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits)
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
@@ -120,7 +118,7 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
         local reason = string.format(
           'lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)',
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
-        bury(jobs, dead, id, rec, reason, now, limits)
+        bury(jobs, dead, id, rec, reason, now)
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.
@@ -130,6 +128,9 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
         requeued = requeued + 1
       end
     end
+  end
+  if buried > 0 then
+    trim(jobs, dead, limits[1], now - limits[2], limits[3] + buried)
   end
   return requeued, buried
 end
