@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::{Manager, Pool, Runtime};
+use deadpool::Runtime;
 use jobs_core::{BackendError, BoxError, DEFAULT_MAX_STALLS, Retention};
 use redis::cluster::ClusterClient;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::backend::{Inner, RedisBackend};
-use crate::conn::Connections;
+use crate::conn::{Connections, Manager, Pool};
 use crate::scripts::SCRIPTS;
 use crate::tls::{self, TlsSettings};
 use crate::waiter::{WaitClient, Waiter};
@@ -283,9 +283,11 @@ impl RedisBackendBuilder {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout));
-        // The pool's client is made from the same connection info, TLS settings included.
-        let manager = Manager::new_with_config(client.get_connection_info().clone(), config)
-            .map_err(invalid)?;
+        // The pool shares the client, TLS settings included.
+        let manager = Manager {
+            client: client.clone(),
+            config,
+        };
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)

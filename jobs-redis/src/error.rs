@@ -39,7 +39,7 @@ pub(crate) fn map(err: RedisError) -> BackendError {
     BackendError::Other(Box::new(err))
 }
 
-pub(crate) fn pool(err: deadpool_redis::PoolError) -> BackendError {
+pub(crate) fn pool(err: deadpool::managed::PoolError<RedisError>) -> BackendError {
     BackendError::Unavailable(Box::new(err))
 }
 

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs_core::BackendError;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
 use tokio::task::JoinSet;
 
+use crate::conn::Conn;
 use crate::error;
 
 /// Slack on top of the server-side timeout before the client gives up on a wait.
@@ -31,38 +31,8 @@ pub(crate) enum WaitClient {
     Cluster(ClusterClient),
 }
 
-enum WaitConn {
-    Single(MultiplexedConnection),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for WaitConn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            WaitConn::Single(c) => c.req_packed_command(cmd),
-            WaitConn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            WaitConn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            WaitConn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            WaitConn::Single(c) => c.get_db(),
-            WaitConn::Cluster(c) => c.get_db(),
-        }
-    }
-}
+/// A dedicated connection for blocking waits.
+type WaitConn = Conn<MultiplexedConnection>;
 
 pub(crate) struct Waiter {
     client: WaitClient,
@@ -141,9 +111,9 @@ impl Waiter {
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .map_err(error::map)?;
-                Ok(WaitConn::Single(conn))
+                Ok(Conn::Single(conn))
             }
-            WaitClient::Cluster(client) => Ok(WaitConn::Cluster(
+            WaitClient::Cluster(client) => Ok(Conn::Cluster(
                 client.get_async_connection().await.map_err(error::map)?,
             )),
         }
