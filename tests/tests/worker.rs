@@ -161,11 +161,17 @@ async fn outcomes_finishing_together_are_recorded_in_one_call() {
     let client = Client::new(backend);
     let rec = Recorder::default();
     let ids = client
-        .enqueue_many((0..8).map(|i| Hold { label: format!("h{i}"), ms: 1_000 }))
+        .enqueue_many((0..8).map(|i| Hold {
+            label: format!("h{i}"),
+            ms: 1_000,
+        }))
         .await
         .unwrap();
     let worker = RunningWorker::start(&client, |b| {
-        b.register::<Hold>().data(rec.clone()).concurrency(8).lease(LEASE)
+        b.register::<Hold>()
+            .data(rec.clone())
+            .concurrency(8)
+            .lease(LEASE)
     });
     for id in ids {
         wait_for_state(&client, Q, id, JobState::Succeeded, PATIENCE).await;
