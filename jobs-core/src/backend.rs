@@ -120,8 +120,12 @@ pub enum LeaseStatus {
         expires_at_ms: u64,
     },
     /// The token is no longer valid: the lease expired and the job was recovered, given
-    /// to another worker, or finished. Nothing was changed.
+    /// to another worker, or finished by another delivery. Nothing was changed.
     Stale,
+    /// From [`Backend::finish`] only: this delivery's outcome was already recorded (a
+    /// retried call whose first answer was lost), or the job is no longer stored at all.
+    /// Nothing was changed, and nothing will run the job again because of this lease.
+    Finished,
 }
 
 /// Where a job is in its lifecycle.

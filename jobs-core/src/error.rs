@@ -149,7 +149,9 @@ impl fmt::Debug for JobError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {
-    /// The backend could not be reached or timed out. Transient: callers may retry.
+    /// The backend could not be reached or timed out. Transient: callers may retry. A call
+    /// whose answer was lost may still have been applied: retries must be idempotent
+    /// (enqueue with the same id; outcomes are fenced by their lease).
     #[error("backend unavailable: {0}")]
     Unavailable(#[source] BoxError),
     /// The store is out of memory and refused the write; nothing was written. Transient:
@@ -174,7 +176,9 @@ impl BackendError {
     }
 }
 
-/// Why an enqueue was refused. Nothing was written when this is returned.
+/// Why an enqueue failed. Nothing was written, except possibly for
+/// [`BackendError::Unavailable`]: a call whose answer was lost may have been applied, so
+/// retry it with the same id ([`crate::Enqueue::id`]), which never stores a job twice.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnqueueError {

@@ -177,6 +177,9 @@ struct Record {
     ready_at: u64,
     run_at: Option<u64>,
     lease: Option<(u64, u64)>,
+    /// The token of the delivery whose outcome was recorded last: a repeat of that
+    /// finish is answered `Finished`, not `Stale`.
+    done_token: Option<u64>,
     finished_at: Option<u64>,
     last_error: Option<String>,
     result: Option<Vec<u8>>,
@@ -230,6 +233,7 @@ impl QueueState {
             ready_at: due,
             run_at: None,
             lease: None,
+            done_token: None,
             finished_at: None,
             last_error: None,
             result: None,
@@ -367,11 +371,15 @@ impl QueueState {
     fn finish(&mut self, item: Finish, now: u64, retention: &Retention) -> LeaseStatus {
         let id = item.lease.id;
         let Some(expires) = self.take_lease(&item.lease) else {
-            return LeaseStatus::Stale;
+            return match self.jobs.get(&id) {
+                Some(r) if r.done_token != Some(item.lease.token) => LeaseStatus::Stale,
+                _ => LeaseStatus::Finished,
+            };
         };
         let Some(r) = self.jobs.get_mut(&id) else {
             return LeaseStatus::Stale;
         };
+        r.done_token = Some(item.lease.token);
         match item.outcome {
             Outcome::Succeeded { result } => {
                 r.state = JobState::Succeeded;

@@ -11,8 +11,9 @@
 --   kind 'snooze':  scheduled again after delay_ms; the attempt is given back
 --   kind 'release': ready again at its old place in line; the attempt is given back
 --
--- Returns: one number per item: the lease end it was held under, or 0 when the token is
--- stale (nothing was changed for that item).
+-- Returns: one number per item: the lease end it was held under; 0 when the token is
+-- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
+-- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' } })
@@ -29,13 +30,18 @@ local keep_none = tonumber(ARGV[1]) == 0
 for i = 6, #ARGV, 5 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay = ARGV[i + 3], ARGV[i + 4]
-  local rec = load(jobs, id)
+  local rec, why = load(jobs, id)
   local held = rec and rec[F_TOKEN] == token and redis.call('ZSCORE', leased, id)
   if not held then
-    out[#out + 1] = 0
+    if why == 'missing' or (rec and rec[F_DONE] == token) then
+      out[#out + 1] = -1
+    else
+      out[#out + 1] = 0
+    end
   else
     out[#out + 1] = tonumber(held)
     redis.call('ZREM', leased, id)
+    rec[F_DONE] = token
     if kind == 'ok' then
       if keep_none then
         -- Nothing of succeeded jobs is kept: delete the record at once.

@@ -10,6 +10,8 @@
 local F_NAME, F_PAYLOAD, F_PRIORITY, F_MAX_ATTEMPTS = 1, 2, 3, 4
 local F_ATTEMPTS, F_DELIVERIES, F_STALLS, F_CREATED = 5, 6, 7, 8
 local F_READY_AT, F_FINISHED, F_ERROR, F_RESULT, F_TOKEN = 9, 10, 11, 12, 13
+-- The token of the delivery whose outcome was recorded last (absent until then).
+local F_DONE = 14
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.

@@ -348,12 +348,13 @@ impl jobs_core::Backend for RedisBackend {
                 }
                 let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
                 for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
-                    let held = reply::uint(&v)?;
-                    if held > 0 {
-                        out[*pos] = LeaseStatus::Held {
-                            expires_at_ms: held,
-                        };
-                    }
+                    out[*pos] = match reply::int(&v)? {
+                        -1 => LeaseStatus::Finished,
+                        held if held > 0 => LeaseStatus::Held {
+                            expires_at_ms: held as u64,
+                        },
+                        _ => LeaseStatus::Stale,
+                    };
                 }
             }
         }

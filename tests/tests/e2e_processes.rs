@@ -6,209 +6,16 @@
 //! 2-core CI machine), the tests take about as long as their jobs. The figures they print
 //! (`--nocapture`) are the ones worth watching in CI logs.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use jobs_core::{Client, JobId, JobState};
-use jobs_redis::RedisBackend;
-use jobs_tests::e2e::{Entry, Ledger, LoggedSleep, QUEUE};
-use jobs_tests::redis_server::RedisServer;
+use jobs_core::{JobId, JobState};
+use jobs_tests::e2e::{Entry, PATIENCE, QUEUE, WorkerProcess, World, by_job};
 use jobs_tests::support::{eventually, wait_for_state};
-use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
-use tempfile::TempDir;
 use tokio::time::Instant;
 
-/// Slack on top of what a step should take, for a loaded machine.
-const PATIENCE: Duration = Duration::from_secs(60);
-/// Log lines of a worker printed when a test fails.
-const LOG_TAIL_LINES: usize = 200;
-
-/// One test's world: a temp dir (ledger, worker output), a private Redis, a client.
-struct World {
-    // Fields drop in order: the server dies after the client, the dir goes last.
-    client: Client<RedisBackend>,
-    server: RedisServer,
-    prefix: String,
-    ledger: Ledger,
-    dir: TempDir,
-}
-
-impl World {
-    async fn new(prefix: &str) -> World {
-        let dir = tempfile::Builder::new()
-            .prefix("jobs-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let server = RedisServer::start().expect("start redis-server");
-        let backend = RedisBackend::builder(&server.url())
-            .prefix(prefix)
-            .connect()
-            .await
-            .expect("connect to the test's redis-server");
-        World {
-            client: Client::new(backend),
-            ledger: Ledger::new(dir.path().join("ledger")),
-            server,
-            prefix: prefix.to_owned(),
-            dir,
-        }
-    }
-
-    /// Starts worker `name` with `args` (`--lease-ms`, ...) and waits until it is ready.
-    async fn worker(&self, name: &str, args: &[&str]) -> WorkerProcess {
-        let mut worker = WorkerProcess::spawn(
-            self.dir.path(),
-            name,
-            &["--redis-url", &self.server.url(), "--prefix", &self.prefix],
-            args,
-        );
-        let took = worker.wait_ready().await;
-        println!("{name}: pid {} ready in {took:.2?}", worker.pid);
-        worker
-    }
-
-    fn job(&self, ms: u64) -> LoggedSleep {
-        LoggedSleep {
-            ledger: self.ledger.arg(),
-            ms,
-        }
-    }
-
-    async fn record(&self, id: JobId) -> jobs_core::JobInfo {
-        self.client
-            .job(QUEUE, id)
-            .await
-            .expect("job lookup")
-            .expect("the job's record")
-    }
-
-    /// Waits until the ledger has `n` `start` lines for `id`; returns them.
-    async fn starts(&self, id: JobId, n: usize, timeout: Duration) -> Vec<Entry> {
-        let what = format!("{n} start line(s) of job {id} in the ledger");
-        eventually(&what, timeout, || {
-            let starts: Vec<Entry> = self
-                .ledger
-                .entries_of(id)
-                .into_iter()
-                .filter(Entry::is_start)
-                .collect();
-            std::future::ready((starts.len() >= n).then_some(starts))
-        })
-        .await
-    }
-}
-
-/// A worker daemon in a child process: killed and reaped when dropped, so no test leaves
-/// one behind, pass or fail. A failing test (a panicking thread) prints its log first.
-struct WorkerProcess {
-    name: String,
-    child: Child,
-    pid: u32,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl WorkerProcess {
-    fn spawn(dir: &Path, name: &str, connect: &[&str], args: &[&str]) -> WorkerProcess {
-        let stdout = dir.join(format!("{name}.out"));
-        let stderr = dir.join(format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_e2e_worker"))
-            .args(connect)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("worker stdout file"))
-            .stderr(File::create(&stderr).expect("worker stderr file"))
-            .spawn()
-            .expect("spawn e2e_worker");
-        WorkerProcess {
-            name: name.to_owned(),
-            pid: child.id(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for the `ready pid=<pid>` line; fails at once if the process exits first.
-    async fn wait_ready(&mut self) -> Duration {
-        let started = Instant::now();
-        let expected = format!("ready pid={}", self.pid);
-        let what = format!("{} (pid {}) to print {expected:?}", self.name, self.pid);
-        eventually(&what, PATIENCE, || {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("{} exited before it was ready: {status}", self.name);
-            }
-            let out = fs::read_to_string(&self.stdout).unwrap_or_default();
-            std::future::ready(out.lines().any(|l| l == expected).then_some(()))
-        })
-        .await;
-        started.elapsed()
-    }
-
-    /// SIGKILL, as in a crash; reaps the process.
-    fn kill(&mut self) -> ExitStatus {
-        self.child.kill().expect("SIGKILL the worker");
-        self.child.wait().expect("reap the worker")
-    }
-
-    /// SIGTERM, as a process manager sends on shutdown.
-    fn terminate(&mut self) {
-        // Our child, not yet reaped: the pid cannot have been reused.
-        assert!(
-            self.child.try_wait().expect("try_wait").is_none(),
-            "{} exited before SIGTERM",
-            self.name
-        );
-        let pid = Pid::from_raw(i32::try_from(self.pid).expect("pid fits in pid_t"));
-        signal::kill(pid, Signal::SIGTERM).expect("SIGTERM the worker");
-    }
-
-    /// Waits for the process to exit and reaps it.
-    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let what = format!("{} (pid {}) to exit", self.name, self.pid);
-        eventually(&what, timeout, || {
-            std::future::ready(self.child.try_wait().expect("try_wait"))
-        })
-        .await
-    }
-
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        // Kill first, so the log is complete and the process does not outlive the test.
-        // `kill` does nothing to a child that was already reaped.
-        let _ = self.child.kill();
-        let status = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- {} (pid {}, {status:?}), last {LOG_TAIL_LINES} log lines ----\n{}\n---- end of {} log ----",
-                self.name,
-                self.pid,
-                self.log_tail(),
-                self.name,
-            );
-        }
-    }
-}
-
-/// The ledger's lines grouped by job.
-fn by_job(entries: &[Entry]) -> BTreeMap<JobId, Vec<Entry>> {
-    let mut out: BTreeMap<JobId, Vec<Entry>> = BTreeMap::new();
-    for e in entries {
-        out.entry(e.id()).or_default().push(*e);
-    }
-    out
-}
+/// The worker daemon, `src/bin/e2e_worker.rs`.
+const WORKER: &str = env!("CARGO_BIN_EXE_e2e_worker");
 
 /// A job twenty times longer than its lease runs once, to the end: the default heartbeat
 /// keeps the lease.
@@ -216,7 +23,7 @@ fn by_job(entries: &[Entry]) -> BTreeMap<JobId, Vec<Entry>> {
 async fn long_job_completes_exactly_once() {
     const LEASE_MS: u64 = 1_000;
     const JOB_MS: u64 = 20_000;
-    let world = World::new("e2e-long").await;
+    let world = World::new(WORKER, "e2e-long").await;
     let worker = world
         .worker("worker", &["--lease-ms", &LEASE_MS.to_string()])
         .await;
@@ -341,7 +148,7 @@ impl Crash {
 async fn killed_worker_job_runs_on_another_worker() {
     const LEASE_MS: u64 = 1_000;
     const JOB_MS: u64 = 3_000;
-    let world = World::new("e2e-kill").await;
+    let world = World::new(WORKER, "e2e-kill").await;
     let crash = Crash::new(&world, LEASE_MS, JOB_MS).await;
     let (id, survivor) = (crash.id, crash.survivor().pid);
 
@@ -396,7 +203,7 @@ async fn killed_worker_job_runs_again_about_one_lease_later() {
     const LEASE_MS: u64 = 500;
     // Room for a loaded machine, and still half the default idle wait.
     const SLACK: Duration = Duration::from_millis(2_000);
-    let world = World::new("e2e-redelivery").await;
+    let world = World::new(WORKER, "e2e-redelivery").await;
     let crash = Crash::new(&world, LEASE_MS, 60_000).await;
     world.starts(crash.id, 2, PATIENCE).await;
     let took = crash.killed.elapsed();
@@ -412,7 +219,7 @@ async fn killed_worker_job_runs_again_about_one_lease_later() {
 async fn jobs_enqueued_with_no_worker_run_when_one_starts() {
     const JOBS: usize = 200;
     const JOB_MS: u64 = 10;
-    let world = World::new("e2e-backlog").await;
+    let world = World::new(WORKER, "e2e-backlog").await;
     let ids = world
         .client
         .enqueue_many((0..JOBS).map(|_| world.job(JOB_MS)))
@@ -483,7 +290,7 @@ async fn sigterm_releases_running_jobs_at_once() {
     const LEASE_MS: u64 = 60_000;
     const GRACE_MS: u64 = 500;
     const JOB_MS: u64 = 60_000;
-    let world = World::new("e2e-sigterm").await;
+    let world = World::new(WORKER, "e2e-sigterm").await;
     let mut worker = world
         .worker(
             "worker",

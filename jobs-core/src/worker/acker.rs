@@ -77,6 +77,9 @@ async fn record<B: Backend>(shared: &Shared<B>, batch: Vec<Ack>) {
         match shared.backend.finish(items.clone()).await {
             Ok(statuses) => {
                 for (ack, status) in batch.iter().zip(statuses) {
+                    if status == LeaseStatus::Finished {
+                        tracing::debug!(job_id = %ack.finish.lease.id, "outcome already recorded by an earlier try");
+                    }
                     if status == LeaseStatus::Stale {
                         let lease = &ack.finish.lease;
                         tracing::warn!(

@@ -1,16 +1,24 @@
-//! A worker daemon for the end-to-end tests (`tests/e2e_processes.rs`): runs the jobs of
-//! [`jobs_tests::e2e`] from a Redis server until SIGTERM or ctrl-c.
+//! A worker daemon for the end-to-end tests (`tests/e2e_processes.rs`, `chaos.rs`,
+//! `faults.rs`): runs the jobs of [`jobs_tests::e2e`] from a Redis server until SIGTERM or
+//! ctrl-c.
 //!
 //! ```text
 //! e2e_worker [--redis-url URL] [--prefix PREFIX] [--lease-ms N] [--grace-ms N]
+//!            [--concurrency N] [--max-stalls N] [--lazy]
 //! ```
 //!
 //! The URL falls back to `$REDIS_URL`; every setting not given keeps the framework's
-//! default. Once connected it prints `ready pid=<pid>` on stdout, so a test can wait for
-//! that line. Logs go to stderr (`RUST_LOG`, default `info`).
+//! default (`--max-stalls` is the backend's: lease expiries before a job is dead). Once
+//! connected it prints `ready pid=<pid>` on stdout, so a test can wait for that line. With
+//! `--lazy` it does not connect first (`RedisBackendBuilder::build`): it prints the line at
+//! once and, if Redis is down, waits for it like a running worker would, instead of
+//! exiting; for tests that start workers while Redis restarts. Logs go to stderr
+//! (`RUST_LOG`, default `info`).
 //!
-//! Exit status: 0 after a graceful shutdown, 1 if Redis cannot be reached or the worker
-//! refuses to start, 2 on bad arguments.
+//! SIGTERM or SIGINT (ctrl-c) shut it down gracefully from the moment the ready line is out.
+//!
+//! Exit status: 0 after a graceful shutdown, 1 if Redis cannot be reached (without
+//! `--lazy`) or the worker refuses to start, 2 on bad arguments.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -18,11 +26,12 @@ use std::time::Duration;
 
 use jobs_core::{Client, Worker};
 use jobs_redis::RedisBackend;
-use jobs_tests::e2e::LoggedSleep;
+use jobs_tests::e2e::{LoggedSleep, PidSleep};
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str =
-    "usage: e2e_worker [--redis-url URL] [--prefix PREFIX] [--lease-ms N] [--grace-ms N]";
+const USAGE: &str = "usage: e2e_worker [--redis-url URL] [--prefix PREFIX] [--lease-ms N] \
+                     [--grace-ms N] [--concurrency N] [--max-stalls N] [--lazy]";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -30,6 +39,16 @@ struct Args {
     prefix: Option<String>,
     lease: Option<Duration>,
     grace: Option<Duration>,
+    concurrency: Option<usize>,
+    max_stalls: Option<u32>,
+    lazy: bool,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}"))
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -46,6 +65,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--prefix" => out.prefix = Some(value()?),
             "--lease-ms" => out.lease = Some(millis(value()?)?),
             "--grace-ms" => out.grace = Some(millis(value()?)?),
+            "--concurrency" => out.concurrency = Some(number(&flag, value()?)?),
+            "--max-stalls" => out.max_stalls = Some(number(&flag, value()?)?),
+            "--lazy" => out.lazy = true,
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -79,7 +101,15 @@ async fn main() -> ExitCode {
     if let Some(prefix) = args.prefix {
         backend = backend.prefix(prefix);
     }
-    let backend = match backend.connect().await {
+    if let Some(max_stalls) = args.max_stalls {
+        backend = backend.max_stalls(max_stalls);
+    }
+    let backend = if args.lazy {
+        backend.build()
+    } else {
+        backend.connect().await
+    };
+    let backend = match backend {
         Ok(backend) => backend,
         Err(e) => {
             tracing::error!(error = %e, "cannot connect");
@@ -87,16 +117,40 @@ async fn main() -> ExitCode {
         }
     };
 
-    let mut worker = Worker::builder(Client::new(backend)).register::<LoggedSleep>();
+    let mut worker = Worker::builder(Client::new(backend))
+        .register::<LoggedSleep>()
+        .register::<PidSleep>();
     if let Some(lease) = args.lease {
         worker = worker.lease(lease);
     }
     if let Some(grace) = args.grace {
         worker = worker.shutdown_grace(grace);
     }
+    if let Some(concurrency) = args.concurrency {
+        worker = worker.concurrency(concurrency);
+    }
+    // Listen for SIGTERM and SIGINT before saying ready: `Worker::run` would install its
+    // handlers only once it runs, and a test that signals a worker right after the line
+    // would find the default action (death) instead of a graceful shutdown.
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    };
     // Stdout is line-buffered: the line is out as soon as it is printed.
     println!("ready pid={}", std::process::id());
-    match worker.build().run().await {
+    match worker.build().run_until(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the worker refused to start");
