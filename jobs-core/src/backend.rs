@@ -280,7 +280,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
 
     /// Returns up to `limit` jobs of `queue` whose lease expired to ready, or to dead once
-    /// they stalled too often or were on their last attempt.
+    /// they stalled too often or were on their last attempt. A backend may take fewer per
+    /// call ([`crate::RECOVER_BATCH`] for Redis, to bound each script); call again for more.
     fn recover_expired(
         &self,
         queue: &str,

@@ -77,6 +77,8 @@ impl Backoff {
     /// assert_eq!(b.delay_with_jitter(1, 1.0), Duration::from_secs(125));
     /// // Out-of-range randomness is clamped rather than trusted.
     /// assert_eq!(b.delay_with_jitter(1, 7.0), Duration::from_secs(125));
+    /// // Huge delays saturate instead of overflowing.
+    /// assert_eq!(Backoff::fixed(Duration::MAX).delay_with_jitter(1, 1.0), Duration::MAX);
     /// ```
     pub fn delay_with_jitter(&self, attempt: u32, unit: f64) -> Duration {
         let unit = if unit.is_nan() {
@@ -84,7 +86,9 @@ impl Backoff {
         } else {
             unit.clamp(0.0, 1.0)
         };
-        self.delay(attempt).mul_f64(0.75 + 0.5 * unit)
+        // Saturate rather than panic for delays near `Duration::MAX`.
+        Duration::try_from_secs_f64(self.delay(attempt).as_secs_f64() * (0.75 + 0.5 * unit))
+            .unwrap_or(Duration::MAX)
     }
 }
 

@@ -141,8 +141,13 @@ impl JobContext {
         self.inner.reason.get().copied()
     }
 
-    /// Resolves when the job is asked to stop. Long jobs should select on it at safe
-    /// points (between two RPCs, say) and return early.
+    /// Resolves when the job should stop because its lease was lost (another worker may
+    /// run it now, and this run's outcome will be refused): long jobs can select on it at
+    /// safe points (between two RPCs, say) and return early.
+    ///
+    /// A job that runs past its `timeout`, or is still running when a shutdown's grace
+    /// period ends, is not asked: it is aborted at the await it is on (the reason is still
+    /// recorded, see [`JobContext::cancel_reason`]), and the job is retried or released.
     pub async fn cancelled(&self) {
         self.inner.cancel.cancelled().await
     }

@@ -1,5 +1,6 @@
 //! From wire name to handler: how a worker turns a stored payload back into a job.
 
+use std::any::{TypeId, type_name};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -59,17 +60,29 @@ impl<J: Job> Handler for TypedHandler<J> {
 /// The job types a worker can run, by wire name.
 #[derive(Default)]
 pub(crate) struct Registry {
-    handlers: BTreeMap<&'static str, Box<dyn Handler>>,
+    handlers: BTreeMap<&'static str, (TypeId, Box<dyn Handler>)>,
+    /// A wire name registered by two different types: the worker refuses to start.
+    clash: Option<(&'static str, &'static str)>,
 }
 
 impl Registry {
     pub(crate) fn register<J: Job>(&mut self) {
-        self.handlers
-            .insert(J::NAME, Box::new(TypedHandler::<J>(PhantomData)));
+        let handler: Box<dyn Handler> = Box::new(TypedHandler::<J>(PhantomData));
+        let new = (TypeId::of::<J>(), handler);
+        if let Some((old, _)) = self.handlers.insert(J::NAME, new) {
+            if old != TypeId::of::<J>() && self.clash.is_none() {
+                self.clash = Some((J::NAME, type_name::<J>()));
+            }
+        }
+    }
+
+    /// A wire name claimed by two types, if any: (name, one of the types).
+    pub(crate) fn clash(&self) -> Option<(&'static str, &'static str)> {
+        self.clash
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&dyn Handler> {
-        self.handlers.get(name).map(|h| &**h)
+        self.handlers.get(name).map(|(_, h)| &**h)
     }
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -77,6 +90,6 @@ impl Registry {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &dyn Handler)> + '_ {
-        self.handlers.iter().map(|(n, h)| (*n, &**h))
+        self.handlers.iter().map(|(n, (_, h))| (*n, &**h))
     }
 }

@@ -81,16 +81,20 @@ end
 -- `cutoff`: at most `budget` of each, in a few commands whatever the count. Callers trim
 -- once per call, after their loop, with a budget that covers what they added.
 local function trim(jobs, set, max, cutoff, budget)
+  -- `unpack` takes at most a few thousand values: never more than this per call.
+  budget = math.min(budget, 2000)
   local excess = math.min(redis.call('ZCARD', set) - max, budget)
   if excess > 0 then
+    -- Records first: an error after this leaves ids without records (skipped later),
+    -- never records without ids.
     local ids = redis.call('ZRANGE', set, 0, excess - 1)
-    redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
     redis.call('HDEL', jobs, unpack(ids))
+    redis.call('ZREMRANGEBYRANK', set, 0, excess - 1)
   end
   local old = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. cutoff, 'LIMIT', 0, budget)
   if #old > 0 then
-    redis.call('ZREM', set, unpack(old))
     redis.call('HDEL', jobs, unpack(old))
+    redis.call('ZREM', set, unpack(old))
   end
 end
 
@@ -113,7 +117,11 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     redis.call('ZREM', leased, id)
-    local rec = load(jobs, id)
+    local rec, why = load(jobs, id)
+    if why == 'corrupt' then
+      -- Kept for inspection, as reserve does with a corrupt ready record.
+      redis.call('ZADD', dead, now, id)
+    end
     if rec then
       rec[F_STALLS] = rec[F_STALLS] + 1
       if rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then

@@ -8,6 +8,10 @@
 --
 -- Returns: { requeued, buried }.
 
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
+  { KEYS[5], 'list' } })
+if wrong then return wrong end
+
 local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
 local requeued, buried = recover_expired(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms(),
   tonumber(ARGV[1]), tonumber(ARGV[2]), limits)

@@ -5,6 +5,9 @@
 --
 -- Returns: how many moved. Ids not in the dead set, or with unreadable records, are skipped.
 
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
+if wrong then return wrong end
+
 local jobs, dead, ready = KEYS[1], KEYS[2], KEYS[3]
 local now = now_ms()
 local moved = 0

@@ -248,8 +248,19 @@ impl jobs_core::Backend for RedisBackend {
             if out.len() >= max {
                 break;
             }
-            self.reserve_from(&mut conn, queue, max - out.len(), lease_for, &mut out)
-                .await?;
+            let want = (max - out.len()).min(BATCH_MAX);
+            if let Err(e) = self
+                .reserve_from(&mut conn, queue, want, lease_for, &mut out)
+                .await
+            {
+                // Jobs already leased from earlier queues must reach the worker: dropping
+                // them would strand their leases and use up an attempt they never ran.
+                if out.is_empty() {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, queue = %queue, "reservation failed for one queue; keeping the jobs already leased");
+                break;
+            }
         }
         Ok(out)
     }
@@ -296,18 +307,20 @@ impl jobs_core::Backend for RedisBackend {
                 .map(|(i, l)| (i, l.queue.as_str(), l)),
         ) {
             let k = self.keys(queue)?;
-            let mut call = SCRIPTS.renew.prepare_invoke();
-            call.key(&k.jobs).key(&k.leased).arg(ms(lease_for));
-            for (_, lease) in &group {
-                call.arg(lease.id.to_string()).arg(lease.token);
-            }
-            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            for ((pos, _), v) in group.iter().zip(reply::array(reply)?) {
-                let expires = reply::uint(&v)?;
-                if expires > 0 {
-                    out[*pos] = LeaseStatus::Held {
-                        expires_at_ms: expires,
-                    };
+            for chunk in group.chunks(BATCH_MAX) {
+                let mut call = SCRIPTS.renew.prepare_invoke();
+                call.key(&k.jobs).key(&k.leased).arg(ms(lease_for));
+                for (_, lease) in chunk {
+                    call.arg(lease.id.to_string()).arg(lease.token);
+                }
+                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+                for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
+                    let expires = reply::uint(&v)?;
+                    if expires > 0 {
+                        out[*pos] = LeaseStatus::Held {
+                            expires_at_ms: expires,
+                        };
+                    }
                 }
             }
         }
@@ -372,7 +385,7 @@ impl jobs_core::Backend for RedisBackend {
             .key(&k.leased)
             .key(&k.dead)
             .key(&k.wake)
-            .arg(limit)
+            .arg(limit.min(RECOVER_BATCH))
             .arg(self.inner.max_stalls)
             .arg(r.dead_max)
             .arg(ms(r.dead_max_age))

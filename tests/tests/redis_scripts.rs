@@ -473,3 +473,28 @@ async fn happy_path_costs_one_script_call_per_step() {
     assert_eq!(calls("eval"), 0, "scripts are called by SHA: {stats}");
     println!("total commands executed (including those inside scripts and INFO itself): {total}");
 }
+
+#[tokio::test]
+async fn a_failing_queue_does_not_strand_jobs_leased_from_earlier_queues() {
+    let (server, b) = setup().await;
+    b.enqueue(vec![job(RunAt::Now), job(RunAt::Now)])
+        .await
+        .unwrap();
+    // The second queue's ready set is not ours: its reservation fails.
+    server
+        .command(&["SET", "t:{broken}:ready", "not a zset"])
+        .unwrap();
+    let both = [Q.to_owned(), "broken".to_owned()];
+    let got = b.reserve(&both, 10, LEASE).await.unwrap();
+    assert_eq!(
+        got.len(),
+        2,
+        "the jobs leased from the first queue reach the caller"
+    );
+    // With nothing leased before it, the failure is reported.
+    let err = b
+        .reserve(&["broken".to_owned()], 10, LEASE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Corrupt(_)), "{err}");
+}

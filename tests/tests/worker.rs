@@ -182,3 +182,40 @@ async fn outcomes_finishing_together_are_recorded_in_one_call() {
     let finishes = calls.finish.load(Ordering::SeqCst);
     assert!(finishes <= 2, "{finishes} finish calls for 8 jobs");
 }
+
+mod clash {
+    use jobs_core::{JobError, job};
+
+    /// Another job type that claims the wire name of the suite's `hold`.
+    #[job(name = "hold")]
+    pub async fn impostor(label: String) -> Result<(), JobError> {
+        let _ = label;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_refuses_two_types_with_one_wire_name_and_no_queues() {
+    use jobs_core::{Worker, WorkerError};
+    let client = Client::new(MemoryBackend::new());
+    let rec = Recorder::default();
+    let worker = Worker::builder(client.clone())
+        .register::<Hold>()
+        .register::<clash::Impostor>()
+        .data(rec.clone())
+        .build();
+    let err = worker.run_until(std::future::pending()).await.unwrap_err();
+    assert!(
+        matches!(err, WorkerError::DuplicateName { name: "hold", .. }),
+        "{err}"
+    );
+
+    let no_queues: [&str; 0] = [];
+    let worker = Worker::builder(client)
+        .register::<Hold>()
+        .data(rec)
+        .queues(no_queues)
+        .build();
+    let err = worker.run_until(std::future::pending()).await.unwrap_err();
+    assert!(matches!(err, WorkerError::NoQueues), "{err}");
+}

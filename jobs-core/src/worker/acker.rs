@@ -6,7 +6,8 @@
 //! outcomes the backend refused because the lease was lost; retry a batch while the backend
 //! is unreachable, until hard shutdown. A job's slot (its semaphore permit) travels with
 //! its outcome and is freed once the outcome is recorded, so running jobs plus pending
-//! outcomes never exceed the concurrency.
+//! outcomes never exceed the concurrency; the heartbeat keeps renewing its lease until
+//! then too, so a slow or retried outcome is not overtaken by a lease expiry.
 //!
 //! Lifecycle: started with the worker; stopped after the last processor has handed over its
 //! outcome, when it records what is left and returns.
@@ -71,6 +72,14 @@ pub(crate) async fn run<B: Backend>(
 /// Sends one batch, retrying while the backend is unreachable. Gives up only on hard
 /// shutdown: the leases then expire and the jobs run again (at-least-once).
 async fn record<B: Backend>(shared: &Shared<B>, batch: Vec<Ack>) {
+    send(shared, &batch).await;
+    // Recorded (or given up on): stop renewing these leases.
+    for ack in &batch {
+        shared.active.remove(&ack.finish.lease);
+    }
+}
+
+async fn send<B: Backend>(shared: &Shared<B>, batch: &[Ack]) {
     let items: Vec<Finish> = batch.iter().map(|a| a.finish.clone()).collect();
     let mut tries = 0;
     loop {

@@ -55,6 +55,20 @@ pub enum WorkerError {
     /// A queue name is not valid.
     #[error(transparent)]
     InvalidQueue(#[from] InvalidQueueName),
+    /// The worker was given no queue to take jobs from.
+    #[error("no queues to take jobs from; name them with `Worker::builder(..).queues([..])`")]
+    NoQueues,
+    /// Two registered job types share a wire name: one would run the other's jobs.
+    #[error(
+        "two registered job types use the wire name `{name}` (one is `{job_type}`); give one \
+         of them another with `#[job(name = \"...\")]`"
+    )]
+    DuplicateName {
+        /// The wire name.
+        name: &'static str,
+        /// One of the two types.
+        job_type: &'static str,
+    },
 }
 
 /// Runs jobs: reserves them from a backend, runs up to `concurrency` at a time, keeps their
@@ -212,6 +226,12 @@ impl<B: Backend> Worker<B> {
         if self.registry.names().next().is_none() {
             return Err(WorkerError::NothingRegistered);
         }
+        if let Some((name, job_type)) = self.registry.clash() {
+            return Err(WorkerError::DuplicateName { name, job_type });
+        }
+        if self.config.queues.is_empty() {
+            return Err(WorkerError::NoQueues);
+        }
         for queue in &self.config.queues {
             validate_queue_name(queue)?;
         }
@@ -274,7 +294,7 @@ impl<B: Backend> Worker<B> {
         }
 
         tracker.close();
-        tracing::info!(running = shared.active.len(), grace = ?config.grace, "shutting down: no new jobs; waiting for running ones");
+        tracing::info!(running = shared.active.running(), grace = ?config.grace, "shutting down: no new jobs; waiting for running ones");
         // One deadline for the running jobs and for recording their outcomes.
         let deadline = tokio::time::Instant::now() + config.grace;
         if tokio::time::timeout_at(deadline, tracker.wait())
@@ -282,7 +302,7 @@ impl<B: Backend> Worker<B> {
             .is_err()
         {
             tracing::warn!(
-                running = shared.active.len(),
+                running = shared.active.running(),
                 "grace period over: returning unfinished jobs to the queue"
             );
             shared.hard_stop.cancel();
@@ -319,9 +339,12 @@ async fn fetch_loop<B: Backend>(
     // bounds how late it notices, whatever the backend can tell it.
     let idle_wait = config.idle_wait.min(config.lease);
     loop {
+        // `biased`, stop first: once shutdown has begun, never reserve again, even when a
+        // slot is free at the same moment.
         let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            biased;
             _ = stop.cancelled() => return,
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let mut permits = vec![first];
         while let Ok(permit) = slots.clone().try_acquire_owned() {

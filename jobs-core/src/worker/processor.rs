@@ -44,9 +44,8 @@ pub(crate) async fn process<B: Backend>(
         let started = tokio::time::Instant::now();
         let outcome = run(&shared, &job, ctx).await;
         log_outcome(&job, &outcome, started.elapsed());
-        // Stop renewing first: a renewal racing with the finish would see the lease gone
-        // and report it lost.
-        shared.active.remove(&job.lease);
+        // Still renewed until the acker has recorded the outcome, then removed by it.
+        shared.active.finishing(&job.lease);
         let ack = Ack {
             finish: Finish {
                 lease: job.lease,
