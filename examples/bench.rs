@@ -410,7 +410,8 @@ fn cost(row: &mut Row, before: &Counters, after: &Counters, n: u64) {
     let n = n as f64;
     row.extra
         .insert("script_calls_per_job", delta("evalsha") / n);
-    // EVALSHA, BLPOP and the pool's UNWATCH+PING (one pipeline) each take a round trip.
+    // EVALSHA and BLPOP each take a round trip; PING is counted too, should any client
+    // health check send one.
     row.extra.insert(
         "round_trips_per_job",
         (delta("evalsha") + delta("blpop") + delta("ping")) / n,

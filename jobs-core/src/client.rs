@@ -109,8 +109,9 @@ impl<B: Backend> Client<B> {
     /// same options as [`Client::enqueue`], applied to every job). Await it to send.
     ///
     /// The jobs go to the backend in one call (Redis: one script call per 1,000 jobs,
-    /// each chunk atomic). On an error, earlier chunks may be stored; the ids are made up
-    /// front, so the caller can look them up.
+    /// each chunk atomic). On an error, earlier chunks may already be stored; where a
+    /// retry must not duplicate them, enqueue one by one with ids of your own
+    /// ([`Enqueue::id`]).
     ///
     /// ```
     /// # use jobs_core::{job, Client, JobError, MemoryBackend};

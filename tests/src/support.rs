@@ -72,16 +72,6 @@ impl RunningWorker {
     /// not within two minutes).
     pub async fn stop(self) -> Result<(), WorkerError> {
         self.stop.cancel();
-        self.join().await
-    }
-
-    /// Signals shutdown without waiting.
-    pub fn signal_stop(&self) {
-        self.stop.cancel();
-    }
-
-    /// Waits for the worker to return (after [`RunningWorker::signal_stop`]).
-    pub async fn join(self) -> Result<(), WorkerError> {
         tokio::time::timeout(Duration::from_secs(120), self.handle)
             .await
             .expect("worker did not stop within 2 minutes")
