@@ -16,7 +16,7 @@ for _, id in ipairs(ids) do
   if rec then
     out[#out + 1] = {
       id, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], rec[F_ATTEMPTS],
-      rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED],
+      rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED] or 0,
       rec[F_ERROR] or '', rec[F_RESULT] or '',
     }
   else

@@ -27,9 +27,10 @@ for i = 0, tonumber(ARGV[1]) - 1 do
     elseif run_at ~= '' then
       due = tonumber(run_at)
     end
+    -- A waiting job's record: nothing after the ready time (see lib.lua).
     local rec = {
       ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
-      0, 0, 0, now, due, 0, false, false, 0,
+      0, 0, 0, now, 0,
     }
     schedule(jobs, ready, scheduled, id, rec, due, now)
     stored = stored + 1

@@ -10,6 +10,7 @@
 --                   there is no retry or the job used all its attempts.
 --   kind 'snooze':  scheduled again after delay_ms; the attempt is given back
 --   kind 'release': ready again at its old place in line; the attempt is given back
+--   kind 'corrupt': the caller could not read the record: dead, the record kept as it is
 --
 -- Returns: one number per item: the lease end it was held under; 0 when the token is
 -- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
@@ -30,9 +31,11 @@ local keep_none = tonumber(ARGV[1]) == 0
 for i = 6, #ARGV, 5 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay = ARGV[i + 3], ARGV[i + 4]
-  local rec, why = load(jobs, id)
-  local held = rec and rec[F_TOKEN] == token and redis.call('ZSCORE', leased, id)
+  local member = lease_member(id, token)
+  local held = redis.call('ZSCORE', leased, member)
   if not held then
+    -- Rare: read the record only to tell a repeated call from a stale token.
+    local rec, why = load(jobs, id)
     if why == 'missing' or (rec and rec[F_DONE] == token) then
       out[#out + 1] = -1
     else
@@ -40,37 +43,48 @@ for i = 6, #ARGV, 5 do
     end
   else
     out[#out + 1] = tonumber(held)
-    redis.call('ZREM', leased, id)
-    rec[F_DONE] = token
-    if kind == 'ok' then
-      if keep_none then
-        -- Nothing of succeeded jobs is kept: delete the record at once.
-        redis.call('HDEL', jobs, id)
+    redis.call('ZREM', leased, member)
+    if kind == 'ok' and keep_none then
+      -- Nothing of succeeded jobs is kept: delete the record, never read it.
+      redis.call('HDEL', jobs, id)
+    else
+      local rec, why = nil, 'corrupt'
+      if kind ~= 'corrupt' then rec, why = load(jobs, id) end
+      if not rec then
+        if why == 'corrupt' then
+          redis.call('ZADD', dead, now, id)
+          buried = buried + 1
+        end
       else
-        rec[F_TOKEN] = 0
-        rec[F_FINISHED] = now
-        rec[F_RESULT] = data ~= '' and data or false
-        store(jobs, id, rec)
-        redis.call('ZADD', succeeded, now, id)
-        added = added + 1
+        -- This delivery ends now: count it (reserve did not write the record).
+        rec[F_DONE] = token
+        rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
+        if kind == 'ok' then
+          rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+          rec[F_FINISHED] = now
+          rec[F_RESULT] = data ~= '' and data or false
+          store(jobs, id, rec)
+          redis.call('ZADD', succeeded, now, id)
+          added = added + 1
+        elseif kind == 'fail' then
+          rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+          rec[F_ERROR] = data
+          if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
+            schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+            woke = true
+          else
+            bury(jobs, dead, id, rec, nil, now)
+            buried = buried + 1
+          end
+        elseif kind == 'snooze' then
+          -- The attempt is given back: not counted.
+          schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+          woke = true
+        else -- release
+          schedule(jobs, ready, scheduled, id, rec, math.min(ready_at(rec), now), now)
+          woke = true
+        end
       end
-    elseif kind == 'fail' then
-      rec[F_ERROR] = data
-      if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
-        schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
-        woke = true
-      else
-        bury(jobs, dead, id, rec, nil, now)
-        buried = buried + 1
-      end
-    elseif kind == 'snooze' then
-      rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
-      schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
-      woke = true
-    else -- release
-      rec[F_ATTEMPTS] = math.max(rec[F_ATTEMPTS] - 1, 0)
-      schedule(jobs, ready, scheduled, id, rec, math.min(rec[F_READY_AT], now), now)
-      woke = true
     end
   end
 end

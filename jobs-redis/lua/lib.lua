@@ -2,16 +2,24 @@
 -- script stays one atomic transition while the record format lives in one place.
 --
 -- A job is one field of the queue's `jobs` hash (field = job id, value = a msgpack
--- array, see F_* below). Its state is which sorted set holds its id:
+-- array, see F_* below; jobs-redis/src/record.rs reads the same format). Its state is which
+-- sorted set holds it:
 --   ready (score: priority band + ready time), scheduled (run-at), leased (lease end),
 --   succeeded and dead (finish time).
 -- Every key a script touches comes in through KEYS; none is built here.
+--
+-- The record is not written while a job runs: reserve only reads it and adds the lease,
+-- so the hot path costs one HGET and one ZADD per job. The attempt and delivery a lease
+-- stands for are counted into the record when the lease ends (finish or recover).
 
 local F_NAME, F_PAYLOAD, F_PRIORITY, F_MAX_ATTEMPTS = 1, 2, 3, 4
 local F_ATTEMPTS, F_DELIVERIES, F_STALLS, F_CREATED = 5, 6, 7, 8
-local F_READY_AT, F_FINISHED, F_ERROR, F_RESULT, F_TOKEN = 9, 10, 11, 12, 13
+-- Ready time as an offset from F_CREATED: 0 (one byte) for a job ready at once.
+local F_READY_IN = 9
+-- Set once a job has run; a waiting job's record stops at F_READY_IN (smaller).
+local F_FINISHED, F_ERROR, F_RESULT = 10, 11, 12
 -- The token of the delivery whose outcome was recorded last (absent until then).
-local F_DONE = 14
+local F_DONE = 13
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
@@ -36,8 +44,29 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+local function ready_at(rec)
+  return rec[F_CREATED] + rec[F_READY_IN]
+end
+
+local function set_ready_at(rec, t)
+  rec[F_READY_IN] = t - rec[F_CREATED]
+end
+
 local function ready_score(rec)
-  return (127 - rec[F_PRIORITY]) * PRIORITY_BAND + rec[F_READY_AT]
+  return (127 - rec[F_PRIORITY]) * PRIORITY_BAND + ready_at(rec)
+end
+
+-- A lease is the member `id:token` of the leased set: ending or renewing it with a stale
+-- token finds no member, so the fencing check is the ZSCORE itself, no record read.
+local function lease_member(id, token)
+  -- %d: tostring would print a large token in exponent form.
+  return string.format('%s:%d', id, token)
+end
+
+-- The id and token of a leased member.
+local function split_lease(member)
+  local id, token = string.match(member, '^(.*):(%d+)$')
+  return id, tonumber(token)
 end
 
 -- The record, or nil and a reason when it is missing or not ours (edited by hand).
@@ -53,7 +82,17 @@ local function load(jobs, id)
   return rec
 end
 
+-- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
+-- the record stays a msgpack array.
 local function store(jobs, id, rec)
+  for i = F_DONE, F_FINISHED, -1 do
+    if rec[i] ~= nil then
+      for j = F_FINISHED, i - 1 do
+        if rec[j] == nil then rec[j] = false end
+      end
+      break
+    end
+  end
   redis.call('HSET', jobs, id, cmsgpack.pack(rec))
 end
 
@@ -67,8 +106,7 @@ end
 -- Puts an unlinked job in ready (if due) or scheduled, and stores the record. Callers
 -- wake a worker either way: a sleeping worker must learn of a new earliest run-at.
 local function schedule(jobs, ready, scheduled, id, rec, due, now)
-  rec[F_TOKEN] = 0
-  rec[F_READY_AT] = due
+  set_ready_at(rec, due)
   store(jobs, id, rec)
   if due <= now then
     redis.call('ZADD', ready, ready_score(rec), id)
@@ -100,7 +138,6 @@ end
 
 -- Moves an unlinked job to dead with `reason`. The caller trims the dead set.
 local function bury(jobs, dead, id, rec, reason, now)
-  rec[F_TOKEN] = 0
   rec[F_FINISHED] = now
   if reason then
     rec[F_ERROR] = reason
@@ -115,14 +152,19 @@ end
 local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits)
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    redis.call('ZREM', leased, id)
-    local rec, why = load(jobs, id)
+  for _, member in ipairs(expired) do
+    redis.call('ZREM', leased, member)
+    local id = split_lease(member)
+    local rec, why = nil, 'corrupt'
+    if id then rec, why = load(jobs, id) end
     if why == 'corrupt' then
       -- Kept for inspection, as reserve does with a corrupt ready record.
-      redis.call('ZADD', dead, now, id)
+      redis.call('ZADD', dead, now, id or member)
     end
     if rec then
+      -- The lost delivery used an attempt.
+      rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+      rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
       rec[F_STALLS] = rec[F_STALLS] + 1
       if rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
         local reason = string.format(
@@ -132,7 +174,6 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.
-        rec[F_TOKEN] = 0
         store(jobs, id, rec)
         redis.call('ZADD', ready, ready_score(rec), id)
         requeued = requeued + 1

@@ -14,12 +14,14 @@
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
 --
--- Returns: { next_in, skipped, id1, name1, payload1, attempt1, max1, deliveries1, token1,
---   lease_end1, id2, ... }. When no job was leased, next_in is the time in ms until the
---   earliest scheduled run-at or lease end (-1 if there is none); 0 otherwise. Relative, so
---   the caller never compares its own clock with the server's. skipped is a list of
---   {id, reason} for ready entries whose record was missing or corrupt: they are taken out
---   of ready (a corrupt record is kept in dead for inspection) instead of blocking the queue.
+-- Returns: { next_in, skipped, lease_end, id1, record1, token1, id2, ... }. The records
+--   come back as stored (msgpack, decoded by the caller, which adds this delivery to the
+--   attempts and deliveries they count): nothing is unpacked or rewritten here. When no
+--   job was leased, next_in is the time in ms until the earliest scheduled run-at or lease
+--   end (-1 if there is none); 0 otherwise. Relative, so the caller never compares its own
+--   clock with the server's. skipped lists the ids of ready entries whose record was
+--   missing: they are taken out of ready instead of blocking the queue. (A record the
+--   caller cannot read goes to dead through finish's 'corrupt' outcome.)
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' } })
@@ -36,48 +38,36 @@ for i = 1, #due, 2 do
   redis.call('ZREM', scheduled, id)
   local rec = load(jobs, id)
   if rec then
-    rec[F_READY_AT] = tonumber(due[i + 1])
+    set_ready_at(rec, tonumber(due[i + 1]))
     store(jobs, id, rec)
     redis.call('ZADD', ready, ready_score(rec), id)
   end
 end
 recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits)
 
-local out = { 0, {} }
-local popped = redis.call('ZPOPMIN', ready, max)
 local expires = now + lease_ms
+local out = { 0, {}, expires }
+local popped = redis.call('ZPOPMIN', ready, max)
 local token = 0
 if #popped > 0 then
   token = redis.call('INCRBY', KEYS[7], #popped / 2) - #popped / 2
 end
 for i = 1, #popped, 2 do
   local id = popped[i]
-  local rec, why = load(jobs, id)
-  if rec then
+  local raw = redis.call('HGET', jobs, id)
+  if raw then
     token = token + 1
-    rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
-    rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
-    rec[F_TOKEN] = token
-    store(jobs, id, rec)
-    redis.call('ZADD', leased, expires, id)
+    redis.call('ZADD', leased, expires, lease_member(id, token))
     local n = #out
     out[n + 1] = id
-    out[n + 2] = rec[F_NAME]
-    out[n + 3] = rec[F_PAYLOAD]
-    out[n + 4] = rec[F_ATTEMPTS]
-    out[n + 5] = rec[F_MAX_ATTEMPTS]
-    out[n + 6] = rec[F_DELIVERIES]
-    out[n + 7] = token
-    out[n + 8] = expires
+    out[n + 2] = raw
+    out[n + 3] = token
   else
-    if why == 'corrupt' then
-      redis.call('ZADD', dead, now, id)
-    end
-    table.insert(out[2], { id, why })
+    table.insert(out[2], id)
   end
 end
 
-if #out == 2 then
+if #out == 3 then
   local next_due = -1
   local s = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
   if #s > 0 then next_due = tonumber(s[2]) end

@@ -19,8 +19,7 @@ for _, id in ipairs(ARGV) do
       rec[F_ATTEMPTS] = 0
       rec[F_STALLS] = 0
       rec[F_FINISHED] = 0
-      rec[F_TOKEN] = 0
-      rec[F_READY_AT] = now
+      set_ready_at(rec, now)
       store(jobs, id, rec)
       redis.call('ZADD', ready, ready_score(rec), id)
       moved = moved + 1

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::keys::QueueKeys;
+use crate::record;
 use crate::reply::{self, take};
 use crate::scripts::SCRIPTS;
 use crate::waiter::Waiter;
@@ -107,6 +108,46 @@ impl RedisBackend {
         }
     }
 
+    /// One finish script call for leases of one queue (at most [`BATCH_MAX`]).
+    async fn finish_chunk(
+        &self,
+        conn: &mut Conn,
+        k: &QueueKeys,
+        items: impl Iterator<Item = FinishArgs<'_>>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let mut call = SCRIPTS.finish.prepare_invoke();
+        call.key(&k.jobs)
+            .key(&k.ready)
+            .key(&k.scheduled)
+            .key(&k.leased)
+            .key(&k.succeeded)
+            .key(&k.dead)
+            .key(&k.wake);
+        for arg in self.retention_args() {
+            call.arg(arg);
+        }
+        for item in items {
+            call.arg(item.id)
+                .arg(item.token)
+                .arg(item.kind)
+                .arg(item.data)
+                .arg(item.delay);
+        }
+        let reply: Value = call.invoke_async(conn).await.map_err(error::map)?;
+        reply::array(reply)?
+            .iter()
+            .map(|v| {
+                Ok(match reply::int(v)? {
+                    -1 => LeaseStatus::Finished,
+                    held if held > 0 => LeaseStatus::Held {
+                        expires_at_ms: held as u64,
+                    },
+                    _ => LeaseStatus::Stale,
+                })
+            })
+            .collect()
+    }
+
     fn retention_args(&self) -> [u64; 5] {
         let r = &self.inner.retention;
         [
@@ -149,45 +190,45 @@ impl RedisBackend {
             .await
             .map_err(error::map)?;
         let mut it = reply::array(reply)?.into_iter();
-        let [next_in, skipped] = take::<2>(&mut it)?;
-        for entry in reply::array(skipped)? {
-            let mut e = reply::array(entry)?.into_iter();
-            let [id, why] = take::<2>(&mut e)?;
+        let [next_in, skipped, expires] = take::<3>(&mut it)?;
+        for id in reply::array(skipped)? {
             tracing::error!(
                 queue,
                 job_id = %reply::string(id)?,
-                reason = %reply::string(why)?,
-                "skipped a ready job whose record is missing or unreadable (edited outside the framework?)"
+                "skipped a ready job whose record is missing (deleted outside the framework?)"
             );
         }
+        let expires_at_ms = reply::uint(&expires)?;
         let before = out.len();
-        loop {
-            let [
-                id,
-                name,
-                payload,
-                attempt,
-                max_attempts,
-                deliveries,
-                token,
-                expires,
-            ] = match take::<8>(&mut it) {
-                Ok(fields) => fields,
-                Err(_) => break,
+        let mut unreadable = Vec::new();
+        while let Ok([id, raw, token]) = take::<3>(&mut it) {
+            let lease = Lease {
+                queue: queue.to_owned(),
+                id: reply::job_id(id)?,
+                token: reply::uint(&token)?,
+                expires_at_ms,
             };
-            out.push(Reserved {
-                lease: Lease {
-                    queue: queue.to_owned(),
-                    id: reply::job_id(id)?,
-                    token: reply::uint(&token)?,
-                    expires_at_ms: reply::uint(&expires)?,
-                },
-                name: reply::string(name)?,
-                payload: reply::bytes(payload)?,
-                attempt: reply::uint(&attempt)? as u32,
-                max_attempts: reply::uint(&max_attempts)? as u32,
-                deliveries: reply::uint(&deliveries)? as u32,
-            });
+            match record::decode(&reply::bytes(raw)?) {
+                // The record counts the deliveries that ended; this one is added here.
+                Ok(rec) => out.push(Reserved {
+                    lease,
+                    name: rec.name,
+                    payload: rec.payload,
+                    attempt: rec.attempts + 1,
+                    max_attempts: rec.max_attempts,
+                    deliveries: rec.deliveries + 1,
+                }),
+                Err(why) => {
+                    tracing::error!(queue, job_id = %lease.id, reason = %why, "moved a job whose record cannot be read to dead (edited outside the framework?)");
+                    unreadable.push(lease);
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            let items = unreadable
+                .iter()
+                .map(|l| FinishArgs::new(l, "corrupt", &[], String::new()));
+            self.finish_chunk(conn, &k, items).await?;
         }
         if out.len() == before {
             self.set_hint(queue, reply::int(&next_in)?);
@@ -309,7 +350,7 @@ impl jobs_core::Backend for RedisBackend {
             let k = self.keys(queue)?;
             for chunk in group.chunks(BATCH_MAX) {
                 let mut call = SCRIPTS.renew.prepare_invoke();
-                call.key(&k.jobs).key(&k.leased).arg(ms(lease_for));
+                call.key(&k.leased).arg(ms(lease_for));
                 for (_, lease) in chunk {
                     call.arg(lease.id.to_string()).arg(lease.token);
                 }
@@ -333,7 +374,6 @@ impl jobs_core::Backend for RedisBackend {
             return Ok(out);
         }
         let mut conn = self.conn().await?;
-        let retention = self.retention_args();
         let groups = by_queue(
             items
                 .iter()
@@ -343,31 +383,13 @@ impl jobs_core::Backend for RedisBackend {
         for (queue, group) in &groups {
             let k = self.keys(queue)?;
             for chunk in group.chunks(BATCH_MAX) {
-                let mut call = SCRIPTS.finish.prepare_invoke();
-                call.key(&k.jobs)
-                    .key(&k.ready)
-                    .key(&k.scheduled)
-                    .key(&k.leased)
-                    .key(&k.succeeded)
-                    .key(&k.dead)
-                    .key(&k.wake);
-                for arg in retention {
-                    call.arg(arg);
-                }
-                for (_, item) in chunk {
-                    call.arg(item.lease.id.to_string()).arg(item.lease.token);
+                let args = chunk.iter().map(|(_, item)| {
                     let (kind, data, delay) = finish_args(&item.outcome);
-                    call.arg(kind).arg(data).arg(delay);
-                }
-                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-                for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
-                    out[*pos] = match reply::int(&v)? {
-                        -1 => LeaseStatus::Finished,
-                        held if held > 0 => LeaseStatus::Held {
-                            expires_at_ms: held as u64,
-                        },
-                        _ => LeaseStatus::Stale,
-                    };
+                    FinishArgs::new(&item.lease, kind, data, delay)
+                });
+                let answers = self.finish_chunk(&mut conn, &k, args).await?;
+                for ((pos, _), answer) in chunk.iter().zip(answers) {
+                    out[*pos] = answer;
                 }
             }
         }
@@ -573,6 +595,27 @@ fn finish_args(outcome: &Outcome) -> (&'static str, &[u8], String) {
         ),
         Outcome::Snooze { after } => ("snooze", &[], ms(*after).to_string()),
         _ => ("release", &[], String::new()),
+    }
+}
+
+/// One item of a finish script call, as its five arguments.
+struct FinishArgs<'a> {
+    id: String,
+    token: u64,
+    kind: &'static str,
+    data: &'a [u8],
+    delay: String,
+}
+
+impl<'a> FinishArgs<'a> {
+    fn new(lease: &Lease, kind: &'static str, data: &'a [u8], delay: String) -> Self {
+        FinishArgs {
+            id: lease.id.to_string(),
+            token: lease.token,
+            kind,
+            data,
+            delay,
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mod config;
 mod conn;
 mod error;
 mod keys;
+mod record;
 mod reply;
 mod scripts;
 mod tls;
