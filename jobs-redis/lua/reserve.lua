@@ -46,18 +46,22 @@ end
 recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits)
 
 local expires = now + lease_ms
+-- Formatted once: Lua would format the number again for every ZADD.
+local expires_arg = string.format('%d', expires)
 local out = { 0, {}, expires }
-local popped = redis.call('ZPOPMIN', ready, max)
+-- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
+-- formatting them for the reply was a measurable share of the server's time.
+local popped = redis.call('ZRANGE', ready, 0, max - 1)
 local token = 0
 if #popped > 0 then
-  token = redis.call('INCRBY', KEYS[7], #popped / 2) - #popped / 2
+  redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
+  token = redis.call('INCRBY', KEYS[7], #popped) - #popped
 end
-for i = 1, #popped, 2 do
-  local id = popped[i]
+for _, id in ipairs(popped) do
   local raw = redis.call('HGET', jobs, id)
   if raw then
     token = token + 1
-    redis.call('ZADD', leased, expires, lease_member(id, token))
+    redis.call('ZADD', leased, expires_arg, lease_member(id, token))
     local n = #out
     out[n + 1] = id
     out[n + 2] = raw
