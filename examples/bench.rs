@@ -172,22 +172,27 @@ impl Bench {
 
     async fn enqueue_single(&mut self, n: u64) -> anyhow::Result<()> {
         let client = self.client().await?;
+        let before = self.counters().await?;
         let t = Instant::now();
         for _ in 0..n {
             client.enqueue(job()).await?;
         }
         let secs = t.elapsed().as_secs_f64();
-        self.push(Row {
+        let after = self.counters().await?;
+        let mut row = Row {
             scenario: "enqueue one at a time".into(),
             jobs: n,
             secs,
             ..Row::default()
-        });
+        };
+        cost(&mut row, &before, &after, n);
+        self.push(row);
         Ok(())
     }
 
     async fn enqueue_concurrent(&mut self, n: u64, tasks: u64) -> anyhow::Result<()> {
         let client = self.client().await?;
+        let before = self.counters().await?;
         let t = Instant::now();
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..tasks {
@@ -203,13 +208,16 @@ impl Bench {
             r??;
         }
         let secs = t.elapsed().as_secs_f64();
-        let scenario = format!("enqueue, {tasks} concurrent enqueuers");
-        self.push(Row {
-            scenario,
+        let after = self.counters().await?;
+        let mut row = Row {
+            scenario: format!("enqueue, {tasks} concurrent enqueuers"),
             jobs: n / tasks * tasks,
             secs,
             ..Row::default()
-        });
+        };
+        let jobs = row.jobs;
+        cost(&mut row, &before, &after, jobs);
+        self.push(row);
         Ok(())
     }
 
@@ -226,6 +234,7 @@ impl Bench {
             secs,
             ..Row::default()
         };
+        cost(&mut row, &before, &after, n);
         row.extra.insert(
             "bytes_per_job",
             (after.used_memory.saturating_sub(before.used_memory)) as f64 / n as f64,
@@ -359,6 +368,7 @@ impl Bench {
             secs: f64::NAN,
             ..Row::default()
         };
+        cost(&mut row, &before, &after, n);
         row.extra.insert(
             "bytes_per_job",
             (after.used_memory.saturating_sub(before.used_memory)) as f64 / n as f64,

@@ -19,20 +19,25 @@ local stored = 0
 for i = 0, tonumber(ARGV[1]) - 1 do
   local base = 2 + i * 6
   local id = ARGV[base]
-  if redis.call('HEXISTS', jobs, id) == 0 then
-    local run_at = ARGV[base + 5]
-    local due = now
-    if string.sub(run_at, 1, 1) == '+' then
-      due = now + tonumber(string.sub(run_at, 2))
-    elseif run_at ~= '' then
-      due = tonumber(run_at)
+  local run_at = ARGV[base + 5]
+  local due = now
+  if string.sub(run_at, 1, 1) == '+' then
+    due = now + tonumber(string.sub(run_at, 2))
+  elseif run_at ~= '' then
+    due = tonumber(run_at)
+  end
+  -- A waiting job's record: nothing after the ready time (see lib.lua).
+  local rec = {
+    ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
+    0, 0, 0, now, due - now,
+  }
+  -- HSETNX: the existence check and the write in one command.
+  if redis.call('HSETNX', jobs, id, cmsgpack.pack(rec)) == 1 then
+    if due <= now then
+      redis.call('ZADD', ready, ready_score(rec), id)
+    else
+      redis.call('ZADD', scheduled, due, id)
     end
-    -- A waiting job's record: nothing after the ready time (see lib.lua).
-    local rec = {
-      ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
-      0, 0, 0, now, 0,
-    }
-    schedule(jobs, ready, scheduled, id, rec, due, now)
     stored = stored + 1
   end
 end

@@ -12,6 +12,7 @@ use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TR
 use redis::Value;
 use tokio::time::Instant;
 
+use crate::combiner::Combiner;
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::keys::QueueKeys;
@@ -54,6 +55,7 @@ pub(crate) struct Inner {
     /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
     /// last empty reservation. Idle workers block until then at most.
     pub(crate) hints: Mutex<HashMap<String, Instant>>,
+    pub(crate) combiner: Combiner,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -106,6 +108,43 @@ impl RedisBackend {
         } else {
             hints.remove(queue);
         }
+    }
+
+    /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue.
+    pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        let mut conn = self.conn().await?;
+        let groups = by_queue(
+            jobs.iter()
+                .enumerate()
+                .map(|(i, j)| (i, j.queue.as_str(), j)),
+        );
+        for (queue, group) in groups {
+            let k = self.keys(queue)?;
+            for chunk in group.chunks(ENQUEUE_CHUNK) {
+                let mut call = SCRIPTS.enqueue.prepare_invoke();
+                call.key(&k.jobs)
+                    .key(&k.ready)
+                    .key(&k.scheduled)
+                    .key(&k.wake)
+                    .arg(chunk.len());
+                for (_, job) in chunk {
+                    let run_at = match job.run_at {
+                        RunAt::Now => String::new(),
+                        RunAt::After(d) => format!("+{}", ms(d)),
+                        RunAt::UnixMillis(t) => t.to_string(),
+                        _ => String::new(),
+                    };
+                    call.arg(job.id.to_string())
+                        .arg(&job.name)
+                        .arg(&job.payload[..])
+                        .arg(job.priority)
+                        .arg(job.max_attempts.max(1))
+                        .arg(run_at);
+                }
+                let _stored: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            }
+        }
+        Ok(())
     }
 
     /// One finish script call for leases of one queue (at most [`BATCH_MAX`]).
@@ -242,39 +281,15 @@ impl jobs_core::Backend for RedisBackend {
         if jobs.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn().await?;
-        let groups = by_queue(
-            jobs.iter()
-                .enumerate()
-                .map(|(i, j)| (i, j.queue.as_str(), j)),
-        );
-        for (queue, group) in groups {
-            let k = self.keys(queue)?;
-            for chunk in group.chunks(ENQUEUE_CHUNK) {
-                let mut call = SCRIPTS.enqueue.prepare_invoke();
-                call.key(&k.jobs)
-                    .key(&k.ready)
-                    .key(&k.scheduled)
-                    .key(&k.wake)
-                    .arg(chunk.len());
-                for (_, job) in chunk {
-                    let run_at = match job.run_at {
-                        RunAt::Now => String::new(),
-                        RunAt::After(d) => format!("+{}", ms(d)),
-                        RunAt::UnixMillis(t) => t.to_string(),
-                        _ => String::new(),
-                    };
-                    call.arg(job.id.to_string())
-                        .arg(&job.name)
-                        .arg(&job.payload[..])
-                        .arg(job.priority)
-                        .arg(job.max_attempts.max(1))
-                        .arg(run_at);
-                }
-                let _stored: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            }
+        // Refused before it can share a call (and fail) with other callers' jobs.
+        for job in &jobs {
+            self.keys(&job.queue)?;
         }
-        Ok(())
+        if jobs.len() >= ENQUEUE_CHUNK {
+            // Big enough to fill calls of its own.
+            return self.enqueue_now(jobs).await;
+        }
+        self.enqueue_combined(jobs).await
     }
 
     async fn reserve(

@@ -269,6 +269,7 @@ impl RedisBackendBuilder {
                 max_stalls: self.max_stalls,
                 waiter: Waiter::new(waits),
                 hints: Default::default(),
+                combiner: Default::default(),
             }),
         })
     }

@@ -22,6 +22,7 @@
 //! ```
 
 mod backend;
+mod combiner;
 mod config;
 mod conn;
 mod error;

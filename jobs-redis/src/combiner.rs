@@ -1,0 +1,98 @@
+//! Group commit for enqueues: jobs from concurrent callers share script calls.
+//!
+//! Each enqueue script call costs Redis a fixed overhead (the call, its key checks, its
+//! wake-up) on top of the per-job work. When many tasks enqueue one job each at the same
+//! time, the jobs that arrive while a call is in flight are sent together in the next
+//! one. A lone caller is not delayed: with nothing in flight, its call starts at once.
+
+use std::sync::Mutex;
+
+use jobs_core::BackendError;
+use jobs_core::backend::NewJob;
+use tokio::sync::oneshot;
+
+use crate::backend::RedisBackend;
+
+/// Most jobs one combined flush carries.
+const FLUSH_MAX: usize = 1_000;
+
+type Reply = oneshot::Sender<Result<(), BackendError>>;
+
+/// The jobs waiting for the next flush, and whether a flush task is running.
+#[derive(Default)]
+pub(crate) struct Combiner {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: Vec<(Vec<NewJob>, Reply)>,
+    flushing: bool,
+}
+
+impl RedisBackend {
+    /// Enqueues `jobs` in a script call shared with other callers' jobs.
+    pub(crate) async fn enqueue_combined(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut state = self.inner.combiner.lock();
+            state.pending.push((jobs, tx));
+            !std::mem::replace(&mut state.flushing, true)
+        };
+        if start {
+            // A task of its own, not the caller's future: a caller that gives up (a
+            // timeout) must not cancel the call carrying other callers' jobs.
+            tokio::spawn(self.clone().flush());
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(BackendError::Unavailable(
+                "the enqueue flush task stopped; the job may or may not be stored: retry with the same id".into(),
+            ))
+        })
+    }
+
+    async fn flush(self) {
+        loop {
+            let batch = {
+                let mut state = self.inner.combiner.lock();
+                if state.pending.is_empty() {
+                    state.flushing = false;
+                    return;
+                }
+                let mut n = 0;
+                let take = state
+                    .pending
+                    .iter()
+                    .take_while(|(jobs, _)| {
+                        n += jobs.len();
+                        n <= FLUSH_MAX || n == jobs.len()
+                    })
+                    .count();
+                state.pending.drain(..take).collect::<Vec<_>>()
+            };
+            let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let result = self.enqueue_now(jobs.into_iter().flatten().collect()).await;
+            for reply in replies {
+                // The caller may have given up; nothing to do then.
+                let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy));
+            }
+        }
+    }
+}
+
+impl Combiner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The same error for each caller whose jobs shared the failed call.
+fn copy(e: &BackendError) -> BackendError {
+    match e {
+        BackendError::Unavailable(src) => BackendError::Unavailable(src.to_string().into()),
+        BackendError::Full(s) => BackendError::Full(s.clone()),
+        BackendError::Corrupt(s) => BackendError::Corrupt(s.clone()),
+        BackendError::InvalidQueue(q) => BackendError::InvalidQueue(q.clone()),
+        other => BackendError::Other(other.to_string().into()),
+    }
+}
