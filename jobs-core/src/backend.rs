@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::event::{Event, EventCursor};
 use crate::{BackendError, JobId};
 
 /// When a new job becomes ready.
@@ -312,4 +313,21 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         ids: &[JobId],
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Events of `queue` strictly after `after` (from the oldest the stream still holds
+    /// when `None`), from at most `max_entries` stream entries. When there are none, waits
+    /// up to `wait` for some, then returns an empty list. See [`crate::event`].
+    fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Event>, BackendError>> + Send;
+
+    /// The newest event of `queue`, to follow the stream from now on.
+    fn last_event(
+        &self,
+        queue: &str,
+    ) -> impl Future<Output = Result<Option<EventCursor>, BackendError>> + Send;
 }

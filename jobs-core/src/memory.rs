@@ -16,6 +16,8 @@ use crate::backend::{
     Backend, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
     Reserved, RunAt,
 };
+use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
+use crate::event_log::EventLog;
 use crate::retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
 use crate::{BackendError, JobId};
 
@@ -37,6 +39,9 @@ pub struct MemoryBackend {
 struct Shared {
     state: Mutex<State>,
     notify: Notify,
+    /// Woken on every appended event entry.
+    events: Notify,
+    events_max_len: usize,
     clock: Clock,
     retention: Retention,
     max_stalls: u32,
@@ -47,6 +52,7 @@ struct Shared {
 pub struct MemoryBackendBuilder {
     retention: Retention,
     max_stalls: u32,
+    events_max_len: usize,
 }
 
 impl MemoryBackendBuilder {
@@ -62,12 +68,21 @@ impl MemoryBackendBuilder {
         self
     }
 
+    /// How many entries each queue's event stream keeps (0 turns events off); see
+    /// [`crate::event`].
+    pub fn events_max_len(mut self, entries: usize) -> Self {
+        self.events_max_len = entries;
+        self
+    }
+
     /// Builds the backend.
     pub fn build(self) -> MemoryBackend {
         MemoryBackend {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 notify: Notify::new(),
+                events: Notify::new(),
+                events_max_len: self.events_max_len,
                 clock: Clock::new(),
                 retention: self.retention,
                 max_stalls: self.max_stalls,
@@ -87,12 +102,20 @@ impl MemoryBackend {
         MemoryBackendBuilder {
             retention: Retention::DEFAULT,
             max_stalls: DEFAULT_MAX_STALLS,
+            events_max_len: DEFAULT_EVENTS_MAX_LEN,
         }
     }
 
     /// The backend's clock, in ms since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         self.shared.clock.now_ms()
+    }
+
+    /// Appends the events `q` collected during a transition, and wakes readers.
+    fn flush_events(&self, q: &mut QueueState, now: u64) {
+        if q.events.flush(now, self.shared.events_max_len) {
+            self.shared.events.notify_waiters();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -159,6 +182,7 @@ struct QueueState {
     succeeded: BTreeSet<(u64, JobId)>,
     /// By finish time.
     dead: BTreeSet<(u64, JobId)>,
+    events: EventLog,
 }
 
 struct Record {
@@ -241,6 +265,7 @@ impl QueueState {
         let id = record.id;
         self.jobs.insert(id, record);
         self.schedule(id, due, now);
+        self.events.push(id, EventKind::Enqueued);
         true
     }
 
@@ -301,15 +326,23 @@ impl QueueState {
             r.stalls += 1;
             r.lease = None;
             if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
-                r.last_error = Some(format!(
+                let reason = format!(
                     "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
                     r.stalls, r.attempts, r.max_attempts
-                ));
+                );
+                r.last_error = Some(reason.clone());
                 self.bury(entry.1, now, retention);
+                self.events.push(entry.1, EventKind::Dead { reason });
                 out.dead += 1;
             } else {
                 let ready_at = r.ready_at;
                 self.schedule(entry.1, ready_at.min(now), now);
+                self.events.push(
+                    entry.1,
+                    EventKind::Retrying {
+                        reason: LEASE_EXPIRED.into(),
+                    },
+                );
                 out.requeued += 1;
             }
         }
@@ -325,6 +358,7 @@ impl QueueState {
         r.deliveries += 1;
         r.lease = Some((token, expires));
         self.leased.insert((expires, id));
+        self.events.push(id, EventKind::Started);
         Some(Reserved {
             lease: Lease {
                 queue: r.queue.clone(),
@@ -387,14 +421,30 @@ impl QueueState {
                 r.result = result;
                 self.succeeded.insert((now, id));
                 self.trim(now, retention);
+                self.events.push(id, EventKind::Succeeded);
             }
             Outcome::Failed { error, retry_after } => {
-                r.last_error = Some(error);
+                r.last_error = Some(error.clone());
+                self.events.push(
+                    id,
+                    EventKind::Failed {
+                        error: error.clone(),
+                    },
+                );
                 match retry_after {
                     Some(after) if r.attempts < r.max_attempts => {
-                        self.schedule(id, now.saturating_add(ms(after)), now)
+                        self.schedule(id, now.saturating_add(ms(after)), now);
+                        self.events.push(
+                            id,
+                            EventKind::Retrying {
+                                reason: ATTEMPT_FAILED.into(),
+                            },
+                        );
                     }
-                    _ => self.bury(id, now, retention),
+                    _ => {
+                        self.bury(id, now, retention);
+                        self.events.push(id, EventKind::Dead { reason: error });
+                    }
                 }
             }
             Outcome::Snooze { after } => {
@@ -452,6 +502,10 @@ impl QueueState {
     }
 }
 
+/// `Retrying` reasons, the same on every backend.
+const ATTEMPT_FAILED: &str = "attempt failed";
+const LEASE_EXPIRED: &str = "lease expired";
+
 /// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
 fn trim_set(
     set: &mut BTreeSet<(u64, JobId)>,
@@ -478,11 +532,9 @@ impl Backend for MemoryBackend {
         let mut state = self.lock();
         let mut any = false;
         for job in jobs {
-            any |= state
-                .queues
-                .entry(job.queue.clone())
-                .or_default()
-                .insert(job, now);
+            let q = state.queues.entry(job.queue.clone()).or_default();
+            any |= q.insert(job, now);
+            self.flush_events(q, now);
         }
         drop(state);
         if any {
@@ -524,6 +576,7 @@ impl Backend for MemoryBackend {
                     None => break,
                 }
             }
+            self.flush_events(q, now);
         }
         Ok(out)
     }
@@ -586,7 +639,11 @@ impl Backend for MemoryBackend {
                 // A sleeping worker must also learn of a new earliest run-at (retry, snooze).
                 wake |= !matches!(item.outcome, Outcome::Succeeded { .. });
                 match state.queues.get_mut(&item.lease.queue) {
-                    Some(q) => q.finish(item, now, &self.shared.retention),
+                    Some(q) => {
+                        let status = q.finish(item, now, &self.shared.retention);
+                        self.flush_events(q, now);
+                        status
+                    }
                     None => LeaseStatus::Stale,
                 }
             })
@@ -603,7 +660,10 @@ impl Backend for MemoryBackend {
         let mut state = self.lock();
         let out = match state.queues.get_mut(queue) {
             Some(q) => {
-                q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention)
+                let out =
+                    q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention);
+                self.flush_events(q, now);
+                out
             }
             None => Recovered::default(),
         };
@@ -683,5 +743,41 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(moved)
+    }
+
+    async fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> Result<Vec<Event>, BackendError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before looking, so an append between the look and the wait wakes us.
+            let notified = self.shared.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let found = self
+                .lock()
+                .queues
+                .get(queue)
+                .map(|q| q.events.read(after.as_ref(), max_entries.max(1)))
+                .unwrap_or_default();
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
+        Ok(self
+            .lock()
+            .queues
+            .get(queue)
+            .and_then(|q| q.events.last_cursor()))
     }
 }

@@ -4,20 +4,23 @@
 -- KEYS[2] ready      zset
 -- KEYS[3] scheduled  zset
 -- KEYS[4] wake       list: wake-up token for blocked workers
--- ARGV[1] number of jobs, then 6 per job:
+-- KEYS[5] events     stream
+-- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 6 per job:
 --   id, name, payload, priority (-128..127), max_attempts,
 --   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
 
-local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' },
+  { KEYS[5], 'stream' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
 local now = now_ms()
 local stored = 0
+local ev = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local base = 2 + i * 6
+  local base = 3 + i * 6
   local id = ARGV[base]
   local run_at = ARGV[base + 5]
   local due = now
@@ -38,11 +41,13 @@ for i = 0, tonumber(ARGV[1]) - 1 do
     else
       redis.call('ZADD', scheduled, due, id)
     end
+    event(ev, 'enqueued', id)
     stored = stored + 1
   end
 end
 -- Wake a worker for a scheduled job too: it learns the new earliest run-at and sleeps
 -- until then instead of until its idle timeout.
+emit_events(KEYS[5], tonumber(ARGV[2]), ev)
 if stored > 0 then
   wake(KEYS[4])
 end

@@ -1,9 +1,10 @@
 -- finish: end leases with their outcomes.
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
--- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake
+-- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
+-- ARGV[6] events max length (0: off)
 -- then 5 per item: id, token, kind, data, delay_ms
 --   kind 'ok':      succeeded; data = serialized result ('' for none)
 --   kind 'fail':    data = error chain; delay_ms = retry delay, '' for no retry. Dead when
@@ -17,7 +18,8 @@
 -- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
+  { KEYS[8], 'stream' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -27,8 +29,9 @@ local now = now_ms()
 local out, woke = {}, false
 local added, buried = 0, 0
 local keep_none = tonumber(ARGV[1]) == 0
+local ev = {}
 
-for i = 6, #ARGV, 5 do
+for i = 7, #ARGV, 5 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay = ARGV[i + 3], ARGV[i + 4]
   local member = lease_member(id, token)
@@ -47,12 +50,14 @@ for i = 6, #ARGV, 5 do
     if kind == 'ok' and keep_none then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
+      event(ev, 'succeeded', id)
     else
       local rec, why = nil, 'corrupt'
       if kind ~= 'corrupt' then rec, why = load(jobs, id) end
       if not rec then
         if why == 'corrupt' then
           redis.call('ZADD', dead, now, id)
+          event(ev, 'dead', id, 'the job record cannot be read')
           buried = buried + 1
         end
       else
@@ -65,15 +70,19 @@ for i = 6, #ARGV, 5 do
           rec[F_RESULT] = data ~= '' and data or false
           store(jobs, id, rec)
           redis.call('ZADD', succeeded, now, id)
+          event(ev, 'succeeded', id)
           added = added + 1
         elseif kind == 'fail' then
           rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
           rec[F_ERROR] = data
+          event(ev, 'failed', id, data)
           if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
             schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+            event(ev, 'retrying', id, ATTEMPT_FAILED)
             woke = true
           else
             bury(jobs, dead, id, rec, nil, now)
+            event(ev, 'dead', id, data)
             buried = buried + 1
           end
         elseif kind == 'snooze' then
@@ -88,6 +97,7 @@ for i = 6, #ARGV, 5 do
     end
   end
 end
+emit_events(KEYS[8], tonumber(ARGV[6]), ev)
 -- Retention, once per call, with a budget covering what this call added.
 if added > 0 or keep_none then
   trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), batch + added)

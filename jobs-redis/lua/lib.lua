@@ -39,6 +39,35 @@ local function check_types(expected)
   return nil
 end
 
+-- Lifecycle events (jobs-core/src/event.rs): one entry of the queue's events stream per
+-- script call and kind, holding `k` = kind then (job id, data) pairs. Collected in a table
+-- during the call (`ev[kind]` = flat pairs) and appended at its end by emit_events, in
+-- this order, so a job's `failed` precedes its `retrying` or `dead`.
+local EVENT_ORDER = { 'enqueued', 'started', 'succeeded', 'failed', 'retrying', 'dead' }
+-- `Retrying` reasons, the same on every backend.
+local ATTEMPT_FAILED, LEASE_EXPIRED = 'attempt failed', 'lease expired'
+
+local function event(ev, kind, id, data)
+  local pairs = ev[kind]
+  if not pairs then
+    pairs = {}
+    ev[kind] = pairs
+  end
+  pairs[#pairs + 1] = id
+  pairs[#pairs + 1] = data or ''
+end
+
+-- max_len 0: events are off.
+local function emit_events(key, max_len, ev)
+  if max_len <= 0 then return end
+  for _, kind in ipairs(EVENT_ORDER) do
+    local pairs = ev[kind]
+    if pairs then
+      redis.call('XADD', key, 'MAXLEN', '~', max_len, '*', 'k', kind, unpack(pairs))
+    end
+  end
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -149,7 +178,7 @@ end
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
 -- `limits` = {dead_max, dead_max_age_ms, trim budget}.
-local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits)
+local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev)
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
   for _, member in ipairs(expired) do
@@ -171,11 +200,13 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
           'lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)',
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
         bury(jobs, dead, id, rec, reason, now)
+        event(ev, 'dead', id, reason)
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.
         store(jobs, id, rec)
         redis.call('ZADD', ready, ready_score(rec), id)
+        event(ev, 'retrying', id, LEASE_EXPIRED)
         requeued = requeued + 1
       end
     end

@@ -2,19 +2,22 @@
 -- often or were on their last attempt. reserve.lua does the same on every call; this is
 -- for operators and tests.
 --
--- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake
+-- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake  KEYS[6] events
 -- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
--- ARGV[5] trim batch
+-- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
 -- Returns: { requeued, buried }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'list' } })
+  { KEYS[5], 'list' }, { KEYS[6], 'stream' } })
 if wrong then return wrong end
 
 local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
-local requeued, buried = recover_expired(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms(),
-  tonumber(ARGV[1]), tonumber(ARGV[2]), limits)
+local ev = {}
+local now = now_ms()
+local requeued, buried = recover_expired(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now,
+  tonumber(ARGV[1]), tonumber(ARGV[2]), limits, ev)
+emit_events(KEYS[6], tonumber(ARGV[6]), ev)
 if requeued > 0 then
   wake(KEYS[5])
 end

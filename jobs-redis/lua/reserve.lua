@@ -10,9 +10,11 @@
 -- KEYS[5] dead       zset
 -- KEYS[6] wake       list
 -- KEYS[7] seq        counter: fencing tokens
+-- KEYS[8] events     stream
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
+-- ARGV[9] events max length (0: off)
 --
 -- Returns: { next_in, skipped, lease_end, id1, record1, token1, id2, ... }. The records
 --   come back as stored (msgpack, decoded by the caller, which adds this delivery to the
@@ -24,7 +26,8 @@
 --   caller cannot read goes to dead through finish's 'corrupt' outcome.)
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
+  { KEYS[8], 'stream' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -43,7 +46,8 @@ for i = 1, #due, 2 do
     redis.call('ZADD', ready, ready_score(rec), id)
   end
 end
-recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits)
+local ev = {}
+recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev)
 
 local expires = now + lease_ms
 -- Formatted once: Lua would format the number again for every ZADD.
@@ -66,10 +70,13 @@ for _, id in ipairs(popped) do
     out[n + 1] = id
     out[n + 2] = raw
     out[n + 3] = token
+    event(ev, 'started', id)
   else
     table.insert(out[2], id)
   end
 end
+
+emit_events(KEYS[8], tonumber(ARGV[9]), ev)
 
 if #out == 3 then
   local next_due = -1

@@ -8,6 +8,7 @@ use jobs_core::backend::{
     Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
     Reserved, RunAt,
 };
+use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
 use redis::Value;
 use tokio::time::Instant;
@@ -51,6 +52,7 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     pub(crate) retention: Retention,
     pub(crate) max_stalls: u32,
+    pub(crate) events_max_len: usize,
     pub(crate) waiter: Arc<Waiter>,
     /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
     /// last empty reservation. Idle workers block until then at most.
@@ -126,7 +128,9 @@ impl RedisBackend {
                     .key(&k.ready)
                     .key(&k.scheduled)
                     .key(&k.wake)
-                    .arg(chunk.len());
+                    .key(&k.events)
+                    .arg(chunk.len())
+                    .arg(self.inner.events_max_len);
                 for (_, job) in chunk {
                     let run_at = match job.run_at {
                         RunAt::Now => String::new(),
@@ -161,10 +165,12 @@ impl RedisBackend {
             .key(&k.leased)
             .key(&k.succeeded)
             .key(&k.dead)
-            .key(&k.wake);
+            .key(&k.wake)
+            .key(&k.events);
         for arg in self.retention_args() {
             call.arg(arg);
         }
+        call.arg(self.inner.events_max_len);
         for item in items {
             call.arg(item.id)
                 .arg(item.token)
@@ -217,6 +223,7 @@ impl RedisBackend {
             .key(&k.dead)
             .key(&k.wake)
             .key(&k.seq)
+            .key(&k.events)
             .arg(max)
             .arg(ms(lease_for))
             .arg(PROMOTE_BATCH)
@@ -225,6 +232,7 @@ impl RedisBackend {
             .arg(r.dead_max)
             .arg(ms(r.dead_max_age))
             .arg(TRIM_BATCH)
+            .arg(self.inner.events_max_len)
             .invoke_async(conn)
             .await
             .map_err(error::map)?;
@@ -422,11 +430,13 @@ impl jobs_core::Backend for RedisBackend {
             .key(&k.leased)
             .key(&k.dead)
             .key(&k.wake)
+            .key(&k.events)
             .arg(limit.min(RECOVER_BATCH))
             .arg(self.inner.max_stalls)
             .arg(r.dead_max)
             .arg(ms(r.dead_max_age))
             .arg(TRIM_BATCH)
+            .arg(self.inner.events_max_len)
             .invoke_async(&mut conn)
             .await
             .map_err(error::map)?;
@@ -594,6 +604,20 @@ impl jobs_core::Backend for RedisBackend {
             moved += n;
         }
         Ok(moved)
+    }
+
+    async fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> Result<Vec<Event>, BackendError> {
+        self.read_events_from(queue, after, max_entries, wait).await
+    }
+
+    async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
+        self.last_event_of(queue).await
     }
 }
 

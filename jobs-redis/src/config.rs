@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::Runtime;
+use jobs_core::event::DEFAULT_EVENTS_MAX_LEN;
 use jobs_core::{BackendError, BoxError, DEFAULT_MAX_STALLS, Retention};
 use redis::cluster::ClusterClient;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
@@ -117,6 +118,7 @@ pub struct RedisBackendBuilder {
     prefix: String,
     retention: Retention,
     max_stalls: u32,
+    events_max_len: usize,
     pool_size: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -155,6 +157,7 @@ impl RedisBackendBuilder {
             prefix: "jobs".to_owned(),
             retention: Retention::DEFAULT,
             max_stalls: DEFAULT_MAX_STALLS,
+            events_max_len: DEFAULT_EVENTS_MAX_LEN,
             pool_size: 16,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
@@ -178,6 +181,14 @@ impl RedisBackendBuilder {
     /// How many times a job's lease may expire before the job is dead (at least 1).
     pub fn max_stalls(mut self, max_stalls: u32) -> Self {
         self.max_stalls = max_stalls.max(1);
+        self
+    }
+
+    /// How many entries each queue's event stream keeps, approximately (Redis trims whole
+    /// nodes: `XADD MAXLEN ~`). 0 turns events off, saving one `XADD` per script call.
+    /// Default: [`DEFAULT_EVENTS_MAX_LEN`].
+    pub fn events_max_len(mut self, entries: usize) -> Self {
+        self.events_max_len = entries;
         self
     }
 
@@ -267,6 +278,7 @@ impl RedisBackendBuilder {
                 prefix: self.prefix,
                 retention: self.retention,
                 max_stalls: self.max_stalls,
+                events_max_len: self.events_max_len,
                 waiter: Waiter::new(waits),
                 hints: Default::default(),
                 combiner: Default::default(),

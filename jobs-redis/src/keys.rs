@@ -25,6 +25,8 @@ pub(crate) struct QueueKeys {
     pub wake: String,
     /// Counter: fencing tokens.
     pub seq: String,
+    /// Stream: lifecycle events.
+    pub events: String,
 }
 
 impl QueueKeys {
@@ -43,6 +45,7 @@ impl QueueKeys {
             dead: key("dead"),
             wake: key("wake"),
             seq: key("seq"),
+            events: key("events"),
         })
     }
 }
@@ -65,6 +68,7 @@ mod tests {
             &k.dead,
             &k.wake,
             &k.seq,
+            &k.events,
         ] {
             assert!(key.contains("{disks}"), "{key}");
         }

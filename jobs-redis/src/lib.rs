@@ -26,6 +26,7 @@ mod combiner;
 mod config;
 mod conn;
 mod error;
+mod events;
 mod keys;
 mod record;
 mod reply;

@@ -76,19 +76,29 @@ impl Waiter {
     }
 
     async fn wait_on(&self, keys: Vec<String>, timeout: Duration) -> Result<(), BackendError> {
-        let mut conn = match self.take() {
-            Some(conn) => conn,
-            None => self.connect().await?,
-        };
         // BLPOP takes seconds as a decimal; 0 would mean "forever".
         let secs = timeout.as_secs_f64().max(0.001);
         let mut cmd = redis::cmd("BLPOP");
         cmd.arg(&keys).arg(secs);
-        let blpop = cmd.query_async::<Option<(String, String)>>(&mut conn);
-        match tokio::time::timeout(timeout + CLIENT_SLACK, blpop).await {
-            Ok(Ok(_)) => {
+        self.blocking(&cmd, timeout).await.map(|_| ())
+    }
+
+    /// Runs a blocking command (`cmd` must give up on the server by `timeout`) on a
+    /// connection of its own.
+    pub(crate) async fn blocking(
+        &self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<redis::Value, BackendError> {
+        let mut conn = match self.take() {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let query = cmd.query_async::<redis::Value>(&mut conn);
+        match tokio::time::timeout(timeout + CLIENT_SLACK, query).await {
+            Ok(Ok(value)) => {
                 self.give_back(conn);
-                Ok(())
+                Ok(value)
             }
             Ok(Err(e)) => Err(error::map(e)),
             Err(_) => Err(BackendError::Unavailable(

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use jobs_core::backend::{Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
-use jobs_core::{Backend, BackendError, JobId, JobInfo, QueueStats};
+use jobs_core::{Backend, BackendError, Event, EventCursor, JobId, JobInfo, QueueStats};
 
 /// Calls made through a [`Faulty`] backend.
 #[derive(Debug, Default)]
@@ -134,5 +134,21 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
         self.inner.retry_dead(queue, ids).await
+    }
+
+    async fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> Result<Vec<Event>, BackendError> {
+        self.inner
+            .read_events(queue, after, max_entries, wait)
+            .await
+    }
+
+    async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
+        self.inner.last_event(queue).await
     }
 }

@@ -28,6 +28,7 @@ impl Harness for Cluster {
         RedisBackend::cluster_builder(self.cluster.urls())
             .retention(config.retention)
             .max_stalls(config.max_stalls)
+            .events_max_len(config.events_max_len)
             .connect()
             .await
             .expect("connect to the test's cluster")

@@ -12,6 +12,7 @@ impl Harness for Memory {
         MemoryBackend::builder()
             .retention(config.retention)
             .max_stalls(config.max_stalls)
+            .events_max_len(config.events_max_len)
             .build()
     }
 }

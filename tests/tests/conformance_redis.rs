@@ -26,6 +26,7 @@ impl Harness for Redis {
         RedisBackend::builder(&self.server.url())
             .retention(config.retention)
             .max_stalls(config.max_stalls)
+            .events_max_len(config.events_max_len)
             .connect()
             .await
             .expect("connect to the test's redis-server")

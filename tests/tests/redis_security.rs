@@ -104,6 +104,7 @@ fn builder(url: &str, config: StoreConfig) -> RedisBackendBuilder {
     RedisBackend::builder(url)
         .retention(config.retention)
         .max_stalls(config.max_stalls)
+        .events_max_len(config.events_max_len)
 }
 
 /// Asserts that neither the message nor the `Debug` of `err` shows `secret`.
@@ -321,6 +322,8 @@ mod acl {
         snooze_runs_again_without_using_an_attempt,
         // BLPOP wake-ups
         scheduled_work_wakes_sleeping_workers_on_time,
+        // events: XRANGE and XREAD (blocking), XREVRANGE (from now)
+        events_resume_after_a_cursor,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in
@@ -575,6 +578,7 @@ impl Harness for OnCluster {
         RedisBackend::cluster_builder(self.urls.clone())
             .retention(config.retention)
             .max_stalls(config.max_stalls)
+            .events_max_len(config.events_max_len)
             .connect()
             .await
             .expect("connect to the cluster as the ACL user")

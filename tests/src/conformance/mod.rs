@@ -12,15 +12,19 @@
 //! (Redis) can run them fast, and one on tokio's paused clock can use whole seconds for free.
 
 mod backend_cases;
+mod follow_cases;
 pub mod jobs;
 mod worker_cases;
 
 use std::future::Future;
 use std::time::Duration;
 
-use jobs_core::{Backend, Client, DEFAULT_MAX_STALLS, Retention, WorkerBuilder};
+use jobs_core::{
+    Backend, Client, DEFAULT_EVENTS_MAX_LEN, DEFAULT_MAX_STALLS, Retention, WorkerBuilder,
+};
 
 pub use backend_cases::*;
+pub use follow_cases::*;
 pub use worker_cases::*;
 
 use crate::support::{Recorder, RunningWorker};
@@ -32,6 +36,8 @@ pub struct StoreConfig {
     pub retention: Retention,
     /// Lease expiries before a job is dead.
     pub max_stalls: u32,
+    /// Entries kept per queue's event stream.
+    pub events_max_len: usize,
 }
 
 impl Default for StoreConfig {
@@ -39,6 +45,7 @@ impl Default for StoreConfig {
         StoreConfig {
             retention: Retention::DEFAULT,
             max_stalls: DEFAULT_MAX_STALLS,
+            events_max_len: DEFAULT_EVENTS_MAX_LEN,
         }
     }
 }
@@ -136,6 +143,11 @@ macro_rules! conformance_tests {
             invalid_queue_refused,
             worker_refuses_missing_data,
             scheduled_work_wakes_sleeping_workers_on_time,
+            events_follow_the_lifecycle,
+            events_resume_after_a_cursor,
+            events_are_bounded,
+            wait_for_reports_how_a_job_ended,
+            typed_outcome,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
