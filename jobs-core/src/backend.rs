@@ -145,6 +145,43 @@ pub enum JobState {
     Dead,
 }
 
+/// What a running job last reported of its progress (see [`crate::JobContext::progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// 0 to 100.
+    pub percent: u8,
+    /// A short message (the backend keeps at most [`Progress::MAX_MESSAGE`] bytes).
+    pub message: String,
+}
+
+impl Progress {
+    /// Longest message kept, in bytes; longer ones are cut at a character boundary.
+    pub const MAX_MESSAGE: usize = 200;
+
+    /// A progress report, the percentage capped at 100 and the message cut to
+    /// [`Progress::MAX_MESSAGE`] bytes.
+    ///
+    /// ```
+    /// use jobs_core::Progress;
+    /// let p = Progress::new(140, "x".repeat(500));
+    /// assert_eq!((p.percent, p.message.len()), (100, Progress::MAX_MESSAGE));
+    /// ```
+    pub fn new(percent: u8, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if message.len() > Self::MAX_MESSAGE {
+            let mut end = Self::MAX_MESSAGE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        Progress {
+            percent: percent.min(100),
+            message,
+        }
+    }
+}
+
 /// A stored job, as seen by [`Backend::job`] and [`Backend::dead_jobs`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -181,6 +218,8 @@ pub struct JobInfo {
     pub last_error: Option<String>,
     /// The serialized output of a succeeded job.
     pub result: Option<Vec<u8>>,
+    /// The last progress the job reported, if any.
+    pub progress: Option<Progress>,
 }
 
 impl JobInfo {
@@ -204,6 +243,7 @@ impl JobInfo {
             finished_at_ms: None,
             last_error: None,
             result: None,
+            progress: None,
         }
     }
 }
@@ -313,6 +353,14 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         ids: &[JobId],
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Records running jobs' latest progress on their records, for leases still held (a
+    /// stale item changes nothing), in one call; each recorded item is also a `Progress`
+    /// event. One status per item, in order.
+    fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
 
     /// Events of `queue` strictly after `after` (from the oldest the stream still holds
     /// when `None`), from at most `max_entries` stream entries. When there are none, waits

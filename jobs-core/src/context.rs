@@ -1,10 +1,10 @@
 //! The context handed to each running job.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{Data, DataMap, JobError, JobId};
+use crate::{Data, DataMap, JobError, JobId, Progress};
 
 /// What a running job can know and ask: its identity, its attempt, whether it should stop,
 /// and the shared data registered on the worker.
@@ -36,6 +36,8 @@ struct Inner {
     data: Arc<DataMap>,
     cancel: CancellationToken,
     reason: OnceLock<CancelReason>,
+    /// The latest report, and whether it is yet to be sent.
+    progress: Mutex<(Option<Progress>, bool)>,
 }
 
 /// Why a job was asked to stop.
@@ -71,6 +73,7 @@ impl JobContext {
                 data,
                 cancel: CancellationToken::new(),
                 reason: OnceLock::new(),
+                progress: Mutex::new((None, false)),
             }),
         }
     }
@@ -150,6 +153,50 @@ impl JobContext {
     /// recorded, see [`JobContext::cancel_reason`]), and the job is retried or released.
     pub async fn cancelled(&self) {
         self.inner.cancel.cancelled().await
+    }
+
+    /// Reports progress: `percent` (0 to 100) and a short message. Cheap: it only stores
+    /// the latest report, which the worker sends with others every `progress_every`
+    /// (coalesced), so a job may call it as often as it likes. Readable by id
+    /// ([`crate::JobInfo::progress`]) and followed as `Progress` events.
+    ///
+    /// ```
+    /// use jobs_core::{DataMap, JobContext, Progress};
+    /// let ctx = JobContext::standalone(DataMap::new());
+    /// ctx.progress(40, "partitioned /dev/sdb");
+    /// assert_eq!(ctx.last_progress(), Some(Progress::new(40, "partitioned /dev/sdb")));
+    /// ```
+    pub fn progress(&self, percent: u8, message: impl Into<String>) {
+        let mut slot = self.lock_progress();
+        *slot = (Some(Progress::new(percent, message)), true);
+    }
+
+    /// The last progress this run reported.
+    pub fn last_progress(&self) -> Option<Progress> {
+        self.lock_progress().0.clone()
+    }
+
+    /// The report to send, if one is pending; it is then marked sent.
+    pub(crate) fn take_unsent_progress(&self) -> Option<Progress> {
+        let mut slot = self.lock_progress();
+        if !slot.1 {
+            return None;
+        }
+        slot.1 = false;
+        slot.0.clone()
+    }
+
+    /// Sending failed: send the latest report again next time.
+    pub(crate) fn progress_unsent(&self) {
+        let mut slot = self.lock_progress();
+        slot.1 = slot.0.is_some();
+    }
+
+    fn lock_progress(&self) -> std::sync::MutexGuard<'_, (Option<Progress>, bool)> {
+        self.inner
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn cancel(&self, reason: CancelReason) {

@@ -130,6 +130,13 @@ pub enum EventKind {
     Enqueued,
     /// Leased to a worker.
     Started,
+    /// Reported progress (coalesced: not every report becomes an event).
+    Progress {
+        /// 0 to 100.
+        percent: u8,
+        /// The job's message.
+        message: String,
+    },
     /// Succeeded; the result, if kept, is on the record.
     Succeeded,
     /// An attempt failed with this error chain; `Retrying` or `Dead` follows.
@@ -155,6 +162,7 @@ impl EventKind {
         match self {
             EventKind::Enqueued => "enqueued",
             EventKind::Started => "started",
+            EventKind::Progress { .. } => "progress",
             EventKind::Succeeded => "succeeded",
             EventKind::Failed { .. } => "failed",
             EventKind::Retrying { .. } => "retrying",
@@ -168,6 +176,13 @@ impl EventKind {
         Some(match name {
             "enqueued" => EventKind::Enqueued,
             "started" => EventKind::Started,
+            "progress" => {
+                let (percent, message) = data.split_once(' ').unwrap_or((&data, ""));
+                EventKind::Progress {
+                    percent: percent.parse().ok()?,
+                    message: message.to_owned(),
+                }
+            }
             "succeeded" => EventKind::Succeeded,
             "failed" => EventKind::Failed { error: data },
             "retrying" => EventKind::Retrying { reason: data },
@@ -177,11 +192,12 @@ impl EventKind {
     }
 
     /// The per-job data stored with the kind.
-    pub fn data(&self) -> &str {
+    pub fn data(&self) -> String {
         match self {
-            EventKind::Failed { error } => error,
-            EventKind::Retrying { reason } | EventKind::Dead { reason } => reason,
-            _ => "",
+            EventKind::Progress { percent, message } => format!("{percent} {message}"),
+            EventKind::Failed { error } => error.clone(),
+            EventKind::Retrying { reason } | EventKind::Dead { reason } => reason.clone(),
+            _ => String::new(),
         }
     }
 }

@@ -8,9 +8,10 @@ use crate::event::{EntryId, Event, EventCursor, EventKind};
 
 /// The order in which one transition's entries are appended (as the Lua scripts do): a
 /// job's `Failed` always comes before its `Retrying` or `Dead`.
-const KIND_ORDER: [&str; 6] = [
+const KIND_ORDER: [&str; 7] = [
     "enqueued",
     "started",
+    "progress",
     "succeeded",
     "failed",
     "retrying",

@@ -26,7 +26,7 @@ mod retention;
 mod signal;
 mod worker;
 
-pub use backend::{Backend, JobInfo, JobState, QueueStats};
+pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
 pub use backoff::Backoff;
 pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
 pub use context::{CancelReason, JobContext};

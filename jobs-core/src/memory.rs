@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backend::{
-    Backend, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
-    Reserved, RunAt,
+    Backend, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
+    Recovered, Reserved, RunAt,
 };
 use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
 use crate::event_log::EventLog;
@@ -207,6 +207,7 @@ struct Record {
     finished_at: Option<u64>,
     last_error: Option<String>,
     result: Option<Vec<u8>>,
+    progress: Option<Progress>,
 }
 
 impl Record {
@@ -228,6 +229,7 @@ impl Record {
             finished_at_ms: self.finished_at,
             last_error: self.last_error.clone(),
             result: self.result.clone(),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -261,6 +263,7 @@ impl QueueState {
             finished_at: None,
             last_error: None,
             result: None,
+            progress: None,
         };
         let id = record.id;
         self.jobs.insert(id, record);
@@ -743,6 +746,43 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(moved)
+    }
+
+    async fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let mut out = Vec::with_capacity(items.len());
+        for (lease, progress) in items {
+            let Some(q) = state.queues.get_mut(&lease.queue) else {
+                out.push(LeaseStatus::Stale);
+                continue;
+            };
+            match q.jobs.get_mut(&lease.id) {
+                Some(r)
+                    if r.state == JobState::Active && r.lease.map(|l| l.0) == Some(lease.token) =>
+                {
+                    let expires_at_ms = r.lease.map_or(0, |l| l.1);
+                    r.progress = Some(progress.clone());
+                    q.events.push(
+                        lease.id,
+                        EventKind::Progress {
+                            percent: progress.percent,
+                            message: progress.message,
+                        },
+                    );
+                    out.push(LeaseStatus::Held { expires_at_ms });
+                }
+                _ => out.push(LeaseStatus::Stale),
+            }
+        }
+        // One entry per queue for the whole call, as on Redis.
+        for q in state.queues.values_mut() {
+            self.flush_events(q, now);
+        }
+        Ok(out)
     }
 
     async fn read_events(

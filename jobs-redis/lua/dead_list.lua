@@ -4,7 +4,8 @@
 -- ARGV[1] offset  ARGV[2] limit (the caller bounds it)
 --
 -- Returns: a list of { id, name, payload, priority, max_attempts, attempts, deliveries,
---   stalls, created, finished, error, result or '' }; corrupt records come back with
+--   stalls, created, finished, error, result or '', progress percent or '', progress
+--   message or '' }; corrupt records come back with
 --   name '' and error 'corrupt record'.
 
 local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -18,9 +19,10 @@ for _, id in ipairs(ids) do
       id, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], rec[F_ATTEMPTS],
       rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED] or 0,
       rec[F_ERROR] or '', rec[F_RESULT] or '',
+      (rec[F_PROGRESS] or {})[1] or '', (rec[F_PROGRESS] or {})[2] or '',
     }
   else
-    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '' }
+    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '', '', '' }
   end
 end
 return out

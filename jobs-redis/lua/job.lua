@@ -7,7 +7,7 @@
 -- Returns: nil when not stored; { 'corrupt' } when the record cannot be read; else
 -- { state, name, payload, priority, max_attempts, attempts, deliveries, stalls, created,
 --   run_at (scheduled) or '', lease_end (active) or '', finished or '', error or '',
---   result or '' }, state one of ready, scheduled, active, succeeded, dead, orphan.
+--   result or '', progress percent or '', progress message or '' }, state one of ready, scheduled, active, succeeded, dead, orphan.
 
 local id = ARGV[1]
 local rec, why = load(KEYS[1], id)
@@ -44,10 +44,11 @@ else
     until cursor == '0'
   end
 end
+local progress = rec[F_PROGRESS] or { '', '' }
 local finished = ''
 if rec[F_FINISHED] and rec[F_FINISHED] ~= 0 then finished = rec[F_FINISHED] end
 return {
   state, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], attempts,
   deliveries, rec[F_STALLS], rec[F_CREATED], run_at, lease_end, finished,
-  rec[F_ERROR] or '', rec[F_RESULT] or '',
+  rec[F_ERROR] or '', rec[F_RESULT] or '', progress[1], progress[2],
 }

@@ -20,6 +20,8 @@ local F_READY_IN = 9
 local F_FINISHED, F_ERROR, F_RESULT = 10, 11, 12
 -- The token of the delivery whose outcome was recorded last (absent until then).
 local F_DONE = 13
+-- The last progress a run reported: { percent, message } (absent until then).
+local F_PROGRESS = 14
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
@@ -43,7 +45,7 @@ end
 -- script call and kind, holding `k` = kind then (job id, data) pairs. Collected in a table
 -- during the call (`ev[kind]` = flat pairs) and appended at its end by emit_events, in
 -- this order, so a job's `failed` precedes its `retrying` or `dead`.
-local EVENT_ORDER = { 'enqueued', 'started', 'succeeded', 'failed', 'retrying', 'dead' }
+local EVENT_ORDER = { 'enqueued', 'started', 'progress', 'succeeded', 'failed', 'retrying', 'dead' }
 -- `Retrying` reasons, the same on every backend.
 local ATTEMPT_FAILED, LEASE_EXPIRED = 'attempt failed', 'lease expired'
 
@@ -114,7 +116,7 @@ end
 -- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
 -- the record stays a msgpack array.
 local function store(jobs, id, rec)
-  for i = F_DONE, F_FINISHED, -1 do
+  for i = F_PROGRESS, F_FINISHED, -1 do
     if rec[i] ~= nil then
       for j = F_FINISHED, i - 1 do
         if rec[j] == nil then rec[j] = false end

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs_core::backend::{
-    Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, QueueStats, Recovered,
-    Reserved, RunAt,
+    Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
+    Recovered, Reserved, RunAt,
 };
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
@@ -483,6 +483,7 @@ impl jobs_core::Backend for RedisBackend {
             created,
         ] = take::<9>(&mut it)?;
         let [run_at, lease_end, finished, last_error, result] = take::<5>(&mut it)?;
+        let [percent, message] = take::<2>(&mut it)?;
         let state = match reply::string(state)?.as_str() {
             "ready" => JobState::Ready,
             "scheduled" => JobState::Scheduled,
@@ -510,6 +511,7 @@ impl jobs_core::Backend for RedisBackend {
                 created,
             ],
             [run_at, lease_end, finished, last_error, result],
+            [percent, message],
         )?))
     }
 
@@ -567,6 +569,7 @@ impl jobs_core::Backend for RedisBackend {
                 created,
             ] = take::<9>(&mut it)?;
             let [finished, last_error, result] = take::<3>(&mut it)?;
+            let progress = take::<2>(&mut it)?;
             let id = reply::job_id(id)?;
             let fixed = [
                 name,
@@ -585,7 +588,7 @@ impl jobs_core::Backend for RedisBackend {
                 last_error,
                 result,
             ];
-            out.push(info(id, queue, JobState::Dead, fixed, varying)?);
+            out.push(info(id, queue, JobState::Dead, fixed, varying, progress)?);
         }
         Ok(out)
     }
@@ -604,6 +607,47 @@ impl jobs_core::Backend for RedisBackend {
             moved += n;
         }
         Ok(moved)
+    }
+
+    async fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let mut out = vec![LeaseStatus::Stale; items.len()];
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
+        for (queue, group) in by_queue(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (i, item.0.queue.as_str(), item)),
+        ) {
+            let k = self.keys(queue)?;
+            for chunk in group.chunks(BATCH_MAX) {
+                let mut call = SCRIPTS.progress.prepare_invoke();
+                call.key(&k.jobs)
+                    .key(&k.leased)
+                    .key(&k.events)
+                    .arg(self.inner.events_max_len);
+                for (_, (lease, progress)) in chunk {
+                    call.arg(lease.id.to_string())
+                        .arg(lease.token)
+                        .arg(progress.percent)
+                        .arg(&progress.message);
+                }
+                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+                for ((pos, (lease, _)), v) in chunk.iter().zip(reply::array(reply)?) {
+                    if reply::int(&v)? == 1 {
+                        out[*pos] = LeaseStatus::Held {
+                            expires_at_ms: lease.expires_at_ms,
+                        };
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn read_events(
@@ -665,6 +709,7 @@ fn info(
     state: JobState,
     fixed: [Value; 8],
     varying: [Value; 5],
+    [percent, message]: [Value; 2],
 ) -> Result<JobInfo, BackendError> {
     let [
         name,
@@ -692,5 +737,11 @@ fn info(
     info.last_error =
         reply::opt_bytes(last_error)?.map(|b| String::from_utf8_lossy(&b).into_owned());
     info.result = reply::opt_bytes(result)?;
+    if let Some(percent) = reply::opt_uint(&percent)? {
+        info.progress = Some(Progress::new(
+            percent.min(100) as u8,
+            reply::string(message)?,
+        ));
+    }
     Ok(info)
 }

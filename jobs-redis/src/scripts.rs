@@ -40,6 +40,7 @@ pub(crate) struct Scripts {
     pub dead_list: Script,
     pub retry_dead: Script,
     pub stats: Script,
+    pub progress: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -52,11 +53,12 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     dead_list: read_only(include_str!("../lua/dead_list.lua")),
     retry_dead: script(include_str!("../lua/retry_dead.lua")),
     stats: read_only(include_str!("../lua/stats.lua")),
+    progress: script(include_str!("../lua/progress.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 9] {
+    pub(crate) fn all(&self) -> [&Script; 10] {
         [
             &self.enqueue,
             &self.reserve,
@@ -67,6 +69,7 @@ impl Scripts {
             &self.dead_list,
             &self.retry_dead,
             &self.stats,
+            &self.progress,
         ]
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use jobs_core::backend::{Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
-use jobs_core::{Backend, BackendError, Event, EventCursor, JobId, JobInfo, QueueStats};
+use jobs_core::{Backend, BackendError, Event, EventCursor, JobId, JobInfo, Progress, QueueStats};
 
 /// Calls made through a [`Faulty`] backend.
 #[derive(Debug, Default)]
@@ -134,6 +134,14 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
         self.inner.retry_dead(queue, ids).await
+    }
+
+    async fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        self.check(&self.down)?;
+        self.inner.progress(items).await
     }
 
     async fn read_events(

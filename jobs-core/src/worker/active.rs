@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::backend::Lease;
-use crate::{CancelReason, JobContext, JobId};
+use crate::{CancelReason, JobContext, JobId, Progress};
 
 /// One held lease.
 struct Entry {
@@ -62,6 +62,19 @@ impl Active {
     /// The leases to renew.
     pub(crate) fn leases(&self) -> Vec<Lease> {
         self.lock().values().map(|e| e.lease.clone()).collect()
+    }
+
+    /// Running jobs with a progress report not sent yet: the lease, the report, and the
+    /// context (to mark the report unsent again if sending fails).
+    pub(crate) fn progress(&self) -> Vec<(Lease, Progress, JobContext)> {
+        self.lock()
+            .values()
+            .filter(|e| !e.finishing)
+            .filter_map(|e| {
+                let p = e.ctx.take_unsent_progress()?;
+                Some((e.lease.clone(), p, e.ctx.clone()))
+            })
+            .collect()
     }
 
     pub(crate) fn renewed(&self, lease: &Lease, expires_at_ms: u64) {

@@ -10,6 +10,7 @@ mod acker;
 mod active;
 mod heartbeat;
 mod processor;
+mod progress;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ struct Config {
     lease: Duration,
     grace: Duration,
     idle_wait: Duration,
+    progress_every: Duration,
 }
 
 /// A worker refused to start.
@@ -125,6 +127,7 @@ impl<B: Backend> Worker<B> {
                     lease: Duration::from_secs(30),
                     grace: Duration::from_secs(25),
                     idle_wait: Duration::from_secs(5),
+                    progress_every: Duration::from_millis(250),
                 },
             },
             queues_set: false,
@@ -187,6 +190,14 @@ impl<B: Backend> WorkerBuilder<B> {
     /// worker's jobs are picked up again, not how long a job may run. Default: 30 s.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.worker.config.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// How often running jobs' progress reports are sent (the latest of each, all in one
+    /// call): a job reporting a thousand times a second costs the backend one call per
+    /// period. Default: 250 ms.
+    pub fn progress_every(mut self, every: Duration) -> Self {
+        self.worker.config.progress_every = every.max(Duration::from_millis(10));
         self
     }
 
@@ -276,6 +287,7 @@ impl<B: Backend> Worker<B> {
 
         let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat::run(shared.clone(), stop_heartbeat.clone()));
+        let progress = tokio::spawn(progress::run(shared.clone(), stop_heartbeat.clone()));
         let stop_acker = CancellationToken::new();
         let mut acker = tokio::spawn(acker::run(shared.clone(), ack_queue, stop_acker.clone()));
         let tracker = TaskTracker::new();
@@ -316,6 +328,7 @@ impl<B: Backend> Worker<B> {
         }
         stop_heartbeat.cancel();
         let _ = heartbeat.await;
+        let _ = progress.await;
         tracing::info!("worker stopped");
         Ok(())
     }

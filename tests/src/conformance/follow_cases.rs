@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use jobs_core::{Client, Event, EventKind, JobId, JobOutcome, JobState, WaitError};
+use jobs_core::{Client, Event, EventKind, JobId, JobOutcome, JobState, Progress, WaitError};
 
-use super::jobs::{Echo, Refuse};
+use super::jobs::{Echo, Refuse, Reporter};
 use super::{Harness, StoreConfig, client, start_worker};
 use crate::support::Recorder;
 
@@ -220,4 +220,54 @@ pub async fn typed_outcome<H: Harness>(h: &H) {
         other => panic!("expected dead, got {other:?}"),
     }
     assert_eq!(client.outcome::<Echo>(JobId::new()).await.unwrap(), None);
+}
+
+/// A job reporting progress very often costs a few backend calls, not one per report;
+/// the latest report is on the record while it runs, and each sent one is an event.
+pub async fn progress_is_coalesced_and_readable<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let mut sub = client.subscribe(Q, None);
+    let pause = h.tick() * 3;
+    let id = client
+        .enqueue(Reporter {
+            label: "p".into(),
+            ms: pause.as_millis() as u64,
+        })
+        .await
+        .unwrap();
+    let worker = start_worker(h, &client, &rec, |b| b.progress_every(h.tick()));
+    // While it pauses after its 100 reports, the record holds the last one.
+    let seen = crate::support::eventually("progress on the record", h.patience(), || {
+        let client = client.clone();
+        async move {
+            let info = client.job(Q, id).await.unwrap()?;
+            (info.state == JobState::Active).then_some(info.progress?)
+        }
+    })
+    .await;
+    assert_eq!(seen, Progress::new(100, "step 100"));
+    let done = client.wait_for(Q, id, h.patience()).await.unwrap();
+    worker.stop().await.unwrap();
+    assert_eq!(
+        done.info.unwrap().progress,
+        Some(Progress::new(100, "done"))
+    );
+    let events = collect(&mut sub, h.patience(), |seen| {
+        seen.iter().any(|e| e.is_final())
+    })
+    .await;
+    let reports: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Progress { percent, message } => Some((*percent, message.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !reports.is_empty() && reports.len() <= 3,
+        "101 reports became {} events: {reports:?}",
+        reports.len()
+    );
+    assert_eq!(reports.last(), Some(&(100, "done")));
 }

@@ -93,3 +93,22 @@ pub async fn rendezvous(
     barrier.wait().await;
     Ok(())
 }
+
+/// Reports progress 100 times in a row (no await between), then once more after `ms`
+/// milliseconds, and succeeds.
+#[job(queue = "suite")]
+pub async fn reporter(
+    label: String,
+    ms: u64,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    for i in 1..=100 {
+        ctx.progress(i, format!("step {i}"));
+    }
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ctx.progress(100, "done");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}

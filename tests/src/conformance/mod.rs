@@ -100,6 +100,7 @@ pub fn start_worker<H: Harness>(
                 .register::<jobs::Panicker>()
                 .register::<jobs::Hold>()
                 .register::<jobs::Rendezvous>()
+                .register::<jobs::Reporter>()
                 .data(rec)
                 .data(tokio::sync::Barrier::new(8))
                 .lease(lease)
@@ -148,6 +149,7 @@ macro_rules! conformance_tests {
             events_are_bounded,
             wait_for_reports_how_a_job_ended,
             typed_outcome,
+            progress_is_coalesced_and_readable,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

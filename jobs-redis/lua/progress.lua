@@ -1,0 +1,33 @@
+-- progress: record running jobs' latest progress, for leases still held.
+--
+-- KEYS[1] jobs    hash: id -> record
+-- KEYS[2] leased  zset: id:token -> lease end
+-- KEYS[3] events  stream
+-- ARGV[1] events max length (0: off), then 4 per item: id, token, percent (0-100), message
+--
+-- Returns: one number per item: 1 when recorded, 0 when the token is stale (nothing is
+-- changed then). Each recorded item is also a 'progress' event ("<percent> <message>").
+
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' } })
+if wrong then return wrong end
+
+local jobs, leased = KEYS[1], KEYS[2]
+local out, ev = {}, {}
+for i = 2, #ARGV, 4 do
+  local id, token = ARGV[i], tonumber(ARGV[i + 1])
+  local percent, message = tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local rec = nil
+  if redis.call('ZSCORE', leased, lease_member(id, token)) then
+    rec = load(jobs, id)
+  end
+  if rec then
+    rec[F_PROGRESS] = { percent, message }
+    store(jobs, id, rec)
+    event(ev, 'progress', id, percent .. ' ' .. message)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+emit_events(KEYS[3], tonumber(ARGV[1]), ev)
+return out
