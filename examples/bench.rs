@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use jobs_core::{Client, Data, JobError, Retention, Worker, job};
+use jobs_core::{Client, DEFAULT_EVENTS_MAX_LEN, Data, JobError, Retention, Worker, job};
 use jobs_redis::RedisBackend;
 use jobs_tests::redis_server::RedisServer;
 use tokio::sync::Notify;
@@ -141,10 +141,16 @@ impl Bench {
 
     /// A client on a fresh key prefix, so scenarios do not see each other's jobs.
     async fn client(&mut self) -> anyhow::Result<Client<RedisBackend>> {
+        self.client_with(DEFAULT_EVENTS_MAX_LEN).await
+    }
+
+    /// A client whose event streams keep `events` entries (0: events off).
+    async fn client_with(&mut self, events: usize) -> anyhow::Result<Client<RedisBackend>> {
         self.prefix_n += 1;
         let backend = RedisBackend::builder(&self.url)
             .prefix(format!("bench{}", self.prefix_n))
             .retention(Retention::DEFAULT.succeeded(0, Duration::from_secs(60)))
+            .events_max_len(events)
             .pool_size(64)
             .connect()
             .await?;
@@ -357,13 +363,17 @@ impl Bench {
         Ok(())
     }
 
-    async fn memory(&mut self, n: u64) -> anyhow::Result<()> {
-        let client = self.client().await?;
+    /// Memory per waiting job, with the enqueue events kept (the default) or events off.
+    async fn memory(&mut self, n: u64, events: usize) -> anyhow::Result<()> {
+        let client = self.client_with(events).await?;
         let before = self.counters().await?;
         bulk(&client, n, 1_000).await?;
         let after = self.counters().await?;
         let mut row = Row {
-            scenario: "Redis memory per waiting job".into(),
+            scenario: match events {
+                0 => "Redis memory per waiting job, events off".into(),
+                _ => "Redis memory per waiting job, events kept".into(),
+            },
             jobs: n,
             secs: f64::NAN,
             ..Row::default()
@@ -538,7 +548,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         b.latency(if q { 300 } else { 1_000 }).await?;
     }
     if b.wanted("memory") {
-        b.memory(if q { 20_000 } else { 100_000 }).await?;
+        let n = if q { 20_000 } else { 100_000 };
+        b.memory(n, DEFAULT_EVENTS_MAX_LEN).await?;
+        b.memory(n, 0).await?;
     }
     Ok(())
 }
