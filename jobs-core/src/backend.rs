@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::batch::{BatchCounts, BatchId, Callback};
 use crate::event::{Event, EventCursor};
 use crate::{BackendError, JobId};
 
@@ -40,6 +41,20 @@ pub struct NewJob {
     pub run_at: RunAt,
     /// Attempts allowed, at least 1.
     pub max_attempts: u32,
+    /// The batch it belongs to, if any.
+    pub batch: Option<BatchId>,
+}
+
+/// What [`Backend::batch_add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchAdded {
+    /// Recorded.
+    Added,
+    /// Adding to a batch that was never opened.
+    NotFound,
+    /// Adding to a batch whose members have all ended: refused.
+    Finished,
 }
 
 /// The right to run one job until `expires_at_ms`: held by one worker, proven by `token`.
@@ -56,6 +71,8 @@ pub struct Lease {
     pub token: u64,
     /// When the lease ends unless renewed, in ms since the Unix epoch, on the backend's clock.
     pub expires_at_ms: u64,
+    /// The job's batch, if any: its ending is counted there.
+    pub batch: Option<BatchId>,
 }
 
 /// A job handed to a worker by [`Backend::reserve`].
@@ -73,6 +90,8 @@ pub struct Reserved {
     pub max_attempts: u32,
     /// How many times the job has been handed out, this time included (never decreases).
     pub deliveries: u32,
+    /// The batch it belongs to, if any.
+    pub batch: Option<BatchId>,
 }
 
 /// How an attempt ended, as reported by [`Backend::finish`].
@@ -353,6 +372,31 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         ids: &[JobId],
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Records batch members (id, queue) and, the first time, the callbacks. `open` is the
+    /// opener's call, made after the members were enqueued: it creates the batch (or
+    /// completes an interrupted creation) and from then on it can finish. Otherwise the
+    /// call adds members to an open batch, before they are enqueued. Fires the callbacks
+    /// if every member has already ended. Idempotent.
+    fn batch_add(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+        open: bool,
+    ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
+
+    /// A batch's counts, if it exists.
+    fn batch(
+        &self,
+        id: BatchId,
+    ) -> impl Future<Output = Result<Option<BatchCounts>, BackendError>> + Send;
+
+    /// A batch's members (id, queue).
+    fn batch_members(
+        &self,
+        id: BatchId,
+    ) -> impl Future<Output = Result<Vec<(JobId, String)>, BackendError>> + Send;
 
     /// Records running jobs' latest progress on their records, for leases still held (a
     /// stale item changes nothing), in one call; each recorded item is also a `Progress`

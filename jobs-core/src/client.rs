@@ -140,7 +140,7 @@ impl<B: Backend> Client<B> {
         }
     }
 
-    fn new_job<J: Job>(
+    pub(crate) fn new_job<J: Job>(
         &self,
         job: &J,
         id: JobId,
@@ -169,6 +169,7 @@ impl<B: Backend> Client<B> {
             priority,
             run_at,
             max_attempts: max_attempts.max(1),
+            batch: None,
         })
     }
 

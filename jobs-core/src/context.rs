@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{Data, DataMap, JobError, JobId, Progress};
+use crate::{BatchId, Data, DataMap, JobError, JobId, Progress};
 
 /// What a running job can know and ask: its identity, its attempt, whether it should stop,
 /// and the shared data registered on the worker.
@@ -33,6 +33,7 @@ struct Inner {
     queue: String,
     attempt: u32,
     max_attempts: u32,
+    batch: Option<BatchId>,
     data: Arc<DataMap>,
     cancel: CancellationToken,
     reason: OnceLock<CancelReason>,
@@ -61,6 +62,7 @@ impl JobContext {
         queue: String,
         attempt: u32,
         max_attempts: u32,
+        batch: Option<BatchId>,
         data: Arc<DataMap>,
     ) -> Self {
         JobContext {
@@ -70,6 +72,7 @@ impl JobContext {
                 queue,
                 attempt,
                 max_attempts,
+                batch,
                 data,
                 cancel: CancellationToken::new(),
                 reason: OnceLock::new(),
@@ -86,6 +89,7 @@ impl JobContext {
             "default".into(),
             1,
             1,
+            None,
             Arc::new(data),
         )
     }
@@ -113,6 +117,26 @@ impl JobContext {
     /// The attempts allowed in all.
     pub fn max_attempts(&self) -> u32 {
         self.inner.max_attempts
+    }
+
+    /// The batch this job belongs to, if any: jobs added to it with
+    /// [`crate::Client::add_to_batch`] keep it open until they end too.
+    pub fn batch(&self) -> Option<BatchId> {
+        self.inner.batch
+    }
+
+    /// An id derived from this job's id and `n`: the same on every run of this job, so a
+    /// job that adds children (to its batch, say) and is run again after a crash adds
+    /// the same children, not new ones.
+    ///
+    /// ```
+    /// use jobs_core::{DataMap, JobContext};
+    /// let ctx = JobContext::standalone(DataMap::new());
+    /// assert_eq!(ctx.child_id(1), ctx.child_id(1));
+    /// assert_ne!(ctx.child_id(1), ctx.child_id(2));
+    /// ```
+    pub fn child_id(&self, n: u64) -> JobId {
+        self.inner.id.child(n)
     }
 
     /// True on the last attempt the job will get if this one fails.

@@ -30,6 +30,12 @@ impl JobId {
     pub fn as_uuid(&self) -> uuid::Uuid {
         self.0
     }
+
+    /// An id derived from this one and `n` (a name-based UUID, version 5): the same for
+    /// the same pair, different for different pairs.
+    pub fn child(&self, n: u64) -> JobId {
+        JobId(uuid::Uuid::new_v5(&self.0, &n.to_be_bytes()))
+    }
 }
 
 impl Default for JobId {

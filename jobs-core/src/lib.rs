@@ -10,6 +10,8 @@
 
 pub mod backend;
 mod backoff;
+mod batch;
+mod batch_client;
 mod client;
 mod context;
 mod data;
@@ -28,6 +30,10 @@ mod worker;
 
 pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
 pub use backoff::Backoff;
+pub use batch::{
+    BatchCounts, BatchError, BatchId, BatchStatus, BatchSummary, Callback, CallbackKind,
+};
+pub use batch_client::BatchBuilder;
 pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
 pub use context::{CancelReason, JobContext};
 pub use data::{Data, DataMap, DataType};

@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backend::{
-    Backend, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
-    Recovered, Reserved, RunAt,
+    Backend, BatchAdded, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
+    QueueStats, Recovered, Reserved, RunAt,
 };
+use crate::batch::{BatchCounts, BatchId, BatchSummary, Callback};
 use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
 use crate::event_log::EventLog;
 use crate::retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
@@ -118,6 +119,19 @@ impl MemoryBackend {
         }
     }
 
+    /// After a transition: counts ended batch members, fires complete batches' callbacks
+    /// (enqueued in the same critical section), appends every queue's pending events and
+    /// wakes workers for the callbacks.
+    fn settle(&self, state: &mut State, now: u64) {
+        let fired = state.settle_batches(now);
+        for q in state.queues.values_mut() {
+            self.flush_events(q, now);
+        }
+        if fired {
+            self.shared.notify.notify_waiters();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied transition behind
         // that later calls would misread more than a lost process would, so keep going.
@@ -167,6 +181,91 @@ fn ms(d: Duration) -> u64 {
 struct State {
     queues: HashMap<String, QueueState>,
     next_token: u64,
+    batches: HashMap<BatchId, MemBatch>,
+}
+
+/// A batch: its members (id -> queue), those that ended (id -> succeeded), callbacks.
+#[derive(Default)]
+struct MemBatch {
+    opened: bool,
+    finished: bool,
+    members: HashMap<JobId, String>,
+    ended: HashMap<JobId, bool>,
+    callbacks: Vec<Callback>,
+}
+
+impl MemBatch {
+    fn counts(&self) -> BatchCounts {
+        let dead: Vec<JobId> = self
+            .ended
+            .iter()
+            .filter(|(_, ok)| !**ok)
+            .map(|(id, _)| *id)
+            .collect();
+        BatchCounts::new(
+            self.members.len() as u64,
+            (self.ended.len() - dead.len()) as u64,
+            dead.len() as u64,
+            dead,
+            self.finished,
+        )
+    }
+}
+
+impl State {
+    /// Counts members that ended (collected by the queues during this call) in their
+    /// batches, and fires the callbacks of batches that are now complete.
+    fn settle_batches(&mut self, now: u64) -> bool {
+        let ended: Vec<_> = self
+            .queues
+            .values_mut()
+            .flat_map(|q| std::mem::take(&mut q.ended))
+            .collect();
+        let mut check: Vec<BatchId> = Vec::new();
+        for (batch, id, ok) in ended {
+            let b = self.batches.entry(batch).or_default();
+            b.ended.entry(id).or_insert(ok);
+            check.push(batch);
+        }
+        check.sort();
+        check.dedup();
+        let mut fired = false;
+        for batch in check {
+            fired |= self.fire_if_complete(batch, now);
+        }
+        fired
+    }
+
+    /// True if callbacks were enqueued.
+    fn fire_if_complete(&mut self, batch: BatchId, now: u64) -> bool {
+        let Some(b) = self.batches.get_mut(&batch) else {
+            return false;
+        };
+        if !b.opened || b.finished || b.members.keys().any(|m| !b.ended.contains_key(m)) {
+            return false;
+        }
+        b.finished = true;
+        let counts = b.counts();
+        let summary = BatchSummary {
+            id: batch,
+            total: counts.total,
+            succeeded: counts.succeeded,
+            dead: counts.dead,
+            dead_jobs: counts.dead_jobs,
+        };
+        let jobs: Vec<NewJob> = b
+            .callbacks
+            .iter()
+            .filter(|c| c.kind.fires(summary.dead))
+            .map(|c| c.to_job(&summary))
+            .collect();
+        let fired = !jobs.is_empty();
+        for job in jobs {
+            let q = self.queues.entry(job.queue.clone()).or_default();
+            q.insert(job, now);
+        }
+        fired
+    }
 }
 
 #[derive(Default)]
@@ -183,6 +282,8 @@ struct QueueState {
     /// By finish time.
     dead: BTreeSet<(u64, JobId)>,
     events: EventLog,
+    /// Batch members that ended during this call: (batch, job, succeeded).
+    ended: Vec<(BatchId, JobId, bool)>,
 }
 
 struct Record {
@@ -208,6 +309,7 @@ struct Record {
     last_error: Option<String>,
     result: Option<Vec<u8>>,
     progress: Option<Progress>,
+    batch: Option<BatchId>,
 }
 
 impl Record {
@@ -264,6 +366,7 @@ impl QueueState {
             last_error: None,
             result: None,
             progress: None,
+            batch: job.batch,
         };
         let id = record.id;
         self.jobs.insert(id, record);
@@ -368,12 +471,14 @@ impl QueueState {
                 id,
                 token,
                 expires_at_ms: expires,
+                batch: r.batch,
             },
             name: r.name.clone(),
             payload: r.payload.clone(),
             attempt: r.attempts,
             max_attempts: r.max_attempts,
             deliveries: r.deliveries,
+            batch: r.batch,
         })
     }
 
@@ -422,6 +527,9 @@ impl QueueState {
                 r.state = JobState::Succeeded;
                 r.finished_at = Some(now);
                 r.result = result;
+                if let Some(batch) = r.batch {
+                    self.ended.push((batch, id, true));
+                }
                 self.succeeded.insert((now, id));
                 self.trim(now, retention);
                 self.events.push(id, EventKind::Succeeded);
@@ -468,6 +576,9 @@ impl QueueState {
     /// Moves a job (already unlinked) to the dead set.
     fn bury(&mut self, id: JobId, now: u64, retention: &Retention) {
         if let Some(r) = self.jobs.get_mut(&id) {
+            if let Some(batch) = r.batch {
+                self.ended.push((batch, id, false));
+            }
             r.state = JobState::Dead;
             r.finished_at = Some(now);
             r.run_at = None;
@@ -557,6 +668,7 @@ impl Backend for MemoryBackend {
         let State {
             queues: all,
             next_token,
+            ..
         } = &mut *state;
         let mut out = Vec::new();
         for name in queues {
@@ -581,6 +693,7 @@ impl Backend for MemoryBackend {
             }
             self.flush_events(q, now);
         }
+        self.settle(&mut state, now);
         Ok(out)
     }
 
@@ -651,6 +764,7 @@ impl Backend for MemoryBackend {
                 }
             })
             .collect();
+        self.settle(&mut state, now);
         drop(state);
         if wake {
             self.shared.notify.notify_waiters();
@@ -670,6 +784,7 @@ impl Backend for MemoryBackend {
             }
             None => Recovered::default(),
         };
+        self.settle(&mut state, now);
         drop(state);
         if out.requeued > 0 {
             self.shared.notify.notify_waiters();
@@ -746,6 +861,53 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(moved)
+    }
+
+    async fn batch_add(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+        open: bool,
+    ) -> Result<BatchAdded, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        match state.batches.get(&id) {
+            Some(b) if b.finished => return Ok(BatchAdded::Finished),
+            Some(b) if !open && !b.opened => return Ok(BatchAdded::NotFound),
+            None if !open => return Ok(BatchAdded::NotFound),
+            _ => {}
+        }
+        let b = state.batches.entry(id).or_default();
+        b.members.extend(members);
+        if b.callbacks.is_empty() {
+            b.callbacks = callbacks;
+        }
+        if open {
+            b.opened = true;
+            if state.fire_if_complete(id, now) {
+                self.settle(&mut state, now);
+            }
+        }
+        Ok(BatchAdded::Added)
+    }
+
+    async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .batches
+            .get(&id)
+            .filter(|b| b.opened)
+            .map(MemBatch::counts))
+    }
+
+    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .batches
+            .get(&id)
+            .map(|b| b.members.iter().map(|(id, q)| (*id, q.clone())).collect())
+            .unwrap_or_default())
     }
 
     async fn progress(

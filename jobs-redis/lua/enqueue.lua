@@ -5,9 +5,10 @@
 -- KEYS[3] scheduled  zset
 -- KEYS[4] wake       list: wake-up token for blocked workers
 -- KEYS[5] events     stream
--- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 6 per job:
+-- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 7 per job:
 --   id, name, payload, priority (-128..127), max_attempts,
---   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch
+--   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch,
+--   batch id ('' for none)
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
 
@@ -20,7 +21,7 @@ local now = now_ms()
 local stored = 0
 local ev = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local base = 3 + i * 6
+  local base = 3 + i * 7
   local id = ARGV[base]
   local run_at = ARGV[base + 5]
   local due = now
@@ -34,6 +35,11 @@ for i = 0, tonumber(ARGV[1]) - 1 do
     ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
     0, 0, 0, now, due - now,
   }
+  local batch = ARGV[base + 6]
+  if batch ~= '' then
+    for f = F_FINISHED, F_BATCH - 1 do rec[f] = false end
+    rec[F_BATCH] = batch
+  end
   -- HSETNX: the existence check and the write in one command.
   if redis.call('HSETNX', jobs, id, cmsgpack.pack(rec)) == 1 then
     if due <= now then

@@ -2,10 +2,11 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
+-- KEYS[9] outbox (list: batch members that ended)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
--- then 5 per item: id, token, kind, data, delay_ms
+-- then 6 per item: id, token, kind, data, delay_ms, batch id ('' for none)
 --   kind 'ok':      succeeded; data = serialized result ('' for none)
 --   kind 'fail':    data = error chain; delay_ms = retry delay, '' for no retry. Dead when
 --                   there is no retry or the job used all its attempts.
@@ -19,7 +20,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -31,9 +32,10 @@ local added, buried = 0, 0
 local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
-for i = 7, #ARGV, 5 do
+local outbox = KEYS[9]
+for i = 7, #ARGV, 6 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local data, delay = ARGV[i + 3], ARGV[i + 4]
+  local data, delay, batch = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local member = lease_member(id, token)
   local held = redis.call('ZSCORE', leased, member)
   if not held then
@@ -51,6 +53,7 @@ for i = 7, #ARGV, 5 do
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
+      batch_ended(outbox, batch, id, true)
     else
       local rec, why = nil, 'corrupt'
       if kind ~= 'corrupt' then rec, why = load(jobs, id) end
@@ -58,6 +61,7 @@ for i = 7, #ARGV, 5 do
         if why == 'corrupt' then
           redis.call('ZADD', dead, now, id)
           event(ev, 'dead', id, 'the job record cannot be read')
+          batch_ended(outbox, batch, id, false)
           buried = buried + 1
         end
       else
@@ -71,6 +75,7 @@ for i = 7, #ARGV, 5 do
           store(jobs, id, rec)
           redis.call('ZADD', succeeded, now, id)
           event(ev, 'succeeded', id)
+          batch_ended(outbox, batch, id, true)
           added = added + 1
         elseif kind == 'fail' then
           rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
@@ -83,6 +88,7 @@ for i = 7, #ARGV, 5 do
           else
             bury(jobs, dead, id, rec, nil, now)
             event(ev, 'dead', id, data)
+            batch_ended(outbox, batch, id, false)
             buried = buried + 1
           end
         elseif kind == 'snooze' then

@@ -22,6 +22,9 @@ local F_FINISHED, F_ERROR, F_RESULT = 10, 11, 12
 local F_DONE = 13
 -- The last progress a run reported: { percent, message } (absent until then).
 local F_PROGRESS = 14
+-- The batch the job belongs to (absent for most jobs).
+local F_BATCH = 15
+local F_LAST = F_BATCH
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
@@ -70,6 +73,41 @@ local function emit_events(key, max_len, ev)
   end
 end
 
+-- Batches (jobs-core/src/batch.rs). A member's final ending (succeeded or dead) is
+-- written to its queue's outbox in the same step; the caller then counts it in the batch
+-- (batch_done.lua), whose keys may live on another cluster node.
+local function batch_ended(outbox, batch, id, succeeded)
+  if batch and batch ~= '' and batch ~= false then
+    redis.call('RPUSH', outbox, batch .. ' ' .. id .. ' ' .. (succeeded and 's' or 'd'))
+  end
+end
+
+-- When every member of an opened batch has ended and its callbacks have not been
+-- confirmed: { total, succeeded, dead, dead ids, callbacks (JSON, those that fire) }.
+-- Otherwise nil. The caller enqueues the callbacks (their ids are fixed), then confirms.
+local function batch_complete(meta, members, done)
+  local state = redis.call('HMGET', meta, 'opened', 'finished', 'succeeded', 'dead')
+  if state[1] ~= '1' or state[2] == '1' then return nil end
+  local total = redis.call('HLEN', members)
+  if redis.call('HLEN', done) < total then return nil end
+  local succeeded, dead = tonumber(state[3] or '0'), tonumber(state[4] or '0')
+  local dead_ids = {}
+  if dead > 0 then
+    local all = redis.call('HGETALL', done)
+    for i = 1, #all, 2 do
+      if all[i + 1] == 'd' then dead_ids[#dead_ids + 1] = all[i] end
+    end
+  end
+  local fire = {}
+  for _, kind in ipairs({ 'success', 'complete', 'failure' }) do
+    local cb = redis.call('HGET', meta, 'cb:' .. kind)
+    if cb and (kind == 'complete' or (kind == 'success' and dead == 0) or (kind == 'failure' and dead > 0)) then
+      fire[#fire + 1] = cb
+    end
+  end
+  return { total, succeeded, dead, dead_ids, fire }
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -116,7 +154,7 @@ end
 -- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
 -- the record stays a msgpack array.
 local function store(jobs, id, rec)
-  for i = F_PROGRESS, F_FINISHED, -1 do
+  for i = F_LAST, F_FINISHED, -1 do
     if rec[i] ~= nil then
       for j = F_FINISHED, i - 1 do
         if rec[j] == nil then rec[j] = false end
@@ -180,7 +218,7 @@ end
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
 -- `limits` = {dead_max, dead_max_age_ms, trim budget}.
-local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev)
+local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev, outbox)
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
   for _, member in ipairs(expired) do
@@ -203,6 +241,7 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
         bury(jobs, dead, id, rec, reason, now)
         event(ev, 'dead', id, reason)
+        batch_ended(outbox, rec[F_BATCH], id, false)
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.

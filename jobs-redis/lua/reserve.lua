@@ -11,12 +11,13 @@
 -- KEYS[6] wake       list
 -- KEYS[7] seq        counter: fencing tokens
 -- KEYS[8] events     stream
+-- KEYS[9] outbox     list: batch members that ended, for the caller to count
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
 -- ARGV[9] events max length (0: off)
 --
--- Returns: { next_in, skipped, lease_end, id1, record1, token1, id2, ... }. The records
+-- Returns: { next_in, skipped, lease_end, outbox length, id1, record1, token1, id2, ... }. The records
 --   come back as stored (msgpack, decoded by the caller, which adds this delivery to the
 --   attempts and deliveries they count): nothing is unpacked or rewritten here. When no
 --   job was leased, next_in is the time in ms until the earliest scheduled run-at or lease
@@ -27,7 +28,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -47,12 +48,12 @@ for i = 1, #due, 2 do
   end
 end
 local ev = {}
-recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev)
+recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev, KEYS[9])
 
 local expires = now + lease_ms
 -- Formatted once: Lua would format the number again for every ZADD.
 local expires_arg = string.format('%d', expires)
-local out = { 0, {}, expires }
+local out = { 0, {}, expires, 0 }
 -- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
 -- formatting them for the reply was a measurable share of the server's time.
 local popped = redis.call('ZRANGE', ready, 0, max - 1)
@@ -78,7 +79,10 @@ end
 
 emit_events(KEYS[8], tonumber(ARGV[9]), ev)
 
-if #out == 3 then
+-- Entries left by a caller that stopped before counting them: the caller drains them.
+out[4] = redis.call('LLEN', KEYS[9])
+
+if #out == 4 then
   local next_due = -1
   local s = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
   if #s > 0 then next_due = tonumber(s[2]) end

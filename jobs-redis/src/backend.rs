@@ -4,12 +4,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jobs_core::backend::BatchAdded;
 use jobs_core::backend::{
     Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
     Recovered, Reserved, RunAt,
 };
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
+use jobs_core::{BatchCounts, BatchId, Callback};
 use redis::Value;
 use tokio::time::Instant;
 
@@ -143,7 +145,8 @@ impl RedisBackend {
                         .arg(&job.payload[..])
                         .arg(job.priority)
                         .arg(job.max_attempts.max(1))
-                        .arg(run_at);
+                        .arg(run_at)
+                        .arg(job.batch.map(|b| b.to_string()).unwrap_or_default());
                 }
                 let _stored: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
             }
@@ -166,7 +169,8 @@ impl RedisBackend {
             .key(&k.succeeded)
             .key(&k.dead)
             .key(&k.wake)
-            .key(&k.events);
+            .key(&k.events)
+            .key(&k.outbox);
         for arg in self.retention_args() {
             call.arg(arg);
         }
@@ -176,7 +180,8 @@ impl RedisBackend {
                 .arg(item.token)
                 .arg(item.kind)
                 .arg(item.data)
-                .arg(item.delay);
+                .arg(item.delay)
+                .arg(item.batch);
         }
         let reply: Value = call.invoke_async(conn).await.map_err(error::map)?;
         reply::array(reply)?
@@ -211,6 +216,7 @@ impl RedisBackend {
         max: usize,
         lease_for: Duration,
         out: &mut Vec<Reserved>,
+        drains: &mut Vec<QueueKeys>,
     ) -> Result<(), BackendError> {
         let k = self.keys(queue)?;
         let r = &self.inner.retention;
@@ -224,6 +230,7 @@ impl RedisBackend {
             .key(&k.wake)
             .key(&k.seq)
             .key(&k.events)
+            .key(&k.outbox)
             .arg(max)
             .arg(ms(lease_for))
             .arg(PROMOTE_BATCH)
@@ -237,7 +244,7 @@ impl RedisBackend {
             .await
             .map_err(error::map)?;
         let mut it = reply::array(reply)?.into_iter();
-        let [next_in, skipped, expires] = take::<3>(&mut it)?;
+        let [next_in, skipped, expires, outbox] = take::<4>(&mut it)?;
         for id in reply::array(skipped)? {
             tracing::error!(
                 queue,
@@ -254,11 +261,16 @@ impl RedisBackend {
                 id: reply::job_id(id)?,
                 token: reply::uint(&token)?,
                 expires_at_ms,
+                batch: None,
             };
             match record::decode(&reply::bytes(raw)?) {
                 // The record counts the deliveries that ended; this one is added here.
                 Ok(rec) => out.push(Reserved {
-                    lease,
+                    lease: Lease {
+                        batch: rec.batch,
+                        ..lease
+                    },
+                    batch: rec.batch,
                     name: rec.name,
                     payload: rec.payload,
                     attempt: rec.attempts + 1,
@@ -276,6 +288,9 @@ impl RedisBackend {
                 .iter()
                 .map(|l| FinishArgs::new(l, "corrupt", &[], String::new()));
             self.finish_chunk(conn, &k, items).await?;
+        }
+        if reply::uint(&outbox)? > 0 {
+            drains.push(k);
         }
         if out.len() == before {
             self.set_hint(queue, reply::int(&next_in)?);
@@ -308,13 +323,14 @@ impl jobs_core::Backend for RedisBackend {
     ) -> Result<Vec<Reserved>, BackendError> {
         let mut conn = self.conn().await?;
         let mut out = Vec::new();
+        let mut drains = Vec::new();
         for queue in queues {
             if out.len() >= max {
                 break;
             }
             let want = (max - out.len()).min(BATCH_MAX);
             if let Err(e) = self
-                .reserve_from(&mut conn, queue, want, lease_for, &mut out)
+                .reserve_from(&mut conn, queue, want, lease_for, &mut out, &mut drains)
                 .await
             {
                 // Jobs already leased from earlier queues must reach the worker: dropping
@@ -324,6 +340,14 @@ impl jobs_core::Backend for RedisBackend {
                 }
                 tracing::warn!(error = %e, queue = %queue, "reservation failed for one queue; keeping the jobs already leased");
                 break;
+            }
+        }
+        drop(conn);
+        // Batch endings a finisher left behind (it died, or its drain failed). Best effort:
+        // the jobs are leased already and must reach the worker; the next call retries.
+        for k in drains {
+            if let Err(e) = self.drain_outbox(&k).await {
+                tracing::warn!(error = %e, "could not count ended batch members; retrying at the next reservation");
             }
         }
         Ok(out)
@@ -415,6 +439,13 @@ impl jobs_core::Backend for RedisBackend {
                     out[*pos] = answer;
                 }
             }
+            // Count the batch members that just ended. Should this fail or the process
+            // die now, the entries stay in the outbox and the next reservation drains them.
+            if group.iter().any(|(_, f)| f.lease.batch.is_some()) {
+                drop(conn);
+                self.drain_outbox(&k).await?;
+                conn = self.conn().await?;
+            }
         }
         Ok(out)
     }
@@ -423,7 +454,7 @@ impl jobs_core::Backend for RedisBackend {
         let k = self.keys(queue)?;
         let r = &self.inner.retention;
         let mut conn = self.conn().await?;
-        let (requeued, dead): (u64, u64) = SCRIPTS
+        let (requeued, dead, outbox): (u64, u64, u64) = SCRIPTS
             .recover
             .key(&k.jobs)
             .key(&k.ready)
@@ -431,6 +462,7 @@ impl jobs_core::Backend for RedisBackend {
             .key(&k.dead)
             .key(&k.wake)
             .key(&k.events)
+            .key(&k.outbox)
             .arg(limit.min(RECOVER_BATCH))
             .arg(self.inner.max_stalls)
             .arg(r.dead_max)
@@ -440,6 +472,10 @@ impl jobs_core::Backend for RedisBackend {
             .invoke_async(&mut conn)
             .await
             .map_err(error::map)?;
+        drop(conn);
+        if outbox > 0 {
+            self.drain_outbox(&k).await?;
+        }
         let mut out = Recovered::default();
         out.requeued = requeued;
         out.dead = dead;
@@ -609,6 +645,24 @@ impl jobs_core::Backend for RedisBackend {
         Ok(moved)
     }
 
+    async fn batch_add(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+        open: bool,
+    ) -> Result<BatchAdded, BackendError> {
+        self.batch_add_now(id, members, callbacks, open).await
+    }
+
+    async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        self.batch_counts(id).await
+    }
+
+    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.batch_member_list(id).await
+    }
+
     async fn progress(
         &self,
         items: Vec<(Lease, Progress)>,
@@ -681,13 +735,14 @@ fn finish_args(outcome: &Outcome) -> (&'static str, &[u8], String) {
     }
 }
 
-/// One item of a finish script call, as its five arguments.
+/// One item of a finish script call, as its six arguments.
 struct FinishArgs<'a> {
     id: String,
     token: u64,
     kind: &'static str,
     data: &'a [u8],
     delay: String,
+    batch: String,
 }
 
 impl<'a> FinishArgs<'a> {
@@ -698,6 +753,7 @@ impl<'a> FinishArgs<'a> {
             kind,
             data,
             delay,
+            batch: lease.batch.map(|b| b.to_string()).unwrap_or_default(),
         }
     }
 }

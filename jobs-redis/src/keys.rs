@@ -27,6 +27,30 @@ pub(crate) struct QueueKeys {
     pub seq: String,
     /// Stream: lifecycle events.
     pub events: String,
+    /// List: batch members that ended, not yet counted in their batch.
+    pub outbox: String,
+}
+
+/// The keys of one batch, under its own hash tag: they may sit on another cluster node
+/// than its members' queues.
+pub(crate) struct BatchKeys {
+    /// Hash: opened, finished, counts, callbacks.
+    pub meta: String,
+    /// Hash: job id -> queue.
+    pub members: String,
+    /// Hash: job id -> 's' or 'd', for members that ended.
+    pub done: String,
+}
+
+impl BatchKeys {
+    pub(crate) fn new(prefix: &str, batch: jobs_core::BatchId) -> Self {
+        let key = |name: &str| format!("{prefix}:{{batch:{batch}}}:{name}");
+        BatchKeys {
+            meta: key("meta"),
+            members: key("members"),
+            done: key("done"),
+        }
+    }
 }
 
 impl QueueKeys {
@@ -46,6 +70,7 @@ impl QueueKeys {
             wake: key("wake"),
             seq: key("seq"),
             events: key("events"),
+            outbox: key("outbox"),
         })
     }
 }

@@ -22,6 +22,7 @@
 //! ```
 
 mod backend;
+mod batches;
 mod combiner;
 mod config;
 mod conn;

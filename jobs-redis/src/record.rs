@@ -14,6 +14,8 @@ pub(crate) struct Record {
     pub attempts: u32,
     /// Deliveries that ended; the current one is not counted yet.
     pub deliveries: u32,
+    /// The batch it belongs to.
+    pub batch: Option<jobs_core::BatchId>,
 }
 
 // 1-based positions in lib.lua: F_NAME, F_PAYLOAD, F_MAX_ATTEMPTS, F_ATTEMPTS, F_DELIVERIES.
@@ -22,6 +24,7 @@ const PAYLOAD: usize = 1;
 const MAX_ATTEMPTS: usize = 3;
 const ATTEMPTS: usize = 4;
 const DELIVERIES: usize = 5;
+const BATCH: usize = 14;
 
 /// Decodes a stored record; `Err` says what is wrong with it.
 pub(crate) fn decode(mut raw: &[u8]) -> Result<Record, String> {
@@ -47,6 +50,14 @@ pub(crate) fn decode(mut raw: &[u8]) -> Result<Record, String> {
         max_attempts: count(MAX_ATTEMPTS)?,
         attempts: count(ATTEMPTS)?,
         deliveries: count(DELIVERIES)?,
+        batch: match fields.get(BATCH) {
+            Some(Value::String(s)) => Some(
+                s.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| format!("field {} is not a batch id: {s:?}", BATCH + 1))?,
+            ),
+            _ => None,
+        },
     })
 }
 

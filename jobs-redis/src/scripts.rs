@@ -41,6 +41,10 @@ pub(crate) struct Scripts {
     pub retry_dead: Script,
     pub stats: Script,
     pub progress: Script,
+    pub batch_add: Script,
+    pub batch_done: Script,
+    pub batch_confirm: Script,
+    pub batch_status: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -54,11 +58,16 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     retry_dead: script(include_str!("../lua/retry_dead.lua")),
     stats: read_only(include_str!("../lua/stats.lua")),
     progress: script(include_str!("../lua/progress.lua")),
+    batch_add: script(include_str!("../lua/batch_add.lua")),
+    // Counting endings frees work (callbacks wait on it): runs at maxmemory too.
+    batch_done: draining(include_str!("../lua/batch_done.lua")),
+    batch_confirm: draining(include_str!("../lua/batch_confirm.lua")),
+    batch_status: read_only(include_str!("../lua/batch_status.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 10] {
+    pub(crate) fn all(&self) -> [&Script; 14] {
         [
             &self.enqueue,
             &self.reserve,
@@ -70,6 +79,10 @@ impl Scripts {
             &self.retry_dead,
             &self.stats,
             &self.progress,
+            &self.batch_add,
+            &self.batch_done,
+            &self.batch_confirm,
+            &self.batch_status,
         ]
     }
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use jobs_core::backend::{Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
-use jobs_core::{Backend, BackendError, Event, EventCursor, JobId, JobInfo, Progress, QueueStats};
+use jobs_core::backend::{BatchAdded, Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
+use jobs_core::{
+    Backend, BackendError, BatchCounts, BatchId, Callback, Event, EventCursor, JobId, JobInfo,
+    Progress, QueueStats,
+};
 
 /// Calls made through a [`Faulty`] backend.
 #[derive(Debug, Default)]
@@ -134,6 +137,25 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
         self.inner.retry_dead(queue, ids).await
+    }
+
+    async fn batch_add(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+        open: bool,
+    ) -> Result<BatchAdded, BackendError> {
+        self.check(&self.down)?;
+        self.inner.batch_add(id, members, callbacks, open).await
+    }
+
+    async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        self.inner.batch(id).await
+    }
+
+    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.inner.batch_members(id).await
     }
 
     async fn progress(

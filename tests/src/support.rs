@@ -97,9 +97,23 @@ pub struct Run {
 pub struct Recorder {
     runs: Arc<Mutex<Vec<Run>>>,
     running: Arc<Mutex<(usize, usize)>>,
+    callbacks: Arc<Mutex<Vec<(String, jobs_core::BatchSummary)>>>,
 }
 
 impl Recorder {
+    /// Records a batch callback's summary.
+    pub fn callback(&self, label: &str, summary: jobs_core::BatchSummary) {
+        self.callbacks
+            .lock()
+            .unwrap()
+            .push((label.to_owned(), summary));
+    }
+
+    /// The batch callbacks run so far: (label, summary), in order.
+    pub fn callbacks(&self) -> Vec<(String, jobs_core::BatchSummary)> {
+        self.callbacks.lock().unwrap().clone()
+    }
+
     /// Records a run.
     pub fn record(&self, label: &str, ctx: &jobs_core::JobContext) {
         self.runs.lock().unwrap().push(Run {

@@ -603,6 +603,7 @@ impl<B: Backend> Run<'_, B> {
                 priority: spec.priority,
                 run_at,
                 max_attempts: spec.max_attempts,
+                batch: None,
             });
         }
         let start = self.now();
@@ -668,6 +669,7 @@ impl<B: Backend> Run<'_, B> {
             priority: 99,
             run_at,
             max_attempts: 9,
+            batch: None,
         };
         self.backend.enqueue(vec![again]).await?;
         self.note(format!("{label} again (must change nothing)"));

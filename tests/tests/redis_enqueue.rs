@@ -22,6 +22,7 @@ fn job() -> NewJob {
         priority: 0,
         run_at: RunAt::Now,
         max_attempts: 3,
+        batch: None,
     }
 }
 

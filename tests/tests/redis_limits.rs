@@ -72,6 +72,7 @@ fn job(i: usize) -> NewJob {
         priority: 0,
         run_at: RunAt::Now,
         max_attempts: 3,
+        batch: None,
     }
 }
 

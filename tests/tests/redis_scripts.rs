@@ -31,6 +31,7 @@ fn job(run_at: RunAt) -> NewJob {
         priority: 0,
         run_at,
         max_attempts: 3,
+        batch: None,
     }
 }
 
@@ -156,6 +157,7 @@ async fn finish_in_the_wrong_state_changes_nothing() {
         id: ready.id,
         token: 1,
         expires_at_ms: 0,
+        batch: None,
     };
     let outcomes = [
         Outcome::Succeeded { result: None },

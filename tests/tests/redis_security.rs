@@ -324,6 +324,8 @@ mod acl {
         scheduled_work_wakes_sleeping_workers_on_time,
         // events: XRANGE and XREAD (blocking), XREVRANGE (from now)
         events_resume_after_a_cursor,
+        // batches: the outbox, counting, callbacks, status
+        batch_callbacks_fire_once_with_a_summary,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in

@@ -38,6 +38,7 @@ pub(crate) async fn process<B: Backend>(
             job.lease.queue.clone(),
             job.attempt,
             job.max_attempts,
+            job.batch,
             shared.data.clone(),
         );
         shared.active.insert(job.lease.clone(), ctx.clone());

@@ -112,3 +112,56 @@ pub async fn reporter(
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Ok(())
 }
+
+/// A batch callback: records its summary.
+#[job(queue = "suite")]
+pub async fn batch_done(
+    label: String,
+    batch: jobs_core::BatchSummary,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    rec.callback(&label, batch);
+    Ok(())
+}
+
+/// Adds jobs to its batch from inside the batch (what a job can do with a client).
+pub type SpawnFn = Box<
+    dyn Fn(
+            jobs_core::BatchId,
+            Echo,
+            jobs_core::JobId,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<jobs_core::JobId, jobs_core::BatchError>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// Where [`Spawner`] adds its children.
+pub struct Spawn(pub SpawnFn);
+
+/// Adds `children` Echo jobs to its own batch (with ids derived from its own, so a re-run
+/// adds the same ones), then waits `ms` milliseconds and succeeds.
+#[job(queue = "suite")]
+pub async fn spawner(
+    label: String,
+    children: u64,
+    ms: u64,
+    rec: Data<Recorder>,
+    spawn: Data<Spawn>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    let batch = ctx.batch().ok_or("not in a batch")?;
+    for n in 0..children {
+        let child = Echo {
+            label: format!("{label}-child{n}"),
+        };
+        (spawn.0)(batch, child, ctx.child_id(n))
+            .await
+            .map_err(JobError::retry)?;
+    }
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}

@@ -12,6 +12,7 @@
 //! (Redis) can run them fast, and one on tokio's paused clock can use whole seconds for free.
 
 mod backend_cases;
+mod batch_cases;
 mod follow_cases;
 pub mod jobs;
 mod worker_cases;
@@ -24,6 +25,7 @@ use jobs_core::{
 };
 
 pub use backend_cases::*;
+pub use batch_cases::*;
 pub use follow_cases::*;
 pub use worker_cases::*;
 
@@ -88,6 +90,11 @@ pub fn start_worker<H: Harness>(
 ) -> RunningWorker {
     let rec = rec.clone();
     let lease = lease(h);
+    let adder = client.clone();
+    let spawn: jobs::SpawnFn = Box::new(move |batch, job, id| {
+        let client = adder.clone();
+        Box::pin(async move { client.add_to_batch(batch, job, id).await })
+    });
     let idle = h.tick();
     RunningWorker::start(client, move |b| {
         configure(
@@ -101,6 +108,9 @@ pub fn start_worker<H: Harness>(
                 .register::<jobs::Hold>()
                 .register::<jobs::Rendezvous>()
                 .register::<jobs::Reporter>()
+                .register::<jobs::BatchDone>()
+                .register::<jobs::Spawner>()
+                .data(jobs::Spawn(spawn))
                 .data(rec)
                 .data(tokio::sync::Barrier::new(8))
                 .lease(lease)
@@ -150,6 +160,11 @@ macro_rules! conformance_tests {
             wait_for_reports_how_a_job_ended,
             typed_outcome,
             progress_is_coalesced_and_readable,
+            batch_callbacks_fire_once_with_a_summary,
+            batch_of_successes_fires_success_not_failure,
+            batch_counts_retried_members_once,
+            jobs_added_from_inside_keep_the_batch_open,
+            empty_batch_completes_at_once,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,221 @@
+//! The client side of batches: opening one, adding to it, reading its status.
+
+use crate::backend::{Backend, BatchAdded, JobState, NewJob, RunAt};
+use crate::batch::{BatchError, BatchId, BatchStatus, Callback, CallbackKind};
+use crate::{BackendError, Client, EnqueueError, Job, JobId};
+
+/// A batch being put together; see [`Client::batch`]. Nothing is sent until
+/// [`BatchBuilder::enqueue`].
+#[must_use = "a batch does nothing until it is enqueued"]
+pub struct BatchBuilder<'a, B> {
+    client: &'a Client<B>,
+    id: BatchId,
+    jobs: Vec<NewJob>,
+    callbacks: Vec<Callback>,
+    error: Option<EnqueueError>,
+}
+
+impl<B: Backend> Client<B> {
+    /// Starts a batch: add jobs and callbacks, then [`BatchBuilder::enqueue`].
+    ///
+    /// ```
+    /// use jobs_core::{job, BatchSummary, Client, JobError, MemoryBackend};
+    /// # #[job(queue = "disks")] async fn format_disk(host: String) -> Result<(), JobError> { Ok(()) }
+    /// #[job]
+    /// async fn operation_done(operation: String, batch: BatchSummary) -> Result<(), JobError> {
+    ///     println!("{operation}: {} of {} succeeded", batch.succeeded, batch.total);
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::new(MemoryBackend::new());
+    /// let done = OperationDone { operation: "op-1".into(), batch: BatchSummary::default() };
+    /// let (batch, jobs) = client
+    ///     .batch()
+    ///     .jobs(["node-1", "node-2"].map(|h| FormatDisk { host: h.into() }))
+    ///     .on_complete(done)
+    ///     .enqueue()
+    ///     .await?;
+    /// assert_eq!(client.batch_status(batch).await?.unwrap().pending, 2);
+    /// # let _ = jobs; Ok(()) }
+    /// ```
+    pub fn batch(&self) -> BatchBuilder<'_, B> {
+        BatchBuilder {
+            client: self,
+            id: BatchId::new(),
+            jobs: Vec::new(),
+            callbacks: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Adds `job` (with id `id`) to an open batch, then enqueues it. From inside one of the
+    /// batch's running jobs, use [`crate::JobContext::batch`] and
+    /// [`crate::JobContext::child_id`]: a re-run then adds the same job, not another,
+    /// and the batch stays open until it ends.
+    pub async fn add_to_batch<J: Job>(
+        &self,
+        batch: BatchId,
+        job: J,
+        id: JobId,
+    ) -> Result<JobId, BatchError> {
+        let mut new = self.new_job(
+            &job,
+            id,
+            J::OPTIONS.queue,
+            J::OPTIONS.priority,
+            RunAt::Now,
+            J::OPTIONS.max_attempts,
+        )?;
+        new.batch = Some(batch);
+        // Member first: the batch cannot finish between the two steps.
+        match self
+            .backend()
+            .batch_add(batch, vec![(id, new.queue.clone())], Vec::new(), false)
+            .await?
+        {
+            BatchAdded::Added => {}
+            BatchAdded::Finished => return Err(BatchError::Finished(batch)),
+            _ => return Err(BatchError::NotFound(batch)),
+        }
+        self.backend()
+            .enqueue(vec![new])
+            .await
+            .map_err(EnqueueError::Backend)?;
+        Ok(id)
+    }
+
+    /// A batch's counts, with `running` counted from its pending members' states (one
+    /// lookup per pending member).
+    pub async fn batch_status(&self, id: BatchId) -> Result<Option<BatchStatus>, BackendError> {
+        let Some(counts) = self.backend().batch(id).await? else {
+            return Ok(None);
+        };
+        let pending = counts.total.saturating_sub(counts.succeeded + counts.dead);
+        let mut running = 0;
+        if pending > 0 {
+            for (job, queue) in self.backend().batch_members(id).await? {
+                if let Some(info) = self.job(&queue, job).await?
+                    && info.state == JobState::Active
+                {
+                    running += 1;
+                }
+            }
+        }
+        Ok(Some(BatchStatus {
+            id,
+            total: counts.total,
+            pending,
+            running,
+            succeeded: counts.succeeded,
+            dead: counts.dead,
+            dead_jobs: counts.dead_jobs,
+            finished: counts.finished,
+        }))
+    }
+
+    /// A batch's members: (job id, queue).
+    pub async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.backend().batch_members(id).await
+    }
+}
+
+impl<B: Backend> BatchBuilder<'_, B> {
+    /// Uses this id (to retry an interrupted enqueue without opening a second batch).
+    pub fn id(mut self, id: BatchId) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// Adds a job with its type's options.
+    pub fn job<J: Job>(self, job: J) -> Self {
+        self.job_with_id(job, JobId::new())
+    }
+
+    /// Adds a job with an id of your own (to retry an interrupted enqueue).
+    pub fn job_with_id<J: Job>(mut self, job: J, id: JobId) -> Self {
+        match self.client.new_job(
+            &job,
+            id,
+            J::OPTIONS.queue,
+            J::OPTIONS.priority,
+            RunAt::Now,
+            J::OPTIONS.max_attempts,
+        ) {
+            Ok(mut new) => {
+                new.batch = Some(self.id);
+                self.jobs.push(new);
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Adds many jobs of one type.
+    pub fn jobs<J: Job>(mut self, jobs: impl IntoIterator<Item = J>) -> Self {
+        for job in jobs {
+            self = self.job(job);
+        }
+        self
+    }
+
+    /// Enqueued once every job succeeded.
+    pub fn on_success<J: Job>(self, job: J) -> Self {
+        self.callback(CallbackKind::Success, job)
+    }
+
+    /// Enqueued once every job ended, succeeded or dead.
+    pub fn on_complete<J: Job>(self, job: J) -> Self {
+        self.callback(CallbackKind::Complete, job)
+    }
+
+    /// Enqueued once every job ended, if some are dead.
+    pub fn on_failure<J: Job>(self, job: J) -> Self {
+        self.callback(CallbackKind::Failure, job)
+    }
+
+    fn callback<J: Job>(mut self, kind: CallbackKind, job: J) -> Self {
+        match serde_json::to_string(&job) {
+            Ok(payload) => self.callbacks.push(Callback {
+                kind,
+                id: self.id.callback_id(kind),
+                queue: J::OPTIONS.queue.to_owned(),
+                name: J::NAME.to_owned(),
+                payload,
+                priority: J::OPTIONS.priority,
+                max_attempts: J::OPTIONS.max_attempts,
+            }),
+            Err(source) => {
+                self.error.get_or_insert(EnqueueError::Serialize {
+                    name: J::NAME,
+                    source,
+                });
+            }
+        }
+        self
+    }
+
+    /// Enqueues the jobs, then opens the batch (so it can finish). Returns the batch id
+    /// and the jobs' ids, in order. If this fails part-way, retrying with the same batch
+    /// and job ids ([`BatchBuilder::id`], [`BatchBuilder::job_with_id`]) completes it.
+    pub async fn enqueue(self) -> Result<(BatchId, Vec<JobId>), BatchError> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        let backend = self.client.backend();
+        let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
+        let members = self.jobs.iter().map(|j| (j.id, j.queue.clone())).collect();
+        backend
+            .enqueue(self.jobs)
+            .await
+            .map_err(EnqueueError::Backend)?;
+        match backend
+            .batch_add(self.id, members, self.callbacks, true)
+            .await?
+        {
+            BatchAdded::Finished => Err(BatchError::Finished(self.id)),
+            _ => Ok((self.id, ids)),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Batches: callbacks fire exactly once, with a summary; members count once however
+//! often they run; members added from inside keep the batch open.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jobs_core::{BatchError, BatchSummary, Client, JobId, JobState};
+
+use super::jobs::{BatchDone, Echo, Flaky, Refuse, Spawner};
+use super::{Harness, client, start_worker};
+use crate::support::{Recorder, eventually};
+
+const Q: &str = "suite";
+
+fn callback(label: &str) -> BatchDone {
+    BatchDone {
+        label: label.into(),
+        batch: BatchSummary::default(),
+    }
+}
+
+/// Waits until `n` callbacks ran.
+async fn callbacks_after<H: Harness>(h: &H, rec: &Recorder, n: usize) {
+    eventually("batch callbacks", h.patience(), || {
+        let fired = rec.callbacks();
+        async move { (fired.len() >= n).then_some(()) }
+    })
+    .await;
+}
+
+/// Once the worker stopped: the callbacks that ran, after checking that no job is left
+/// waiting (a second firing would be one).
+async fn all_callbacks<B: jobs_core::Backend>(
+    client: &Client<B>,
+    rec: &Recorder,
+) -> Vec<(String, BatchSummary)> {
+    let stats = client.stats(Q).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.scheduled, stats.active),
+        (0, 0, 0),
+        "nothing left to run"
+    );
+    rec.callbacks()
+}
+
+async fn settled<B: jobs_core::Backend>(
+    client: &Client<B>,
+    batch: jobs_core::BatchId,
+    patience: Duration,
+) -> jobs_core::BatchStatus {
+    eventually("batch finished", patience, || {
+        let client = client.clone();
+        async move {
+            let status = client.batch_status(batch).await.unwrap()?;
+            status.finished.then_some(status)
+        }
+    })
+    .await
+}
+
+/// Six succeed and two die: `complete` and `failure` fire once each with the counts and
+/// the dead ids; `success` does not fire.
+pub async fn batch_callbacks_fire_once_with_a_summary<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let (batch, ids) = client
+        .batch()
+        .jobs((0..6).map(|i| Echo {
+            label: format!("ok{i}"),
+        }))
+        .jobs((0..2).map(|i| Refuse {
+            label: format!("no{i}"),
+        }))
+        .on_success(callback("success"))
+        .on_complete(callback("complete"))
+        .on_failure(callback("failure"))
+        .enqueue()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 8);
+    let status = client.batch_status(batch).await.unwrap().unwrap();
+    assert_eq!(
+        (status.total, status.pending, status.finished),
+        (8, 8, false)
+    );
+
+    let worker = start_worker(h, &client, &rec, |b| b);
+    callbacks_after(h, &rec, 2).await;
+    let status = settled(&client, batch, h.patience()).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+
+    let labels: BTreeSet<&str> = fired.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(fired.len(), 2, "{fired:#?}");
+    assert_eq!(labels, BTreeSet::from(["complete", "failure"]));
+    let dead: BTreeSet<JobId> = ids[6..].iter().copied().collect();
+    for (_, summary) in &fired {
+        assert_eq!(summary.id, batch);
+        assert_eq!((summary.total, summary.succeeded, summary.dead), (8, 6, 2));
+        assert_eq!(
+            summary.dead_jobs.iter().copied().collect::<BTreeSet<_>>(),
+            dead
+        );
+    }
+    assert_eq!(
+        (
+            status.total,
+            status.pending,
+            status.running,
+            status.succeeded,
+            status.dead
+        ),
+        (8, 0, 0, 6, 2)
+    );
+    assert!(
+        client
+            .add_to_batch(
+                batch,
+                Echo {
+                    label: "late".into()
+                },
+                JobId::new()
+            )
+            .await
+            .is_err_and(|e| matches!(e, BatchError::Finished(_))),
+        "a finished batch refuses new members"
+    );
+}
+
+/// All succeed: `success` and `complete` fire, `failure` does not.
+pub async fn batch_of_successes_fires_success_not_failure<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    let (batch, _) = client
+        .batch()
+        .jobs((0..5).map(|i| Echo {
+            label: format!("s{i}"),
+        }))
+        .on_success(callback("success"))
+        .on_complete(callback("complete"))
+        .on_failure(callback("failure"))
+        .enqueue()
+        .await
+        .unwrap();
+    callbacks_after(h, &rec, 2).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+    let labels: BTreeSet<&str> = fired.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        BTreeSet::from(["complete", "success"]),
+        "{fired:#?}"
+    );
+    assert_eq!(fired.len(), 2);
+    assert!(
+        fired
+            .iter()
+            .all(|(_, s)| s.id == batch && s.succeeded == 5 && s.dead == 0)
+    );
+}
+
+/// Members retried until dead count once each.
+pub async fn batch_counts_retried_members_once<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let (batch, ids) = client
+        .batch()
+        .jobs((0..3).map(|i| Flaky {
+            label: format!("f{i}"),
+        }))
+        .on_complete(callback("complete"))
+        .enqueue()
+        .await
+        .unwrap();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    callbacks_after(h, &rec, 1).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+    // Three attempts each.
+    assert_eq!(
+        rec.runs()
+            .iter()
+            .filter(|r| r.label.starts_with('f'))
+            .count(),
+        9
+    );
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let summary = &fired[0].1;
+    assert_eq!((summary.total, summary.succeeded, summary.dead), (3, 0, 3));
+    for id in ids {
+        let info = client.job(Q, id).await.unwrap().unwrap();
+        assert_eq!(info.state, JobState::Dead);
+    }
+    assert!(client.batch_status(batch).await.unwrap().unwrap().finished);
+}
+
+/// A member that adds jobs to its own batch while it runs keeps the batch open until
+/// they end too; the callback counts them.
+pub async fn jobs_added_from_inside_keep_the_batch_open<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let (batch, _) = client
+        .batch()
+        .job(Spawner {
+            label: "parent".into(),
+            children: 3,
+            ms: h.tick().as_millis() as u64,
+        })
+        .on_complete(callback("complete"))
+        .enqueue()
+        .await
+        .unwrap();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    callbacks_after(h, &rec, 1).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!((fired[0].1.total, fired[0].1.succeeded), (4, 4));
+    // The children ran before the callback: it fired when the last of the four ended.
+    let runs = rec.runs();
+    let callback_at = runs.iter().find(|r| r.label == "complete").unwrap().started;
+    let children: Vec<_> = runs.iter().filter(|r| r.label.contains("child")).collect();
+    assert_eq!(children.len(), 3);
+    assert!(children.iter().all(|r| r.started <= callback_at));
+    let members = client.batch_members(batch).await.unwrap();
+    assert_eq!(members.len(), 4);
+}
+
+/// A batch without members completes when it is opened.
+pub async fn empty_batch_completes_at_once<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let (batch, ids) = client
+        .batch()
+        .on_complete(callback("complete"))
+        .on_success(callback("success"))
+        .enqueue()
+        .await
+        .unwrap();
+    assert!(ids.is_empty());
+    let worker = start_worker(h, &client, &rec, |b| b);
+    callbacks_after(h, &rec, 2).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+    assert_eq!(fired.len(), 2, "{fired:#?}");
+    assert!(fired.iter().all(|(_, s)| s.id == batch && s.total == 0));
+}
