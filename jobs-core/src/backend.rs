@@ -142,6 +142,12 @@ pub enum LeaseStatus {
     /// The token is no longer valid: the lease expired and the job was recovered, given
     /// to another worker, or finished by another delivery. Nothing was changed.
     Stale,
+    /// From [`Backend::renew`] only: the lease is extended as for `Held`, and the job was
+    /// asked to stop ([`Backend::cancel`]): tell it.
+    CancelRequested {
+        /// The lease's new end.
+        expires_at_ms: u64,
+    },
     /// From [`Backend::finish`] only: this delivery's outcome was already recorded (a
     /// retried call whose first answer was lost), or the job is no longer stored at all.
     /// Nothing was changed, and nothing will run the job again because of this lease.
@@ -162,6 +168,25 @@ pub enum JobState {
     Succeeded,
     /// Failed for good; kept in the dead set until retried, trimmed or expired.
     Dead,
+    /// Cancelled ([`Backend::cancel`]) before it ran, or while it ran and did not succeed.
+    /// Kept with the dead jobs (counted there, listed there, retried like them).
+    Cancelled,
+}
+
+/// What [`Backend::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// It was waiting (ready or scheduled): it is cancelled and never runs.
+    Cancelled,
+    /// It is running: the worker running it is told at its next lease renewal (its
+    /// context's cancellation fires, reason `Cancelled`); unless it then succeeds, it
+    /// ends as cancelled, without retries.
+    Requested,
+    /// It had already ended (succeeded, dead or cancelled): nothing changed.
+    Finished,
+    /// No such job.
+    NotFound,
 }
 
 /// What a running job last reported of its progress (see [`crate::JobContext::progress`]).
@@ -372,6 +397,14 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         ids: &[JobId],
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Cancels a job: a waiting one at once, a running one by asking its worker (see
+    /// [`CancelOutcome`]). A cancelled batch member counts as ended, not succeeded.
+    fn cancel(
+        &self,
+        queue: &str,
+        id: JobId,
+    ) -> impl Future<Output = Result<CancelOutcome, BackendError>> + Send;
 
     /// Records batch members (id, queue) and, the first time, the callbacks. `open` is the
     /// opener's call, made after the members were enqueued: it creates the batch (or

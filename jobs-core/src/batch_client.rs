@@ -1,6 +1,6 @@
 //! The client side of batches: opening one, adding to it, reading its status.
 
-use crate::backend::{Backend, BatchAdded, JobState, NewJob, RunAt};
+use crate::backend::{Backend, BatchAdded, CancelOutcome, JobState, NewJob, RunAt};
 use crate::batch::{BatchError, BatchId, BatchStatus, Callback, CallbackKind};
 use crate::{BackendError, Client, EnqueueError, Job, JobId};
 
@@ -111,6 +111,22 @@ impl<B: Backend> Client<B> {
             dead_jobs: counts.dead_jobs,
             finished: counts.finished,
         }))
+    }
+
+    /// Cancels every member of a batch that has not ended ([`Client::cancel`] for each):
+    /// returns how many were cancelled at once and how many running ones were asked to
+    /// stop. The batch then finishes as its members end (cancelled ones count as not
+    /// succeeded), and its callbacks fire as usual.
+    pub async fn cancel_batch(&self, id: BatchId) -> Result<(u64, u64), BackendError> {
+        let (mut cancelled, mut requested) = (0, 0);
+        for (job, queue) in self.backend().batch_members(id).await? {
+            match self.cancel(&queue, job).await? {
+                CancelOutcome::Cancelled => cancelled += 1,
+                CancelOutcome::Requested => requested += 1,
+                _ => {}
+            }
+        }
+        Ok((cancelled, requested))
     }
 
     /// A batch's members: (job id, queue).

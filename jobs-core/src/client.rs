@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::backend::{Backend, JobInfo, NewJob, QueueStats, RunAt};
+use crate::backend::{Backend, CancelOutcome, JobInfo, NewJob, QueueStats, RunAt};
 use crate::{BackendError, EnqueueError, Job, JobId, validate_queue_name};
 
 /// Default largest serialized payload accepted by [`Client::enqueue`]: 512 KiB.
@@ -191,6 +191,24 @@ impl<B: Backend> Client<B> {
         limit: usize,
     ) -> Result<Vec<JobInfo>, BackendError> {
         self.backend.dead_jobs(queue, offset, limit).await
+    }
+
+    /// Cancels a job: a waiting one never runs; a running one is asked to stop (its
+    /// context's `cancelled()` fires at its worker's next lease renewal, within a third of
+    /// the lease) and, unless it then succeeds, ends as cancelled without retries.
+    ///
+    /// ```
+    /// use jobs_core::{backend::CancelOutcome, job, Client, JobError, JobState, MemoryBackend};
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::new(MemoryBackend::new());
+    /// let id = client.enqueue(Ping { host: "a".into() }).await?;
+    /// assert_eq!(client.cancel("default", id).await?, CancelOutcome::Cancelled);
+    /// assert_eq!(client.job("default", id).await?.unwrap().state, JobState::Cancelled);
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
+        self.backend.cancel(queue, id).await
     }
 
     /// Moves dead jobs back to ready with fresh attempts.

@@ -53,6 +53,9 @@ pub enum CancelReason {
     LeaseLost,
     /// The attempt ran past the job's `timeout`.
     Timeout,
+    /// The application cancelled the job (`Client::cancel`): stop at the next safe point.
+    /// Unless it then succeeds, it ends as cancelled, without retries.
+    Cancelled,
 }
 
 impl JobContext {
@@ -168,9 +171,10 @@ impl JobContext {
         self.inner.reason.get().copied()
     }
 
-    /// Resolves when the job should stop because its lease was lost (another worker may
-    /// run it now, and this run's outcome will be refused): long jobs can select on it at
-    /// safe points (between two RPCs, say) and return early.
+    /// Resolves when the job should stop: it was cancelled by the application, or its
+    /// lease was lost (another worker may run it now, and this run's outcome will be
+    /// refused). Long jobs select on it at safe points (between two RPCs, say) and return
+    /// early.
     ///
     /// A job that runs past its `timeout`, or is still running when a shutdown's grace
     /// period ends, is not asked: it is aborted at the await it is on (the reason is still

@@ -118,7 +118,10 @@ impl Event {
 
     /// True for the events after which the job does not run again unless retried by hand.
     pub fn is_final(&self) -> bool {
-        matches!(self.kind, EventKind::Succeeded | EventKind::Dead { .. })
+        matches!(
+            self.kind,
+            EventKind::Succeeded | EventKind::Dead { .. } | EventKind::Cancelled
+        )
     }
 }
 
@@ -154,6 +157,8 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// Cancelled: it will not run (again).
+    Cancelled,
 }
 
 impl EventKind {
@@ -167,6 +172,7 @@ impl EventKind {
             EventKind::Failed { .. } => "failed",
             EventKind::Retrying { .. } => "retrying",
             EventKind::Dead { .. } => "dead",
+            EventKind::Cancelled => "cancelled",
         }
     }
 
@@ -187,6 +193,7 @@ impl EventKind {
             "failed" => EventKind::Failed { error: data },
             "retrying" => EventKind::Retrying { reason: data },
             "dead" => EventKind::Dead { reason: data },
+            "cancelled" => EventKind::Cancelled,
             _ => return None,
         })
     }

@@ -8,7 +8,7 @@ use crate::event::{EntryId, Event, EventCursor, EventKind};
 
 /// The order in which one transition's entries are appended (as the Lua scripts do): a
 /// job's `Failed` always comes before its `Retrying` or `Dead`.
-const KIND_ORDER: [&str; 7] = [
+const KIND_ORDER: [&str; 8] = [
     "enqueued",
     "started",
     "progress",
@@ -16,6 +16,7 @@ const KIND_ORDER: [&str; 7] = [
     "failed",
     "retrying",
     "dead",
+    "cancelled",
 ];
 
 #[derive(Default)]

@@ -86,7 +86,7 @@ pub enum WaitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Finished {
-    /// [`JobState::Succeeded`] or [`JobState::Dead`].
+    /// [`JobState::Succeeded`], [`JobState::Dead`] or [`JobState::Cancelled`].
     pub state: JobState,
     /// The record, with the result or the error chain; `None` when retention keeps
     /// nothing of succeeded jobs.
@@ -103,6 +103,8 @@ pub enum JobOutcome<T> {
     Succeeded(Option<T>),
     /// Failed for good, with the last error chain.
     Dead(String),
+    /// Cancelled.
+    Cancelled,
 }
 
 /// A stored result that does not deserialize as the job's output type.
@@ -125,7 +127,10 @@ pub enum OutcomeError {
 }
 
 fn is_final(state: JobState) -> bool {
-    matches!(state, JobState::Succeeded | JobState::Dead)
+    matches!(
+        state,
+        JobState::Succeeded | JobState::Dead | JobState::Cancelled
+    )
 }
 
 impl<B: Backend> Client<B> {
@@ -194,6 +199,7 @@ impl<B: Backend> Client<B> {
                         Err(WaitError::NotFound(_)) => {
                             let state = match e.kind {
                                 EventKind::Succeeded => JobState::Succeeded,
+                                EventKind::Cancelled => JobState::Cancelled,
                                 _ => JobState::Dead,
                             };
                             (state, Some(Finished { state, info: None }))
@@ -272,6 +278,7 @@ impl<B: Backend> Client<B> {
                 })
             }
             JobState::Dead => JobOutcome::Dead(info.last_error.unwrap_or_default()),
+            JobState::Cancelled => JobOutcome::Cancelled,
             other => JobOutcome::Pending(other),
         }))
     }

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backend::{
-    Backend, BatchAdded, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
-    QueueStats, Recovered, Reserved, RunAt,
+    Backend, BatchAdded, CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob,
+    Outcome, Progress, QueueStats, Recovered, Reserved, RunAt,
 };
 use crate::batch::{BatchCounts, BatchId, BatchSummary, Callback};
 use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
@@ -310,6 +310,8 @@ struct Record {
     result: Option<Vec<u8>>,
     progress: Option<Progress>,
     batch: Option<BatchId>,
+    /// The application cancelled it while it ran.
+    cancel_requested: bool,
 }
 
 impl Record {
@@ -367,6 +369,7 @@ impl QueueState {
             result: None,
             progress: None,
             batch: job.batch,
+            cancel_requested: false,
         };
         let id = record.id;
         self.jobs.insert(id, record);
@@ -431,7 +434,10 @@ impl QueueState {
             };
             r.stalls += 1;
             r.lease = None;
-            if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
+            if std::mem::take(&mut r.cancel_requested) {
+                self.cancel_job(entry.1, now, retention);
+                out.dead += 1;
+            } else if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
                 let reason = format!(
                     "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
                     r.stalls, r.attempts, r.max_attempts
@@ -501,12 +507,20 @@ impl QueueState {
             return LeaseStatus::Stale;
         }
         let expires = now.saturating_add(lease_for);
+        let mut cancel = false;
         if let Some(r) = self.jobs.get_mut(&lease.id) {
             r.lease = Some((lease.token, expires));
+            cancel = r.cancel_requested;
         }
         self.leased.insert((expires, lease.id));
-        LeaseStatus::Held {
-            expires_at_ms: expires,
+        if cancel {
+            LeaseStatus::CancelRequested {
+                expires_at_ms: expires,
+            }
+        } else {
+            LeaseStatus::Held {
+                expires_at_ms: expires,
+            }
         }
     }
 
@@ -522,6 +536,14 @@ impl QueueState {
             return LeaseStatus::Stale;
         };
         r.done_token = Some(item.lease.token);
+        if std::mem::take(&mut r.cancel_requested)
+            && !matches!(item.outcome, Outcome::Succeeded { .. })
+        {
+            self.cancel_job(id, now, retention);
+            return LeaseStatus::Held {
+                expires_at_ms: expires,
+            };
+        }
         match item.outcome {
             Outcome::Succeeded { result } => {
                 r.state = JobState::Succeeded;
@@ -573,6 +595,16 @@ impl QueueState {
         }
     }
 
+    /// Ends a job (already unlinked) as cancelled: kept with the dead.
+    fn cancel_job(&mut self, id: JobId, now: u64, retention: &Retention) {
+        self.bury(id, now, retention);
+        if let Some(r) = self.jobs.get_mut(&id) {
+            r.state = JobState::Cancelled;
+            r.last_error = Some(CANCELLED.into());
+        }
+        self.events.push(id, EventKind::Cancelled);
+    }
+
     /// Moves a job (already unlinked) to the dead set.
     fn bury(&mut self, id: JobId, now: u64, retention: &Retention) {
         if let Some(r) = self.jobs.get_mut(&id) {
@@ -618,6 +650,8 @@ impl QueueState {
 
 /// `Retrying` reasons, the same on every backend.
 const ATTEMPT_FAILED: &str = "attempt failed";
+/// The error a cancelled job keeps, the same on every backend.
+const CANCELLED: &str = "cancelled";
 const LEASE_EXPIRED: &str = "lease expired";
 
 /// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
@@ -861,6 +895,38 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(moved)
+    }
+
+    async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let Some(r) = q.jobs.get_mut(&id) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let outcome = match r.state {
+            JobState::Ready => {
+                let key = (Reverse(r.priority), r.ready_at, id);
+                q.ready.remove(&key);
+                q.cancel_job(id, now, &self.shared.retention);
+                CancelOutcome::Cancelled
+            }
+            JobState::Scheduled => {
+                let key = (r.run_at.unwrap_or(r.ready_at), id);
+                q.scheduled.remove(&key);
+                q.cancel_job(id, now, &self.shared.retention);
+                CancelOutcome::Cancelled
+            }
+            JobState::Active => {
+                r.cancel_requested = true;
+                CancelOutcome::Requested
+            }
+            _ => CancelOutcome::Finished,
+        };
+        self.settle(&mut state, now);
+        Ok(outcome)
     }
 
     async fn batch_add(

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
--- KEYS[9] outbox (list: batch members that ended)
+-- KEYS[9] outbox (list: batch members that ended)  KEYS[10] cancel (set)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
@@ -20,7 +20,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -33,6 +33,8 @@ local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
 local outbox = KEYS[9]
+-- A job the application cancelled while it ran ends as cancelled unless it succeeded.
+local cancels = redis.call('SCARD', KEYS[10]) > 0
 for i = 7, #ARGV, 6 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay, batch = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -49,7 +51,17 @@ for i = 7, #ARGV, 6 do
   else
     out[#out + 1] = tonumber(held)
     redis.call('ZREM', leased, member)
-    if kind == 'ok' and keep_none then
+    local cancelled = cancels and redis.call('SREM', KEYS[10], id) == 1
+    if cancelled and kind ~= 'ok' then
+      local rec = load(jobs, id)
+      if rec then
+        rec[F_DONE] = token
+        rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
+        rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+        cancel_job(jobs, dead, id, rec, now, ev, outbox)
+        buried = buried + 1
+      end
+    elseif kind == 'ok' and keep_none then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)

@@ -26,7 +26,7 @@ else
   elseif redis.call('ZSCORE', KEYS[5], id) then
     state = 'succeeded'
   elseif redis.call('ZSCORE', KEYS[6], id) then
-    state = 'dead'
+    state = rec[F_CANCELLED] == true and 'cancelled' or 'dead'
   else
     -- Leased members are `id:token` and the token is not in the record (reserve does not
     -- write it): scan for the id. The leased set holds only the running jobs, and this

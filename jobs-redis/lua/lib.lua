@@ -24,7 +24,11 @@ local F_DONE = 13
 local F_PROGRESS = 14
 -- The batch the job belongs to (absent for most jobs).
 local F_BATCH = 15
-local F_LAST = F_BATCH
+-- True once the application cancelled it (kept with the dead, reported as cancelled).
+local F_CANCELLED = 16
+local F_LAST = F_CANCELLED
+-- The error a cancelled job keeps, the same on every backend.
+local CANCELLED = 'cancelled'
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
@@ -48,7 +52,8 @@ end
 -- script call and kind, holding `k` = kind then (job id, data) pairs. Collected in a table
 -- during the call (`ev[kind]` = flat pairs) and appended at its end by emit_events, in
 -- this order, so a job's `failed` precedes its `retrying` or `dead`.
-local EVENT_ORDER = { 'enqueued', 'started', 'progress', 'succeeded', 'failed', 'retrying', 'dead' }
+local EVENT_ORDER = { 'enqueued', 'started', 'progress', 'succeeded', 'failed', 'retrying', 'dead',
+  'cancelled' }
 -- `Retrying` reasons, the same on every backend.
 local ATTEMPT_FAILED, LEASE_EXPIRED = 'attempt failed', 'lease expired'
 
@@ -218,7 +223,15 @@ end
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
 -- `limits` = {dead_max, dead_max_age_ms, trim budget}.
-local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev, outbox)
+-- Ends an unlinked job as cancelled: kept with the dead. The caller trims the dead set.
+local function cancel_job(jobs, dead, id, rec, now, ev, outbox)
+  rec[F_CANCELLED] = true
+  bury(jobs, dead, id, rec, CANCELLED, now)
+  event(ev, 'cancelled', id)
+  batch_ended(outbox, rec[F_BATCH], id, false)
+end
+
+local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev, outbox, cancel)
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
   for _, member in ipairs(expired) do
@@ -235,7 +248,10 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
       rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
       rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
       rec[F_STALLS] = rec[F_STALLS] + 1
-      if rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
+      if redis.call('SREM', cancel, id) == 1 then
+        cancel_job(jobs, dead, id, rec, now, ev, outbox)
+        buried = buried + 1
+      elseif rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
         local reason = string.format(
           'lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)',
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])

@@ -12,6 +12,7 @@
 -- KEYS[7] seq        counter: fencing tokens
 -- KEYS[8] events     stream
 -- KEYS[9] outbox     list: batch members that ended, for the caller to count
+-- KEYS[10] cancel    set: running jobs the application cancelled
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
@@ -28,7 +29,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -48,7 +49,7 @@ for i = 1, #due, 2 do
   end
 end
 local ev = {}
-recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev, KEYS[9])
+recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev, KEYS[9], KEYS[10])
 
 local expires = now + lease_ms
 -- Formatted once: Lua would format the number again for every ZADD.

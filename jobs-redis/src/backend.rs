@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jobs_core::backend::BatchAdded;
+use jobs_core::backend::{BatchAdded, CancelOutcome};
 use jobs_core::backend::{
     Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
     Recovered, Reserved, RunAt,
@@ -170,7 +170,8 @@ impl RedisBackend {
             .key(&k.dead)
             .key(&k.wake)
             .key(&k.events)
-            .key(&k.outbox);
+            .key(&k.outbox)
+            .key(&k.cancel);
         for arg in self.retention_args() {
             call.arg(arg);
         }
@@ -231,6 +232,7 @@ impl RedisBackend {
             .key(&k.seq)
             .key(&k.events)
             .key(&k.outbox)
+            .key(&k.cancel)
             .arg(max)
             .arg(ms(lease_for))
             .arg(PROMOTE_BATCH)
@@ -397,16 +399,20 @@ impl jobs_core::Backend for RedisBackend {
             let k = self.keys(queue)?;
             for chunk in group.chunks(BATCH_MAX) {
                 let mut call = SCRIPTS.renew.prepare_invoke();
-                call.key(&k.leased).arg(ms(lease_for));
+                call.key(&k.leased).key(&k.cancel).arg(ms(lease_for));
                 for (_, lease) in chunk {
                     call.arg(lease.id.to_string()).arg(lease.token);
                 }
                 let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
                 for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
-                    let expires = reply::uint(&v)?;
+                    let expires = reply::int(&v)?;
                     if expires > 0 {
                         out[*pos] = LeaseStatus::Held {
-                            expires_at_ms: expires,
+                            expires_at_ms: expires as u64,
+                        };
+                    } else if expires < 0 {
+                        out[*pos] = LeaseStatus::CancelRequested {
+                            expires_at_ms: expires.unsigned_abs(),
                         };
                     }
                 }
@@ -463,6 +469,7 @@ impl jobs_core::Backend for RedisBackend {
             .key(&k.wake)
             .key(&k.events)
             .key(&k.outbox)
+            .key(&k.cancel)
             .arg(limit.min(RECOVER_BATCH))
             .arg(self.inner.max_stalls)
             .arg(r.dead_max)
@@ -526,6 +533,7 @@ impl jobs_core::Backend for RedisBackend {
             "active" => JobState::Active,
             "succeeded" => JobState::Succeeded,
             "dead" => JobState::Dead,
+            "cancelled" => JobState::Cancelled,
             other => {
                 return Err(error::corrupt(format!(
                     "job {id} in queue {queue} is in no state ({other})"
@@ -643,6 +651,44 @@ impl jobs_core::Backend for RedisBackend {
             moved += n;
         }
         Ok(moved)
+    }
+
+    async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
+        let k = self.keys(queue)?;
+        let r = &self.inner.retention;
+        let reply: Value = {
+            let mut conn = self.conn().await?;
+            SCRIPTS
+                .cancel
+                .key(&k.jobs)
+                .key(&k.ready)
+                .key(&k.scheduled)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead)
+                .key(&k.events)
+                .key(&k.outbox)
+                .key(&k.cancel)
+                .arg(id.to_string())
+                .arg(self.inner.events_max_len)
+                .arg(r.dead_max)
+                .arg(ms(r.dead_max_age))
+                .arg(TRIM_BATCH)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(error::map)?
+        };
+        let mut it = reply::array(reply)?.into_iter();
+        let [what, outbox] = take::<2>(&mut it)?;
+        if reply::uint(&outbox)? > 0 {
+            self.drain_outbox(&k).await?;
+        }
+        Ok(match reply::string(what)?.as_str() {
+            "cancelled" => CancelOutcome::Cancelled,
+            "requested" => CancelOutcome::Requested,
+            "finished" => CancelOutcome::Finished,
+            _ => CancelOutcome::NotFound,
+        })
     }
 
     async fn batch_add(

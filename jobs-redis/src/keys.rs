@@ -29,6 +29,8 @@ pub(crate) struct QueueKeys {
     pub events: String,
     /// List: batch members that ended, not yet counted in their batch.
     pub outbox: String,
+    /// Set: running jobs the application cancelled.
+    pub cancel: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -71,6 +73,7 @@ impl QueueKeys {
             seq: key("seq"),
             events: key("events"),
             outbox: key("outbox"),
+            cancel: key("cancel"),
         })
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct Scripts {
     pub batch_done: Script,
     pub batch_confirm: Script,
     pub batch_status: Script,
+    pub cancel: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -63,11 +64,12 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     batch_done: draining(include_str!("../lua/batch_done.lua")),
     batch_confirm: draining(include_str!("../lua/batch_confirm.lua")),
     batch_status: read_only(include_str!("../lua/batch_status.lua")),
+    cancel: script(include_str!("../lua/cancel.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 14] {
+    pub(crate) fn all(&self) -> [&Script; 15] {
         [
             &self.enqueue,
             &self.reserve,
@@ -83,6 +85,7 @@ impl Scripts {
             &self.batch_done,
             &self.batch_confirm,
             &self.batch_status,
+            &self.cancel,
         ]
     }
 }

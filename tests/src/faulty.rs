@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use jobs_core::backend::{BatchAdded, Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved};
+use jobs_core::backend::{
+    BatchAdded, CancelOutcome, Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved,
+};
 use jobs_core::{
     Backend, BackendError, BatchCounts, BatchId, Callback, Event, EventCursor, JobId, JobInfo,
     Progress, QueueStats,
@@ -137,6 +139,11 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
         self.inner.retry_dead(queue, ids).await
+    }
+
+    async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
+        self.check(&self.down)?;
+        self.inner.cancel(queue, id).await
     }
 
     async fn batch_add(

@@ -33,6 +33,12 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
                         LeaseStatus::Held { expires_at_ms } => {
                             shared.active.renewed(lease, expires_at_ms)
                         }
+                        LeaseStatus::CancelRequested { expires_at_ms } => {
+                            shared.active.renewed(lease, expires_at_ms);
+                            if shared.active.cancel(lease, CancelReason::Cancelled) {
+                                tracing::info!(job_id = %lease.id, queue = %lease.queue, "job cancelled by the application; asking it to stop");
+                            }
+                        }
                         _ => {
                             if shared.active.cancel(lease, CancelReason::LeaseLost) {
                                 tracing::warn!(

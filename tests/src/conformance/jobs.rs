@@ -165,3 +165,14 @@ pub async fn spawner(
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Ok(())
 }
+
+/// Runs until it is cancelled, then fails (retryable: a cancelled job is not retried).
+#[job(queue = "suite")]
+pub async fn patient(label: String, rec: Data<Recorder>, ctx: JobContext) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    ctx.cancelled().await;
+    Err(JobError::retry(format!(
+        "stopped: {:?}",
+        ctx.cancel_reason()
+    )))
+}

@@ -13,6 +13,7 @@
 
 mod backend_cases;
 mod batch_cases;
+mod cancel_cases;
 mod follow_cases;
 pub mod jobs;
 mod worker_cases;
@@ -26,6 +27,7 @@ use jobs_core::{
 
 pub use backend_cases::*;
 pub use batch_cases::*;
+pub use cancel_cases::*;
 pub use follow_cases::*;
 pub use worker_cases::*;
 
@@ -110,6 +112,7 @@ pub fn start_worker<H: Harness>(
                 .register::<jobs::Reporter>()
                 .register::<jobs::BatchDone>()
                 .register::<jobs::Spawner>()
+                .register::<jobs::Patient>()
                 .data(jobs::Spawn(spawn))
                 .data(rec)
                 .data(tokio::sync::Barrier::new(8))
@@ -165,6 +168,9 @@ macro_rules! conformance_tests {
             batch_counts_retried_members_once,
             jobs_added_from_inside_keep_the_batch_open,
             empty_batch_completes_at_once,
+            cancelled_waiting_job_never_runs,
+            cancelled_running_job_is_told_and_ends_cancelled,
+            cancelled_batch_finishes_with_its_callbacks,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

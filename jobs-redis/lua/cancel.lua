@@ -1,0 +1,37 @@
+-- cancel: cancel a job. A waiting one is ended at once; a running one is marked, and the
+-- worker running it learns it at its next renewal (renew.lua) and the outcome it then
+-- records ends it as cancelled unless it succeeded (finish.lua, or recover.lua if the
+-- worker died).
+--
+-- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
+-- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox  KEYS[9] cancel
+-- ARGV[1] id  ARGV[2] events max length (0: off)
+-- ARGV[3] dead max  ARGV[4] dead max age ms  ARGV[5] trim batch
+--
+-- Returns: { what, outbox length }, what one of 'cancelled', 'requested', 'finished',
+-- 'not_found'.
+
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'list' }, { KEYS[9], 'set' } })
+if wrong then return wrong end
+
+local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]
+local id = ARGV[1]
+local rec = load(jobs, id)
+if not rec then return { 'not_found', 0 } end
+local now = now_ms()
+local what
+if redis.call('ZREM', KEYS[2], id) == 1 or redis.call('ZREM', KEYS[3], id) == 1 then
+  local ev = {}
+  cancel_job(jobs, dead, id, rec, now, ev, outbox)
+  emit_events(KEYS[7], tonumber(ARGV[2]), ev)
+  trim(jobs, dead, tonumber(ARGV[3]), now - tonumber(ARGV[4]), tonumber(ARGV[5]))
+  what = 'cancelled'
+elseif redis.call('ZSCORE', KEYS[5], id) or redis.call('ZSCORE', dead, id) then
+  what = 'finished'
+else
+  -- Neither waiting nor ended: leased.
+  redis.call('SADD', KEYS[9], id)
+  what = 'requested'
+end
+return { what, redis.call('LLEN', outbox) }
