@@ -326,6 +326,8 @@ mod acl {
         events_resume_after_a_cursor,
         // batches: the outbox, counting, callbacks, status
         batch_callbacks_fire_once_with_a_summary,
+        // cancellation of a running job: the cancel set, renew and finish
+        cancelled_running_job_is_told_and_ends_cancelled,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in

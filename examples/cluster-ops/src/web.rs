@@ -1,0 +1,216 @@
+//! `ops-web`: the web application. Run: `cargo run -p cluster-ops --bin ops-web`.
+//!
+//! - `POST /operations` `{"hosts": ["node-1", ...], "device": "/dev/sdb"}`: enqueues one
+//!   format job per host as a batch and answers `202 {"operation": "<id>"}` at once.
+//! - `GET /operations/{id}`: the batch's counts and each host's state and progress.
+//! - `POST /callbacks/operations/{id}`: called by the batch's callback job when every host
+//!   has ended; the operation is then recorded as done.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clap::Parser;
+use cluster_ops::{FormatDisk, OperationDone, OperationReport};
+use jobs_core::{BatchId, BatchSummary, Client, JobState};
+use jobs_redis::RedisBackend;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    /// Redis to keep the jobs in.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Key prefix in Redis.
+    #[arg(long, env = "JOBS_PREFIX", default_value = "ops")]
+    prefix: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// How workers reach this application for callbacks (default: http://LISTEN).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+struct App {
+    client: Client<RedisBackend>,
+    public_url: String,
+    /// Operations reported done by their callback: the report, and how many times it came.
+    done: Mutex<HashMap<String, (OperationReport, u32)>>,
+}
+
+type Shared = Arc<App>;
+
+#[derive(Deserialize)]
+struct NewOperation {
+    hosts: Vec<String>,
+    device: String,
+}
+
+#[derive(Serialize)]
+struct HostView {
+    host: String,
+    job: String,
+    state: &'static str,
+    progress: Option<u8>,
+    message: Option<String>,
+    attempts: u32,
+    deliveries: u32,
+    error: Option<String>,
+}
+
+type Reply = Result<(StatusCode, Json<serde_json::Value>), (StatusCode, String)>;
+
+fn internal(e: impl std::fmt::Display) -> (StatusCode, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+async fn create(State(app): State<Shared>, Json(op): Json<NewOperation>) -> Reply {
+    if op.hosts.is_empty() {
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, "no hosts".into()));
+    }
+    let batch = BatchId::new();
+    let done = OperationDone {
+        operation: batch.to_string(),
+        callback_url: format!("{}/callbacks/operations/{batch}", app.public_url),
+        batch: BatchSummary::default(),
+    };
+    let device = op.device;
+    let (batch, jobs) = app
+        .client
+        .batch()
+        .id(batch)
+        .jobs(op.hosts.into_iter().map(|host| FormatDisk {
+            host,
+            device: device.clone(),
+        }))
+        .on_complete(done)
+        .enqueue()
+        .await
+        .map_err(internal)?;
+    tracing::info!(operation = %batch, hosts = jobs.len(), "operation accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "operation": batch.to_string(), "jobs": jobs.len() })),
+    ))
+}
+
+fn state_name(state: JobState) -> &'static str {
+    match state {
+        JobState::Scheduled => "scheduled",
+        JobState::Ready => "waiting",
+        JobState::Active => "running",
+        JobState::Succeeded => "formatted",
+        JobState::Dead => "failed",
+        JobState::Cancelled => "cancelled",
+        _ => "unknown",
+    }
+}
+
+async fn show(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
+    let batch: BatchId = id
+        .parse()
+        .map_err(|_| (StatusCode::NOT_FOUND, "no such operation".into()))?;
+    // Done first: once the callback came, every state read after it is final.
+    let done = app.done.lock().unwrap().get(&id).cloned();
+    let Some(status) = app.client.batch_status(batch).await.map_err(internal)? else {
+        return Err((StatusCode::NOT_FOUND, "no such operation".into()));
+    };
+    let mut hosts = Vec::new();
+    for (job, queue) in app.client.batch_members(batch).await.map_err(internal)? {
+        let Some(info) = app.client.job(&queue, job).await.map_err(internal)? else {
+            continue;
+        };
+        let args: FormatDisk = serde_json::from_slice(&info.payload).map_err(internal)?;
+        hosts.push(HostView {
+            host: args.host,
+            job: job.to_string(),
+            state: state_name(info.state),
+            progress: info.progress.as_ref().map(|p| p.percent),
+            message: info.progress.map(|p| p.message),
+            attempts: info.attempts,
+            deliveries: info.deliveries,
+            error: (info.state == JobState::Dead)
+                .then_some(info.last_error)
+                .flatten(),
+        });
+    }
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "operation": id,
+            "total": status.total,
+            "pending": status.pending,
+            "running": status.running,
+            "succeeded": status.succeeded,
+            "dead": status.dead,
+            "done": done.is_some(),
+            "callbacks_received": done.as_ref().map_or(0, |d| d.1),
+            "summary": done.map(|d| d.0.summary),
+            "hosts": hosts,
+        })),
+    ))
+}
+
+async fn callback(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    Json(report): Json<OperationReport>,
+) -> StatusCode {
+    tracing::info!(
+        operation = %id,
+        succeeded = report.summary.succeeded,
+        dead = report.summary.dead,
+        "operation done"
+    );
+    let mut done = app.done.lock().unwrap();
+    done.entry(id)
+        .and_modify(|d| d.1 += 1)
+        .or_insert((report, 1));
+    StatusCode::OK
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let backend = RedisBackend::builder(&args.redis_url)
+        .prefix(&args.prefix)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", args.redis_url))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App {
+        client: Client::new(backend),
+        public_url: args.public_url.unwrap_or_else(|| format!("http://{addr}")),
+        done: Mutex::default(),
+    });
+    let router = Router::new()
+        .route("/operations", post(create))
+        .route("/operations/{id}", get(show))
+        .route("/callbacks/operations/{id}", post(callback))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(app);
+    // The address on stdout, for scripts and tests that asked for port 0.
+    println!("listening on http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = jobs_core::shutdown_signal().await;
+        })
+        .await?;
+    Ok(())
+}
