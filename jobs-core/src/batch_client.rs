@@ -148,11 +148,16 @@ impl<B: Backend> BatchBuilder<'_, B> {
     }
 
     /// Adds a job with an id of your own (to retry an interrupted enqueue).
-    pub fn job_with_id<J: Job>(mut self, job: J, id: JobId) -> Self {
+    pub fn job_with_id<J: Job>(self, job: J, id: JobId) -> Self {
+        self.job_on(J::OPTIONS.queue, job, id)
+    }
+
+    /// Adds a job to another queue than its type's (members may sit on any queues).
+    pub fn job_on<J: Job>(mut self, queue: &str, job: J, id: JobId) -> Self {
         match self.client.new_job(
             &job,
             id,
-            J::OPTIONS.queue,
+            queue,
             J::OPTIONS.priority,
             RunAt::Now,
             J::OPTIONS.max_attempts,

@@ -227,6 +227,42 @@ pub async fn jobs_added_from_inside_keep_the_batch_open<H: Harness>(h: &H) {
     assert_eq!(members.len(), 4);
 }
 
+/// Members on two queues (on Redis Cluster, possibly two nodes) make one batch.
+pub async fn batch_spans_queues<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let rec = Recorder::default();
+    let mut b = client.batch().on_complete(callback("complete"));
+    for (i, queue) in ["suite", "suite-b", "suite", "suite-b"]
+        .into_iter()
+        .enumerate()
+    {
+        b = b.job_on(
+            queue,
+            Echo {
+                label: format!("q{i}"),
+            },
+            JobId::new(),
+        );
+    }
+    let (batch, _) = b.enqueue().await.unwrap();
+    let members = client.batch_members(batch).await.unwrap();
+    let queues: BTreeSet<&str> = members.iter().map(|(_, q)| q.as_str()).collect();
+    assert_eq!(queues, BTreeSet::from(["suite", "suite-b"]));
+    let worker = start_worker(h, &client, &rec, |b| b.queues(["suite", "suite-b"]));
+    callbacks_after(h, &rec, 1).await;
+    worker.stop().await.unwrap();
+    let fired = all_callbacks(&client, &rec).await;
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!((fired[0].1.total, fired[0].1.succeeded), (4, 4));
+    assert_eq!(
+        rec.runs()
+            .iter()
+            .filter(|r| r.label.starts_with('q'))
+            .count(),
+        4
+    );
+}
+
 /// A batch without members completes when it is opened.
 pub async fn empty_batch_completes_at_once<H: Harness>(h: &H) {
     let client = client(h).await;

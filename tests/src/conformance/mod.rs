@@ -168,6 +168,7 @@ macro_rules! conformance_tests {
             batch_counts_retried_members_once,
             jobs_added_from_inside_keep_the_batch_open,
             empty_batch_completes_at_once,
+            batch_spans_queues,
             cancelled_waiting_job_never_runs,
             cancelled_running_job_is_told_and_ends_cancelled,
             cancelled_batch_finishes_with_its_callbacks,
