@@ -197,6 +197,11 @@ impl<B: Backend> BatchBuilder<'_, B> {
     }
 
     fn callback<J: Job>(mut self, kind: CallbackKind, job: J) -> Self {
+        // Refused now rather than when the batch ends.
+        if let Err(e) = crate::validate_queue_name(J::OPTIONS.queue) {
+            self.error.get_or_insert(e.into());
+            return self;
+        }
         match serde_json::to_string(&job) {
             Ok(payload) => self.callbacks.push(Callback {
                 kind,
@@ -217,9 +222,11 @@ impl<B: Backend> BatchBuilder<'_, B> {
         self
     }
 
-    /// Enqueues the jobs, then opens the batch (so it can finish). Returns the batch id
-    /// and the jobs' ids, in order. If this fails part-way, retrying with the same batch
-    /// and job ids ([`BatchBuilder::id`], [`BatchBuilder::job_with_id`]) completes it.
+    /// Opens the batch with its members and callbacks, then enqueues the jobs. Returns the
+    /// batch id and the jobs' ids, in order. Opening first means every ending of a member
+    /// is counted through the durable outbox, and a running member can add to the batch.
+    /// If this fails part-way, retrying with the same batch and job ids
+    /// ([`BatchBuilder::id`], [`BatchBuilder::job_with_id`]) completes it.
     pub async fn enqueue(self) -> Result<(BatchId, Vec<JobId>), BatchError> {
         if let Some(e) = self.error {
             return Err(e.into());
@@ -227,16 +234,17 @@ impl<B: Backend> BatchBuilder<'_, B> {
         let backend = self.client.backend();
         let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
         let members = self.jobs.iter().map(|j| (j.id, j.queue.clone())).collect();
+        if backend
+            .batch_add(self.id, members, self.callbacks, true)
+            .await?
+            == BatchAdded::Finished
+        {
+            return Err(BatchError::Finished(self.id));
+        }
         backend
             .enqueue(self.jobs)
             .await
             .map_err(EnqueueError::Backend)?;
-        match backend
-            .batch_add(self.id, members, self.callbacks, true)
-            .await?
-        {
-            BatchAdded::Finished => Err(BatchError::Finished(self.id)),
-            _ => Ok((self.id, ids)),
-        }
+        Ok((self.id, ids))
     }
 }

@@ -223,9 +223,13 @@ impl State {
             .collect();
         let mut check: Vec<BatchId> = Vec::new();
         for (batch, id, ok) in ended {
-            let b = self.batches.entry(batch).or_default();
-            b.ended.entry(id).or_insert(ok);
-            check.push(batch);
+            // Only members count (as on Redis): the batch is opened before they exist.
+            if let Some(b) = self.batches.get_mut(&batch)
+                && b.members.contains_key(&id)
+            {
+                b.ended.entry(id).or_insert(ok);
+                check.push(batch);
+            }
         }
         check.sort();
         check.dedup();
@@ -880,7 +884,10 @@ impl Backend for MemoryBackend {
             let Some(r) = q.jobs.get_mut(id) else {
                 continue;
             };
-            let Some(finished) = r.finished_at.filter(|_| r.state == JobState::Dead) else {
+            let Some(finished) = r
+                .finished_at
+                .filter(|_| matches!(r.state, JobState::Dead | JobState::Cancelled))
+            else {
                 continue;
             };
             q.dead.remove(&(finished, *id));
@@ -940,6 +947,9 @@ impl Backend for MemoryBackend {
         let mut state = self.lock();
         match state.batches.get(&id) {
             Some(b) if b.finished => return Ok(BatchAdded::Finished),
+            Some(b) if !open && b.opened && b.ended.len() >= b.members.len() => {
+                return Ok(BatchAdded::Finished);
+            }
             Some(b) if !open && !b.opened => return Ok(BatchAdded::NotFound),
             None if !open => return Ok(BatchAdded::NotFound),
             _ => {}

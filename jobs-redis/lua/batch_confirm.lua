@@ -6,6 +6,7 @@
 -- Returns: 1.
 
 redis.call('HSET', KEYS[1], 'finished', '1')
+redis.call('HDEL', KEYS[1], 'claim')
 for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ARGV[1])
 end

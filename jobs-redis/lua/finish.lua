@@ -59,8 +59,13 @@ for i = 7, #ARGV, 6 do
         rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
         rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
         cancel_job(jobs, dead, id, rec, now, ev, outbox)
-        buried = buried + 1
+      else
+        -- Unreadable: kept in dead for inspection, as for the 'corrupt' kind.
+        redis.call('ZADD', dead, now, id)
+        event(ev, 'dead', id, 'the job record cannot be read')
+        batch_ended(outbox, batch, id, false)
       end
+      buried = buried + 1
     elseif kind == 'ok' and keep_none then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)

@@ -87,14 +87,22 @@ local function batch_ended(outbox, batch, id, succeeded)
   end
 end
 
--- When every member of an opened batch has ended and its callbacks have not been
--- confirmed: { total, succeeded, dead, dead ids, callbacks (JSON, those that fire) }.
--- Otherwise nil. The caller enqueues the callbacks (their ids are fixed), then confirms.
-local function batch_complete(meta, members, done)
-  local state = redis.call('HMGET', meta, 'opened', 'finished', 'succeeded', 'dead')
+-- How long a drainer has to enqueue a complete batch's callbacks and confirm before
+-- another may try (it died, or its calls failed).
+local BATCH_CLAIM_MS = 30000
+
+-- When every member of an opened batch has ended, its callbacks are not confirmed and no
+-- other caller is firing them: claims the firing and returns { total, succeeded, dead,
+-- dead ids, callbacks (JSON, those that fire) }. Otherwise nil. The caller enqueues the
+-- callbacks (their ids are fixed), then confirms (batch_confirm.lua).
+local function batch_complete(meta, members, done, now)
+  local state = redis.call('HMGET', meta, 'opened', 'finished', 'succeeded', 'dead', 'claim')
   if state[1] ~= '1' or state[2] == '1' then return nil end
+  if state[5] and tonumber(state[5]) > now then return nil end
   local total = redis.call('HLEN', members)
+  -- done only holds members (batch_done.lua), so equal counts mean every member ended.
   if redis.call('HLEN', done) < total then return nil end
+  redis.call('HSET', meta, 'claim', now + BATCH_CLAIM_MS)
   local succeeded, dead = tonumber(state[3] or '0'), tonumber(state[4] or '0')
   local dead_ids = {}
   if dead > 0 then

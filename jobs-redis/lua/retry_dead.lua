@@ -19,6 +19,8 @@ for _, id in ipairs(ARGV) do
       rec[F_ATTEMPTS] = 0
       rec[F_STALLS] = 0
       rec[F_FINISHED] = 0
+      -- A retried cancelled job is an ordinary job again.
+      if rec[F_CANCELLED] then rec[F_CANCELLED] = false end
       set_ready_at(rec, now)
       store(jobs, id, rec)
       redis.call('ZADD', ready, ready_score(rec), id)

@@ -347,10 +347,15 @@ impl jobs_core::Backend for RedisBackend {
         drop(conn);
         // Batch endings a finisher left behind (it died, or its drain failed). Best effort:
         // the jobs are leased already and must reach the worker; the next call retries.
-        for k in drains {
-            if let Err(e) = self.drain_outbox(&k).await {
-                tracing::warn!(error = %e, "could not count ended batch members; retrying at the next reservation");
-            }
+        // Batch endings a finisher left behind (it died, or its drain failed), counted in
+        // the background: the jobs just leased must reach the worker without waiting.
+        if !drains.is_empty() {
+            let this = self.clone();
+            tokio::spawn(async move {
+                for k in drains {
+                    this.drain_quietly(&k).await;
+                }
+            });
         }
         Ok(out)
     }
@@ -449,7 +454,7 @@ impl jobs_core::Backend for RedisBackend {
             // die now, the entries stay in the outbox and the next reservation drains them.
             if group.iter().any(|(_, f)| f.lease.batch.is_some()) {
                 drop(conn);
-                self.drain_outbox(&k).await?;
+                self.drain_quietly(&k).await;
                 conn = self.conn().await?;
             }
         }
@@ -481,7 +486,7 @@ impl jobs_core::Backend for RedisBackend {
             .map_err(error::map)?;
         drop(conn);
         if outbox > 0 {
-            self.drain_outbox(&k).await?;
+            self.drain_quietly(&k).await;
         }
         let mut out = Recovered::default();
         out.requeued = requeued;
@@ -681,7 +686,7 @@ impl jobs_core::Backend for RedisBackend {
         let mut it = reply::array(reply)?.into_iter();
         let [what, outbox] = take::<2>(&mut it)?;
         if reply::uint(&outbox)? > 0 {
-            self.drain_outbox(&k).await?;
+            self.drain_quietly(&k).await;
         }
         Ok(match reply::string(what)?.as_str() {
             "cancelled" => CancelOutcome::Cancelled,

@@ -23,6 +23,14 @@ impl RedisBackend {
         BatchKeys::new(&self.inner.prefix, id)
     }
 
+    /// [`RedisBackend::drain_outbox`], logging a failure: the outcome that wrote the
+    /// entries is already recorded, and the entries stay for the next reservation.
+    pub(crate) async fn drain_quietly(&self, k: &QueueKeys) {
+        if let Err(e) = self.drain_outbox(k).await {
+            tracing::warn!(error = %e, outbox = %k.outbox, "could not count ended batch members yet; the next reservation on this queue retries");
+        }
+    }
+
     /// Counts the ended members listed in `k`'s outbox in their batches, fires the
     /// callbacks of batches that are now complete, and removes the entries.
     pub(crate) async fn drain_outbox(&self, k: &QueueKeys) -> Result<(), BackendError> {
@@ -57,33 +65,57 @@ impl RedisBackend {
                     None => by_batch.push((batch, vec![item])),
                 }
             }
+            let mut kept: Vec<BatchId> = Vec::new();
             for (batch, items) in by_batch {
-                let bk = self.batch_keys(batch);
-                let mut call = SCRIPTS.batch_done.prepare_invoke();
-                call.key(&bk.meta).key(&bk.members).key(&bk.done);
-                for (job, outcome) in &items {
-                    call.arg(job).arg(outcome);
+                if let Err(e) = self.count_and_fire(batch, &items).await {
+                    // Its entries stay for a later drain; the other batches go on.
+                    tracing::warn!(error = %e, %batch, "could not count batch endings yet");
+                    kept.push(batch);
                 }
-                let complete: Value = {
-                    let mut conn = self.conn().await?;
-                    call.invoke_async(&mut conn).await.map_err(error::map)?
-                };
-                self.fire(batch, complete).await?;
             }
-            {
+            let done: Vec<&String> = entries
+                .iter()
+                .filter(|e| {
+                    e.split(' ')
+                        .next()
+                        .and_then(|b| b.parse::<BatchId>().ok())
+                        .is_none_or(|b| !kept.contains(&b))
+                })
+                .collect();
+            if !done.is_empty() {
                 let mut conn = self.conn().await?;
                 let mut pipe = redis::pipe();
-                for entry in &entries {
-                    pipe.cmd("LREM").arg(&k.outbox).arg(1).arg(entry).ignore();
+                for entry in &done {
+                    pipe.cmd("LREM").arg(&k.outbox).arg(1).arg(*entry).ignore();
                 }
                 pipe.query_async::<()>(&mut conn)
                     .await
                     .map_err(error::map)?;
             }
-            if (entries.len() as isize) < DRAIN_PAGE {
+            // A full page may hold more; a page of only kept entries would loop: stop.
+            if (entries.len() as isize) < DRAIN_PAGE || done.is_empty() {
                 return Ok(());
             }
         }
+    }
+
+    /// Counts one batch's endings and fires its callbacks if it is now complete.
+    async fn count_and_fire(
+        &self,
+        batch: BatchId,
+        items: &[(String, String)],
+    ) -> Result<(), BackendError> {
+        let bk = self.batch_keys(batch);
+        let mut call = SCRIPTS.batch_done.prepare_invoke();
+        call.key(&bk.meta).key(&bk.members).key(&bk.done);
+        for (job, outcome) in items {
+            call.arg(job).arg(outcome);
+        }
+        let complete: Value = {
+            let mut conn = self.conn().await?;
+            call.invoke_async(&mut conn).await.map_err(error::map)?
+        };
+        self.fire(batch, complete).await
     }
 
     /// Enqueues a complete batch's callbacks and marks it finished; nothing for `false`.
