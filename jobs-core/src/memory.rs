@@ -1017,9 +1017,7 @@ impl Backend for MemoryBackend {
             }
         }
         // One entry per queue for the whole call, as on Redis.
-        for q in state.queues.values_mut() {
-            self.flush_events(q, now);
-        }
+        self.settle(&mut state, now);
         Ok(out)
     }
 

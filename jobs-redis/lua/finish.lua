@@ -17,6 +17,8 @@
 -- Returns: one number per item: the lease end it was held under; 0 when the token is
 -- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
 -- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
+-- Then one more: the outbox length when an item belonged to a batch (else 0), so the
+-- caller drains the outbox only when something is in it.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
@@ -25,7 +27,7 @@ if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local succeeded, dead = KEYS[5], KEYS[6]
-local batch = tonumber(ARGV[5])
+local trim_budget = tonumber(ARGV[5])
 local now = now_ms()
 local out, woke = {}, false
 local added, buried = 0, 0
@@ -33,11 +35,13 @@ local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
 local outbox = KEYS[9]
+local any_batch = false
 -- A job the application cancelled while it ran ends as cancelled unless it succeeded.
 local cancels = redis.call('SCARD', KEYS[10]) > 0
 for i = 7, #ARGV, 6 do
   local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local data, delay, batch = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local data, delay, batch_id = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  if batch_id ~= '' then any_batch = true end
   local member = lease_member(id, token)
   local held = redis.call('ZSCORE', leased, member)
   if not held then
@@ -63,14 +67,14 @@ for i = 7, #ARGV, 6 do
         -- Unreadable: kept in dead for inspection, as for the 'corrupt' kind.
         redis.call('ZADD', dead, now, id)
         event(ev, 'dead', id, 'the job record cannot be read')
-        batch_ended(outbox, batch, id, false)
+        batch_ended(outbox, batch_id, id, false)
       end
       buried = buried + 1
     elseif kind == 'ok' and keep_none then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
-      batch_ended(outbox, batch, id, true)
+      batch_ended(outbox, batch_id, id, true)
     else
       local rec, why = nil, 'corrupt'
       if kind ~= 'corrupt' then rec, why = load(jobs, id) end
@@ -78,7 +82,7 @@ for i = 7, #ARGV, 6 do
         if why == 'corrupt' then
           redis.call('ZADD', dead, now, id)
           event(ev, 'dead', id, 'the job record cannot be read')
-          batch_ended(outbox, batch, id, false)
+          batch_ended(outbox, batch_id, id, false)
           buried = buried + 1
         end
       else
@@ -92,7 +96,7 @@ for i = 7, #ARGV, 6 do
           store(jobs, id, rec)
           redis.call('ZADD', succeeded, now, id)
           event(ev, 'succeeded', id)
-          batch_ended(outbox, batch, id, true)
+          batch_ended(outbox, batch_id, id, true)
           added = added + 1
         elseif kind == 'fail' then
           rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
@@ -105,7 +109,7 @@ for i = 7, #ARGV, 6 do
           else
             bury(jobs, dead, id, rec, nil, now)
             event(ev, 'dead', id, data)
-            batch_ended(outbox, batch, id, false)
+            batch_ended(outbox, batch_id, id, false)
             buried = buried + 1
           end
         elseif kind == 'snooze' then
@@ -123,12 +127,13 @@ end
 emit_events(KEYS[8], tonumber(ARGV[6]), ev)
 -- Retention, once per call, with a budget covering what this call added.
 if added > 0 or keep_none then
-  trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), batch + added)
+  trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), trim_budget + added)
 end
 if buried > 0 then
-  trim(jobs, dead, tonumber(ARGV[3]), now - tonumber(ARGV[4]), batch + buried)
+  trim(jobs, dead, tonumber(ARGV[3]), now - tonumber(ARGV[4]), trim_budget + buried)
 end
 if woke then
   wake(KEYS[7])
 end
+out[#out + 1] = any_batch and redis.call('LLEN', outbox) or 0
 return out

@@ -154,13 +154,14 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// One finish script call for leases of one queue (at most [`BATCH_MAX`]).
+    /// One finish script call for leases of one queue (at most [`BATCH_MAX`]): a status per
+    /// item, and the queue's outbox length when an item belonged to a batch (else 0).
     async fn finish_chunk(
         &self,
         conn: &mut Conn,
         k: &QueueKeys,
         items: impl Iterator<Item = FinishArgs<'_>>,
-    ) -> Result<Vec<LeaseStatus>, BackendError> {
+    ) -> Result<(Vec<LeaseStatus>, u64), BackendError> {
         let mut call = SCRIPTS.finish.prepare_invoke();
         call.key(&k.jobs)
             .key(&k.ready)
@@ -185,7 +186,11 @@ impl RedisBackend {
                 .arg(item.batch);
         }
         let reply: Value = call.invoke_async(conn).await.map_err(error::map)?;
-        reply::array(reply)?
+        let mut answers = reply::array(reply)?;
+        let outbox = answers
+            .pop()
+            .ok_or_else(|| error::corrupt("finish: empty reply"))?;
+        let statuses = answers
             .iter()
             .map(|v| {
                 Ok(match reply::int(v)? {
@@ -196,7 +201,8 @@ impl RedisBackend {
                     _ => LeaseStatus::Stale,
                 })
             })
-            .collect()
+            .collect::<Result<_, BackendError>>()?;
+        Ok((statuses, reply::uint(&outbox)?))
     }
 
     fn retention_args(&self) -> [u64; 5] {
@@ -289,6 +295,7 @@ impl RedisBackend {
             let items = unreadable
                 .iter()
                 .map(|l| FinishArgs::new(l, "corrupt", &[], String::new()));
+            // A corrupt record carries no batch: nothing goes to the outbox.
             self.finish_chunk(conn, &k, items).await?;
         }
         if reply::uint(&outbox)? > 0 {
@@ -438,25 +445,30 @@ impl jobs_core::Backend for RedisBackend {
                 .enumerate()
                 .map(|(i, f)| (i, f.lease.queue.as_str(), f)),
         );
+        let mut drains = Vec::new();
         for (queue, group) in &groups {
             let k = self.keys(queue)?;
+            let mut outbox = 0;
             for chunk in group.chunks(BATCH_MAX) {
                 let args = chunk.iter().map(|(_, item)| {
                     let (kind, data, delay) = finish_args(&item.outcome);
                     FinishArgs::new(&item.lease, kind, data, delay)
                 });
-                let answers = self.finish_chunk(&mut conn, &k, args).await?;
+                let (answers, left) = self.finish_chunk(&mut conn, &k, args).await?;
+                outbox = outbox.max(left);
                 for ((pos, _), answer) in chunk.iter().zip(answers) {
                     out[*pos] = answer;
                 }
             }
-            // Count the batch members that just ended. Should this fail or the process
-            // die now, the entries stay in the outbox and the next reservation drains them.
-            if group.iter().any(|(_, f)| f.lease.batch.is_some()) {
-                drop(conn);
-                self.drain_quietly(&k).await;
-                conn = self.conn().await?;
+            if outbox > 0 {
+                drains.push(k);
             }
+        }
+        drop(conn);
+        // Count the batch members that just ended. Should this fail or the process die
+        // now, the entries stay in the outbox and the next reservation drains them.
+        for k in drains {
+            self.drain_quietly(&k).await;
         }
         Ok(out)
     }
