@@ -97,6 +97,8 @@ mod tests {
             &k.wake,
             &k.seq,
             &k.events,
+            &k.outbox,
+            &k.cancel,
         ] {
             assert!(key.contains("{disks}"), "{key}");
         }

@@ -24,6 +24,25 @@ pub const DISKS: &str = "disks";
 /// The queue of the callbacks.
 pub const CALLBACKS: &str = "callbacks";
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+/// The Redis backend both binaries use, under `prefix`.
+pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<jobs_redis::RedisBackend> {
+    use anyhow::Context as _;
+    jobs_redis::RedisBackend::builder(url)
+        .prefix(prefix)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
 /// How the worker runs the node command.
 #[derive(Debug, Clone)]
 pub struct NodeCommand {

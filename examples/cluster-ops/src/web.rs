@@ -179,17 +179,9 @@ async fn callback(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    cluster_ops::init_tracing();
     let args = Args::parse();
-    let backend = RedisBackend::builder(&args.redis_url)
-        .prefix(&args.prefix)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", args.redis_url))?;
+    let backend = cluster_ops::connect(&args.redis_url, &args.prefix).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
 use cluster_ops::{CALLBACKS, DISKS, FormatDisk, NodeCommand, OperationDone};
 use jobs_core::{Client, Worker};
-use jobs_redis::RedisBackend;
 
 #[derive(Parser)]
 struct Args {
@@ -30,17 +28,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    cluster_ops::init_tracing();
     let args = Args::parse();
-    let backend = RedisBackend::builder(&args.redis_url)
-        .prefix(&args.prefix)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", args.redis_url))?;
+    let backend = cluster_ops::connect(&args.redis_url, &args.prefix).await?;
     let node = match args.command {
         Some(program) => NodeCommand { program },
         None => NodeCommand::shipped(),
