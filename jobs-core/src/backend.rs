@@ -306,6 +306,10 @@ pub struct QueueStats {
     pub succeeded: u64,
     /// In the dead set.
     pub dead: u64,
+    /// Stored jobs that are in no state at all: left behind by a failure outside the
+    /// framework (a store edited by hand, a key someone broke). Nothing runs them;
+    /// [`Backend::sweep_orphans`] moves them to dead with the reason. Always 0 in memory.
+    pub orphaned: u64,
 }
 
 /// What one [`Backend::recover_expired`] call did.
@@ -379,6 +383,31 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         id: JobId,
     ) -> impl Future<Output = Result<Option<JobInfo>, BackendError>> + Send;
+
+    /// Several jobs of one queue by id, in one call where the backend can: one entry per
+    /// id, in order, `None` where not stored. The cost of each lookup does not depend on
+    /// how many jobs the queue holds or runs.
+    fn jobs(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> impl Future<Output = Result<Vec<Option<JobInfo>>, BackendError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(self.job(queue, *id).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Moves the jobs of `queue` that are in no state (see [`QueueStats::orphaned`]) to
+    /// dead with the reason, in bounded steps; returns how many moved. For operators: it
+    /// walks every stored job of the queue.
+    fn sweep_orphans(&self, queue: &str) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let _ = queue;
+        async { Ok(0) }
+    }
 
     /// Counts by state.
     fn stats(&self, queue: &str) -> impl Future<Output = Result<QueueStats, BackendError>> + Send;

@@ -178,6 +178,33 @@ impl<B: Backend> Client<B> {
         self.backend.job(queue, id).await
     }
 
+    /// Several jobs of `queue` by id, in one call on Redis: one entry per id, in order.
+    ///
+    /// ```
+    /// use jobs_core::{job, Client, JobError, JobId, MemoryBackend};
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::new(MemoryBackend::new());
+    /// let id = client.enqueue(Ping { host: "a".into() }).await?;
+    /// let found = client.jobs("default", &[id, JobId::new()]).await?;
+    /// assert!(found[0].is_some() && found[1].is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> Result<Vec<Option<JobInfo>>, BackendError> {
+        self.backend.jobs(queue, ids).await
+    }
+
+    /// Moves the jobs of `queue` that are stored in no state (left behind by a failure
+    /// outside the framework; counted in [`QueueStats::orphaned`]) to dead with the
+    /// reason. Walks every stored job of the queue in bounded steps: an operator's tool.
+    pub async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
+        self.backend.sweep_orphans(queue).await
+    }
+
     /// Counts by state for `queue`.
     pub async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         self.backend.stats(queue).await

@@ -850,6 +850,7 @@ impl Backend for MemoryBackend {
             active: q.leased.len() as u64,
             succeeded: q.succeeded.len() as u64,
             dead: q.dead.len() as u64,
+            orphaned: 0,
         })
     }
 

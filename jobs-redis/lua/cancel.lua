@@ -8,6 +8,8 @@
 -- ARGV[1] id  ARGV[2] events max length (0: off)
 -- ARGV[3] dead max  ARGV[4] dead max age ms  ARGV[5] trim batch
 --
+-- A job in no set at all (an orphan, see sweep.lua) is cancelled at once.
+--
 -- Returns: { what, outbox length }, what one of 'cancelled', 'requested', 'finished',
 -- 'not_found'.
 
@@ -29,9 +31,14 @@ if redis.call('ZREM', KEYS[2], id) == 1 or redis.call('ZREM', KEYS[3], id) == 1 
   what = 'cancelled'
 elseif redis.call('ZSCORE', KEYS[5], id) or redis.call('ZSCORE', dead, id) then
   what = 'finished'
-else
-  -- Neither waiting nor ended: leased.
+elseif redis.call('ZSCORE', KEYS[4], id) then
   redis.call('SADD', KEYS[9], id)
   what = 'requested'
+else
+  -- In no set (left behind by a failure outside the framework): nothing will run it.
+  local ev = {}
+  cancel_job(jobs, dead, id, rec, now, ev, outbox)
+  emit_events(KEYS[7], tonumber(ARGV[2]), ev)
+  what = 'cancelled'
 end
 return { what, redis.call('LLEN', outbox) }

@@ -3,6 +3,7 @@
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
 -- KEYS[9] outbox (list: batch members that ended)  KEYS[10] cancel (set)
+-- KEYS[11] tokens (hash: leased id -> token)  KEYS[12] batch_active (hash)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
@@ -12,21 +13,26 @@
 --                   there is no retry or the job used all its attempts.
 --   kind 'snooze':  scheduled again after delay_ms; the attempt is given back
 --   kind 'release': ready again at its old place in line; the attempt is given back
---   kind 'corrupt': the caller could not read the record: dead, the record kept as it is
+--   kind 'corrupt': the caller could not use the job (its record or its id cannot be
+--                   read): dead with data as the reason (the record kept as it is when
+--                   the script cannot read it either)
 --
 -- Returns: one number per item: the lease end it was held under; 0 when the token is
 -- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
 -- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
 -- Then one more: the outbox length when an item belonged to a batch (else 0), so the
 -- caller drains the outbox only when something is in it.
+--
+-- Every record an item needs is read and checked before that item changes anything, so
+-- a record someone broke ends its own job in dead and never fails its neighbours.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' }, { KEYS[12], 'hash' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local succeeded, dead = KEYS[5], KEYS[6]
+local succeeded, dead, tokens = KEYS[5], KEYS[6], KEYS[11]
 local trim_budget = tonumber(ARGV[5])
 local now = now_ms()
 local out, woke = {}, false
@@ -38,12 +44,16 @@ local outbox = KEYS[9]
 local any_batch = false
 -- A job the application cancelled while it ran ends as cancelled unless it succeeded.
 local cancels = redis.call('SCARD', KEYS[10]) > 0
-for i = 7, #ARGV, 6 do
-  local id, token, kind = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+local ids = {}
+for i = 7, #ARGV, 6 do ids[#ids + 1] = ARGV[i] end
+local current = lease_tokens(tokens, ids)
+local ended = {}
+for n, id in ipairs(ids) do
+  local i = 7 + (n - 1) * 6
+  local token, kind = tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay, batch_id = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   if batch_id ~= '' then any_batch = true end
-  local member = lease_member(id, token)
-  local held = redis.call('ZSCORE', leased, member)
+  local held = current[n] == token and redis.call('ZSCORE', leased, id)
   if not held then
     -- Rare: read the record only to tell a repeated call from a stale token.
     local rec, why = load(jobs, id)
@@ -54,75 +64,80 @@ for i = 7, #ARGV, 6 do
     end
   else
     out[#out + 1] = tonumber(held)
-    redis.call('ZREM', leased, member)
-    local cancelled = cancels and redis.call('SREM', KEYS[10], id) == 1
-    if cancelled and kind ~= 'ok' then
-      local rec = load(jobs, id)
-      if rec then
-        rec[F_DONE] = token
-        rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
-        rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
-        cancel_job(jobs, dead, id, rec, now, ev, outbox)
-      else
-        -- Unreadable: kept in dead for inspection, as for the 'corrupt' kind.
-        redis.call('ZADD', dead, now, id)
-        event(ev, 'dead', id, 'the job record cannot be read')
+    local cancelled = cancels and redis.call('SISMEMBER', KEYS[10], id) == 1
+    -- Reads first: nothing of this item is written before its record proved readable.
+    local rec, why = nil, nil
+    if not (kind == 'ok' and keep_none and not cancelled) then
+      rec, why = load(jobs, id)
+    end
+    redis.call('ZREM', leased, id)
+    ended[#ended + 1] = id
+    current[n] = nil
+    batch_running(KEYS[12], batch_id, -1)
+    if cancelled then redis.call('SREM', KEYS[10], id) end
+    if why then
+      -- Unreadable (or deleted by hand): kept in dead for inspection when there is
+      -- anything to keep.
+      if why == 'corrupt' then
+        bury_unreadable(dead, id, now, ev)
         batch_ended(outbox, batch_id, id, false)
+        buried = buried + 1
       end
-      buried = buried + 1
-    elseif kind == 'ok' and keep_none then
+    elseif kind == 'ok' and keep_none and not cancelled then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
       batch_ended(outbox, batch_id, id, true)
     else
-      local rec, why = nil, 'corrupt'
-      if kind ~= 'corrupt' then rec, why = load(jobs, id) end
-      if not rec then
-        if why == 'corrupt' then
-          redis.call('ZADD', dead, now, id)
-          event(ev, 'dead', id, 'the job record cannot be read')
+      -- This delivery ends now: count it (reserve did not write the record).
+      rec[F_DONE] = token
+      rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
+      if cancelled and kind ~= 'ok' then
+        rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+        cancel_job(jobs, dead, id, rec, now, ev, outbox)
+        buried = buried + 1
+      elseif kind == 'ok' then
+        rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+        rec[F_FINISHED] = now
+        rec[F_RESULT] = data ~= '' and data or false
+        store(jobs, id, rec)
+        redis.call('ZADD', succeeded, now, id)
+        event(ev, 'succeeded', id)
+        batch_ended(outbox, batch_id, id, true)
+        added = added + 1
+      elseif kind == 'corrupt' then
+        -- The script can read the record but the caller could not use the job.
+        bury(jobs, dead, id, rec, data, now)
+        event(ev, 'dead', id, data)
+        batch_ended(outbox, rec[F_BATCH], id, false)
+        buried = buried + 1
+      elseif kind == 'fail' then
+        rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
+        rec[F_ERROR] = data
+        event(ev, 'failed', id, data)
+        if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
+          schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+          event(ev, 'retrying', id, ATTEMPT_FAILED)
+          woke = true
+        else
+          bury(jobs, dead, id, rec, nil, now)
+          event(ev, 'dead', id, data)
           batch_ended(outbox, batch_id, id, false)
           buried = buried + 1
         end
-      else
-        -- This delivery ends now: count it (reserve did not write the record).
-        rec[F_DONE] = token
-        rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
-        if kind == 'ok' then
-          rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
-          rec[F_FINISHED] = now
-          rec[F_RESULT] = data ~= '' and data or false
-          store(jobs, id, rec)
-          redis.call('ZADD', succeeded, now, id)
-          event(ev, 'succeeded', id)
-          batch_ended(outbox, batch_id, id, true)
-          added = added + 1
-        elseif kind == 'fail' then
-          rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
-          rec[F_ERROR] = data
-          event(ev, 'failed', id, data)
-          if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
-            schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
-            event(ev, 'retrying', id, ATTEMPT_FAILED)
-            woke = true
-          else
-            bury(jobs, dead, id, rec, nil, now)
-            event(ev, 'dead', id, data)
-            batch_ended(outbox, batch_id, id, false)
-            buried = buried + 1
-          end
-        elseif kind == 'snooze' then
-          -- The attempt is given back: not counted.
-          schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
-          woke = true
-        else -- release
-          schedule(jobs, ready, scheduled, id, rec, math.min(ready_at(rec), now), now)
-          woke = true
-        end
+      elseif kind == 'snooze' then
+        -- The attempt is given back: not counted.
+        schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+        woke = true
+      else -- release
+        schedule(jobs, ready, scheduled, id, rec, math.min(ready_at(rec), now), now)
+        woke = true
       end
     end
   end
+end
+if #ended > 0 then
+  redis.call('HDEL', tokens, unpack(ended))
 end
 emit_events(KEYS[8], tonumber(ARGV[6]), ev)
 -- Retention, once per call, with a budget covering what this call added.

@@ -4,8 +4,11 @@
 -- A job is one field of the queue's `jobs` hash (field = job id, value = a msgpack
 -- array, see F_* below; jobs-redis/src/record.rs reads the same format). Its state is which
 -- sorted set holds it:
---   ready (score: priority band + ready time), scheduled (run-at), leased (lease end),
---   succeeded and dead (finish time).
+--   ready (score: priority band + ready time), scheduled (run-at), leased (member: the
+--   id, score: lease end), succeeded and dead (finish time).
+-- A leased job's fencing token is in the queue's `tokens` hash (id -> token), so the lease
+-- of a job is found by its id in O(1) (job lookups cost the same however many run), and
+-- the token check of renew/finish is one HMGET for the whole call.
 -- Every key a script touches comes in through KEYS; none is built here.
 --
 -- The record is not written while a job runs: reserve only reads it and adds the lease,
@@ -67,14 +70,31 @@ local function event(ev, kind, id, data)
   pairs[#pairs + 1] = data or ''
 end
 
--- max_len 0: events are off.
+-- max_len 0: events are off. Appended last and never fatal: Redis does not roll back a
+-- script, so a stream that refuses the entry (at its last possible id, say) must not fail
+-- the transition already written; the lost events are logged on the server.
 local function emit_events(key, max_len, ev)
   if max_len <= 0 then return end
   for _, kind in ipairs(EVENT_ORDER) do
     local pairs = ev[kind]
     if pairs then
-      redis.call('XADD', key, 'MAXLEN', '~', max_len, '*', 'k', kind, unpack(pairs))
+      local r = redis.pcall('XADD', key, 'MAXLEN', '~', max_len, '*', 'k', kind, unpack(pairs))
+      if type(r) == 'table' and r.err then
+        redis.log(redis.LOG_WARNING, 'jobs: events not recorded in ' .. key .. ': ' .. r.err)
+      end
     end
+  end
+end
+
+-- How many members of each batch are leased right now, per queue (`batch_active` hash:
+-- batch id -> count), so a batch's status reads one field per queue instead of every
+-- member. Display only: a counter someone broke (a non-number) must not fail the
+-- transition, hence pcall.
+local function batch_running(active, batch, delta)
+  if not batch or batch == '' or batch == false then return end
+  local n = redis.pcall('HINCRBY', active, batch, delta)
+  if type(n) == 'number' and n <= 0 then
+    redis.call('HDEL', active, batch)
   end
 end
 
@@ -138,30 +158,45 @@ local function ready_score(rec)
   return (127 - rec[F_PRIORITY]) * PRIORITY_BAND + ready_at(rec)
 end
 
--- A lease is the member `id:token` of the leased set: ending or renewing it with a stale
--- token finds no member, so the fencing check is the ZSCORE itself, no record read.
-local function lease_member(id, token)
-  -- %d: tostring would print a large token in exponent form.
-  return string.format('%s:%d', id, token)
+-- The current tokens of leased ids (one HMGET), as numbers (nil where not leased).
+local function lease_tokens(tokens, ids)
+  local out = {}
+  if #ids == 0 then return out end
+  local raw = redis.call('HMGET', tokens, unpack(ids))
+  for i = 1, #ids do
+    out[i] = tonumber(raw[i])
+  end
+  return out
 end
 
--- The id and token of a leased member.
-local function split_lease(member)
-  local id, token = string.match(member, '^(.*):(%d+)$')
-  return id, tonumber(token)
-end
+-- The fields every script reads as numbers; a record lacking one is treated as corrupt
+-- before anything is written, instead of raising half-way through a transition.
+local NUMERIC = { F_PRIORITY, F_MAX_ATTEMPTS, F_ATTEMPTS, F_DELIVERIES, F_STALLS, F_CREATED, F_READY_IN }
 
--- The record, or nil and a reason when it is missing or not ours (edited by hand).
+-- The record, or nil and a reason when it is missing or not ours (edited by hand):
+-- 'missing', or 'corrupt' for one that is not a msgpack array with our fields.
 local function load(jobs, id)
   local raw = redis.call('HGET', jobs, id)
   if not raw then
     return nil, 'missing'
   end
   local ok, rec = pcall(cmsgpack.unpack, raw)
-  if not ok or type(rec) ~= 'table' or type(rec[F_ATTEMPTS]) ~= 'number' then
+  if not ok or type(rec) ~= 'table' or type(rec[F_NAME]) ~= 'string' or type(rec[F_PAYLOAD]) ~= 'string' then
     return nil, 'corrupt'
   end
+  for _, f in ipairs(NUMERIC) do
+    if type(rec[f]) ~= 'number' then return nil, 'corrupt' end
+  end
   return rec
+end
+
+-- The reason kept with a job whose record cannot be read.
+local UNREADABLE = 'the job record cannot be read (not written by this framework?)'
+
+-- Moves a job whose record cannot be read to dead, as it is (nothing to rewrite).
+local function bury_unreadable(dead, id, now, ev)
+  redis.call('ZADD', dead, now, id)
+  event(ev, 'dead', id, UNREADABLE)
 end
 
 -- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
@@ -228,9 +263,6 @@ local function bury(jobs, dead, id, rec, reason, now)
   redis.call('ZADD', dead, now, id)
 end
 
--- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
--- `max_stalls` times or were on their last attempt. At most `limit` per call.
--- `limits` = {dead_max, dead_max_age_ms, trim budget}.
 -- Ends an unlinked job as cancelled: kept with the dead. The caller trims the dead set.
 local function cancel_job(jobs, dead, id, rec, now, ev, outbox)
   rec[F_CANCELLED] = true
@@ -239,25 +271,31 @@ local function cancel_job(jobs, dead, id, rec, now, ev, outbox)
   batch_ended(outbox, rec[F_BATCH], id, false)
 end
 
-local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls, limits, ev, outbox, cancel)
+-- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
+-- `max_stalls` times or were on their last attempt. At most `limit` per call.
+-- `k` = { jobs, ready, leased, dead, tokens, outbox, cancel, batch_active }.
+-- `limits` = {dead_max, dead_max_age_ms, trim budget}.
+local function recover_expired(k, now, limit, max_stalls, limits, ev)
+  local jobs, ready, leased, dead = k.jobs, k.ready, k.leased, k.dead
   local requeued, buried = 0, 0
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
-  for _, member in ipairs(expired) do
-    redis.call('ZREM', leased, member)
-    local id = split_lease(member)
-    local rec, why = nil, 'corrupt'
-    if id then rec, why = load(jobs, id) end
+  if #expired == 0 then return 0, 0 end
+  for _, id in ipairs(expired) do
+    local rec, why = load(jobs, id)
+    redis.call('ZREM', leased, id)
     if why == 'corrupt' then
       -- Kept for inspection, as reserve does with a corrupt ready record.
-      redis.call('ZADD', dead, now, id or member)
+      bury_unreadable(dead, id, now, ev)
+      buried = buried + 1
     end
     if rec then
+      batch_running(k.batch_active, rec[F_BATCH], -1)
       -- The lost delivery used an attempt.
       rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
       rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
       rec[F_STALLS] = rec[F_STALLS] + 1
-      if redis.call('SREM', cancel, id) == 1 then
-        cancel_job(jobs, dead, id, rec, now, ev, outbox)
+      if redis.call('SREM', k.cancel, id) == 1 then
+        cancel_job(jobs, dead, id, rec, now, ev, k.outbox)
         buried = buried + 1
       elseif rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
         local reason = string.format(
@@ -265,7 +303,7 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
         bury(jobs, dead, id, rec, reason, now)
         event(ev, 'dead', id, reason)
-        batch_ended(outbox, rec[F_BATCH], id, false)
+        batch_ended(k.outbox, rec[F_BATCH], id, false)
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.
@@ -276,6 +314,7 @@ local function recover_expired(jobs, ready, leased, dead, now, limit, max_stalls
       end
     end
   end
+  redis.call('HDEL', k.tokens, unpack(expired))
   if buried > 0 then
     trim(jobs, dead, limits[1], now - limits[2], limits[3] + buried)
   end

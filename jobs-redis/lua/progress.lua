@@ -1,23 +1,28 @@
 -- progress: record running jobs' latest progress, for leases still held.
 --
 -- KEYS[1] jobs    hash: id -> record
--- KEYS[2] leased  zset: id:token -> lease end
+-- KEYS[2] leased  zset: id -> lease end
 -- KEYS[3] events  stream
+-- KEYS[4] tokens  hash: leased id -> token
 -- ARGV[1] events max length (0: off), then 4 per item: id, token, percent (0-100), message
 --
 -- Returns: one number per item: 1 when recorded, 0 when the token is stale (nothing is
 -- changed then). Each recorded item is also a 'progress' event ("<percent> <message>").
 
-local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' } })
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' }, { KEYS[4], 'hash' } })
 if wrong then return wrong end
 
 local jobs, leased = KEYS[1], KEYS[2]
 local out, ev = {}, {}
-for i = 2, #ARGV, 4 do
-  local id, token = ARGV[i], tonumber(ARGV[i + 1])
+local ids = {}
+for i = 2, #ARGV, 4 do ids[#ids + 1] = ARGV[i] end
+local current = lease_tokens(KEYS[4], ids)
+for n, id in ipairs(ids) do
+  local i = 2 + (n - 1) * 4
+  local token = tonumber(ARGV[i + 1])
   local percent, message = tonumber(ARGV[i + 2]), ARGV[i + 3]
   local rec = nil
-  if redis.call('ZSCORE', leased, lease_member(id, token)) then
+  if current[n] == token and redis.call('ZSCORE', leased, id) then
     rec = load(jobs, id)
   end
   if rec then

@@ -4,20 +4,23 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake  KEYS[6] events
 -- KEYS[7] outbox (list: batch members that ended)  KEYS[8] cancel (set)
+-- KEYS[9] tokens (hash: leased id -> token)  KEYS[10] batch_active (hash)
 -- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
 -- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
 -- Returns: { requeued, buried, outbox length }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'list' }, { KEYS[8], 'set' } })
+  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'list' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' },
+  { KEYS[10], 'hash' } })
 if wrong then return wrong end
 
 local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
 local ev = {}
 local now = now_ms()
-local requeued, buried = recover_expired(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now,
-  tonumber(ARGV[1]), tonumber(ARGV[2]), limits, ev, KEYS[7], KEYS[8])
+local k = { jobs = KEYS[1], ready = KEYS[2], leased = KEYS[3], dead = KEYS[4], outbox = KEYS[7],
+  cancel = KEYS[8], tokens = KEYS[9], batch_active = KEYS[10] }
+local requeued, buried = recover_expired(k, now, tonumber(ARGV[1]), tonumber(ARGV[2]), limits, ev)
 emit_events(KEYS[6], tonumber(ARGV[6]), ev)
 if requeued > 0 then
   wake(KEYS[5])

@@ -1,25 +1,28 @@
 -- renew: extend the leases still held by their tokens.
 --
--- KEYS[1] leased  zset: id:token -> lease end (ms)
+-- KEYS[1] leased  zset: id -> lease end (ms)
 -- KEYS[2] cancel  set: running jobs the application cancelled
+-- KEYS[3] tokens  hash: leased id -> token
 -- ARGV[1] lease ms, then 2 per lease: id, token
 --
 -- Returns: one number per lease: the new lease end; its negative when the job was
 -- cancelled (the worker tells it to stop); 0 when the token is stale (the job was
 -- recovered, handed to another worker, or finished). A stale lease is left unchanged.
 
-local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'set' } })
+local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'set' }, { KEYS[3], 'hash' } })
 if wrong then return wrong end
 
 local leased = KEYS[1]
 local expires = now_ms() + tonumber(ARGV[1])
 local out = {}
 local cancels = redis.call('SCARD', KEYS[2]) > 0
-for i = 2, #ARGV, 2 do
-  local member = lease_member(ARGV[i], tonumber(ARGV[i + 1]))
-  if redis.call('ZSCORE', leased, member) then
-    redis.call('ZADD', leased, 'XX', expires, member)
-    if cancels and redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 1 then
+local ids = {}
+for i = 2, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+local current = lease_tokens(KEYS[3], ids)
+for n, id in ipairs(ids) do
+  if current[n] == tonumber(ARGV[2 * n + 1]) and redis.call('ZSCORE', leased, id) then
+    redis.call('ZADD', leased, 'XX', expires, id)
+    if cancels and redis.call('SISMEMBER', KEYS[2], id) == 1 then
       out[#out + 1] = -expires
     else
       out[#out + 1] = expires

@@ -13,69 +13,117 @@
 -- KEYS[8] events     stream
 -- KEYS[9] outbox     list: batch members that ended, for the caller to count
 -- KEYS[10] cancel    set: running jobs the application cancelled
+-- KEYS[11] tokens    hash: leased id -> fencing token
+-- KEYS[12] batch_active  hash: batch id -> members of it leased now
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
 -- ARGV[9] events max length (0: off)
 --
--- Returns: { next_in, skipped, lease_end, outbox length, id1, record1, token1, id2, ... }. The records
---   come back as stored (msgpack, decoded by the caller, which adds this delivery to the
---   attempts and deliveries they count): nothing is unpacked or rewritten here. When no
---   job was leased, next_in is the time in ms until the earliest scheduled run-at or lease
---   end (-1 if there is none); 0 otherwise. Relative, so the caller never compares its own
---   clock with the server's. skipped lists the ids of ready entries whose record was
---   missing: they are taken out of ready instead of blocking the queue. (A record the
---   caller cannot read goes to dead through finish's 'corrupt' outcome.)
+-- Returns: { next_in, skipped, lease_end, outbox length, id1, record1, token1, id2, ... }.
+--   The records come back as stored (msgpack, decoded by the caller, which adds this
+--   delivery to the attempts and deliveries they count): nothing is rewritten here.
+--   When no job was leased, next_in is the time in ms until the earliest scheduled run-at
+--   or lease end (-1 if there is none); 0 otherwise. Relative, so the caller never
+--   compares its own clock with the server's. skipped lists the ids of ready entries
+--   whose record was missing: they are taken out of ready and the reservation goes on
+--   with the jobs behind them (at most SKIP_MAX such entries per call). A scheduled job
+--   whose record cannot be read goes to dead with the reason, as the caller sends a ready
+--   one it cannot read (finish's 'corrupt' outcome).
+--
+-- Everything that can fail (types, the counter's value) is checked before the first write:
+-- Redis does not roll a script back.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' }, { KEYS[12], 'hash' } })
 if wrong then return wrong end
+local seq = redis.call('GET', KEYS[7])
+if seq and not string.match(seq, '^%d+$') then
+  return redis.error_reply('ERR key ' .. KEYS[7] .. ' holds a non-number where the job framework keeps its fencing-token counter')
+end
 
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local k = { jobs = jobs, ready = ready, leased = leased, dead = dead, tokens = KEYS[11], outbox = KEYS[9],
+  cancel = KEYS[10], batch_active = KEYS[12] }
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }
 local now = now_ms()
+local ev = {}
+-- Ready entries without a record taken out per call, beyond the jobs asked for: bounds the
+-- call however many such entries sit in line.
+local SKIP_MAX = 100
 
 local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local buried = 0
 for i = 1, #due, 2 do
   local id = due[i]
+  local rec, why = load(jobs, id)
   redis.call('ZREM', scheduled, id)
-  local rec = load(jobs, id)
   if rec then
     set_ready_at(rec, tonumber(due[i + 1]))
     store(jobs, id, rec)
     redis.call('ZADD', ready, ready_score(rec), id)
+  elseif why == 'corrupt' then
+    bury_unreadable(dead, id, now, ev)
+    buried = buried + 1
   end
 end
-local ev = {}
-recover_expired(jobs, ready, leased, dead, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev, KEYS[9], KEYS[10])
+if buried > 0 then
+  trim(jobs, dead, limits[1], now - limits[2], limits[3] + buried)
+end
+recover_expired(k, now, tonumber(ARGV[4]), tonumber(ARGV[5]), limits, ev)
 
 local expires = now + lease_ms
 -- Formatted once: Lua would format the number again for every ZADD.
 local expires_arg = string.format('%d', expires)
 local out = { 0, {}, expires, 0 }
--- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
--- formatting them for the reply was a measurable share of the server's time.
-local popped = redis.call('ZRANGE', ready, 0, max - 1)
-local token = 0
-if #popped > 0 then
-  redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
-  token = redis.call('INCRBY', KEYS[7], #popped) - #popped
-end
-for _, id in ipairs(popped) do
-  local raw = redis.call('HGET', jobs, id)
-  if raw then
-    token = token + 1
-    redis.call('ZADD', leased, expires_arg, lease_member(id, token))
-    local n = #out
-    out[n + 1] = id
-    out[n + 2] = raw
-    out[n + 3] = token
-    event(ev, 'started', id)
-  else
-    table.insert(out[2], id)
+local taken, budget = 0, max + SKIP_MAX
+local token_args = {}
+while taken < max and budget > 0 do
+  -- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
+  -- formatting them for the reply was a measurable share of the server's time.
+  local popped = redis.call('ZRANGE', ready, 0, math.min(max - taken, budget) - 1)
+  if #popped == 0 then break end
+  budget = budget - #popped
+  local raws, found = {}, 0
+  for i, id in ipairs(popped) do
+    raws[i] = redis.call('HGET', jobs, id)
+    if raws[i] then found = found + 1 end
   end
+  redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
+  local token = 0
+  if found > 0 then
+    token = redis.call('INCRBY', KEYS[7], found) - found
+  end
+  for i, id in ipairs(popped) do
+    local raw = raws[i]
+    if raw then
+      token = token + 1
+      taken = taken + 1
+      redis.call('ZADD', leased, expires_arg, id)
+      token_args[#token_args + 1] = id
+      token_args[#token_args + 1] = token
+      local n = #out
+      out[n + 1] = id
+      out[n + 2] = raw
+      out[n + 3] = token
+      event(ev, 'started', id)
+      -- A first-run job outside any batch is a 9-field array (0x99): only the others are
+      -- unpacked to find their batch.
+      if string.byte(raw, 1) ~= 0x99 then
+        local ok, rec = pcall(cmsgpack.unpack, raw)
+        if ok and type(rec) == 'table' and type(rec[F_BATCH]) == 'string' then
+          batch_running(k.batch_active, rec[F_BATCH], 1)
+        end
+      end
+    else
+      table.insert(out[2], id)
+    end
+  end
+end
+if #token_args > 0 then
+  redis.call('HSET', KEYS[11], unpack(token_args))
 end
 
 emit_events(KEYS[8], tonumber(ARGV[9]), ev)

@@ -15,7 +15,7 @@ use jobs_core::{BatchCounts, BatchId, Callback};
 use redis::Value;
 use tokio::time::Instant;
 
-use crate::combiner::Combiner;
+use crate::combiner::{Combiner, copy};
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::keys::QueueKeys;
@@ -28,6 +28,10 @@ use crate::waiter::Waiter;
 const ENQUEUE_CHUNK: usize = 1_000;
 /// Most dead jobs retried in one script call.
 const RETRY_CHUNK: usize = 1_000;
+/// Most jobs looked up by one script call.
+const LOOKUP_CHUNK: usize = 1_000;
+/// Stored jobs examined by one sweep script call.
+const SWEEP_PAGE: usize = 500;
 /// Most dead jobs listed in one call.
 const DEAD_PAGE_MAX: usize = 1_000;
 /// Most jobs leased, renewed or finished by one script call: bounds the time any one
@@ -114,16 +118,39 @@ impl RedisBackend {
         }
     }
 
-    /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue.
+    /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue; the first error.
     pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
-        let mut conn = self.conn().await?;
+        self.enqueue_each(&jobs).await.into_iter().collect()
+    }
+
+    /// Sends `jobs` in calls of at most [`ENQUEUE_CHUNK`] per queue and returns, for each
+    /// job in order, the result of the call that carried it: a call that failed does not
+    /// stop the others (another queue may live on another node), and a job is reported
+    /// failed only when its own call failed.
+    pub(crate) async fn enqueue_each(&self, jobs: &[NewJob]) -> Vec<Result<(), BackendError>> {
+        let mut out: Vec<Result<(), BackendError>> = Vec::with_capacity(jobs.len());
+        out.resize_with(jobs.len(), || Ok(()));
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                return (0..jobs.len()).map(|_| Err(copy(&e))).collect();
+            }
+        };
         let groups = by_queue(
             jobs.iter()
                 .enumerate()
                 .map(|(i, j)| (i, j.queue.as_str(), j)),
         );
         for (queue, group) in groups {
-            let k = self.keys(queue)?;
+            let k = match self.keys(queue) {
+                Ok(k) => k,
+                Err(e) => {
+                    for (pos, _) in &group {
+                        out[*pos] = Err(copy(&e));
+                    }
+                    continue;
+                }
+            };
             for chunk in group.chunks(ENQUEUE_CHUNK) {
                 let mut call = SCRIPTS.enqueue.prepare_invoke();
                 call.key(&k.jobs)
@@ -148,10 +175,16 @@ impl RedisBackend {
                         .arg(run_at)
                         .arg(job.batch.map(|b| b.to_string()).unwrap_or_default());
                 }
-                let _stored: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
+                let stored: Result<i64, _> = call.invoke_async(&mut conn).await;
+                if let Err(e) = stored {
+                    let e = error::map(e);
+                    for (pos, _) in chunk {
+                        out[*pos] = Err(copy(&e));
+                    }
+                }
             }
         }
-        Ok(())
+        out
     }
 
     /// One finish script call for leases of one queue (at most [`BATCH_MAX`]): a status per
@@ -172,7 +205,9 @@ impl RedisBackend {
             .key(&k.wake)
             .key(&k.events)
             .key(&k.outbox)
-            .key(&k.cancel);
+            .key(&k.cancel)
+            .key(&k.tokens)
+            .key(&k.batch_active);
         for arg in self.retention_args() {
             call.arg(arg);
         }
@@ -239,6 +274,8 @@ impl RedisBackend {
             .key(&k.events)
             .key(&k.outbox)
             .key(&k.cancel)
+            .key(&k.tokens)
+            .key(&k.batch_active)
             .arg(max)
             .arg(ms(lease_for))
             .arg(PROMOTE_BATCH)
@@ -262,12 +299,36 @@ impl RedisBackend {
         }
         let expires_at_ms = reply::uint(&expires)?;
         let before = out.len();
-        let mut unreadable = Vec::new();
+        // Jobs the worker cannot use: (raw id, token, reason). Each costs only itself: it
+        // goes to dead with the reason, the others of the reply run.
+        let mut unusable: Vec<(String, u64, String)> = Vec::new();
         while let Ok([id, raw, token]) = take::<3>(&mut it) {
+            let raw_id = reply::string(id)?;
+            let token = reply::uint(&token)?;
+            let id = match raw_id.parse::<JobId>() {
+                // Renewals and outcomes name the job by the canonical form: a job stored
+                // under another spelling could never be renewed or finished.
+                Ok(id) if id.to_string() == raw_id => id,
+                Ok(_) => {
+                    let why = format!(
+                        "job id {raw_id:?} is not in canonical form (lower-case, hyphenated UUID): written outside the framework?"
+                    );
+                    unusable.push((raw_id, token, why));
+                    continue;
+                }
+                Err(_) => {
+                    let why = format!(
+                        "job id {:?} is not a UUID: written outside the framework?",
+                        cut(&raw_id)
+                    );
+                    unusable.push((raw_id, token, why));
+                    continue;
+                }
+            };
             let lease = Lease {
                 queue: queue.to_owned(),
-                id: reply::job_id(id)?,
-                token: reply::uint(&token)?,
+                id,
+                token,
                 expires_at_ms,
                 batch: None,
             };
@@ -286,16 +347,24 @@ impl RedisBackend {
                     deliveries: rec.deliveries + 1,
                 }),
                 Err(why) => {
-                    tracing::error!(queue, job_id = %lease.id, reason = %why, "moved a job whose record cannot be read to dead (edited outside the framework?)");
-                    unreadable.push(lease);
+                    let why = format!("the job record cannot be read: {why}");
+                    unusable.push((raw_id, token, why));
                 }
             }
         }
-        if !unreadable.is_empty() {
-            let items = unreadable
-                .iter()
-                .map(|l| FinishArgs::new(l, "corrupt", &[], String::new()));
-            // A corrupt record carries no batch: nothing goes to the outbox.
+        if !unusable.is_empty() {
+            for (id, _, why) in &unusable {
+                tracing::error!(queue, job_id = %cut(id), reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
+            }
+            let items = unusable.iter().map(|(id, token, why)| FinishArgs {
+                id: id.clone(),
+                token: *token,
+                kind: "corrupt",
+                data: why.as_bytes(),
+                delay: String::new(),
+                batch: String::new(),
+            });
+            // Its batch, if any, is read from the record by the script.
             self.finish_chunk(conn, &k, items).await?;
         }
         if reply::uint(&outbox)? > 0 {
@@ -411,7 +480,10 @@ impl jobs_core::Backend for RedisBackend {
             let k = self.keys(queue)?;
             for chunk in group.chunks(BATCH_MAX) {
                 let mut call = SCRIPTS.renew.prepare_invoke();
-                call.key(&k.leased).key(&k.cancel).arg(ms(lease_for));
+                call.key(&k.leased)
+                    .key(&k.cancel)
+                    .key(&k.tokens)
+                    .arg(ms(lease_for));
                 for (_, lease) in chunk {
                     call.arg(lease.id.to_string()).arg(lease.token);
                 }
@@ -487,6 +559,8 @@ impl jobs_core::Backend for RedisBackend {
             .key(&k.events)
             .key(&k.outbox)
             .key(&k.cancel)
+            .key(&k.tokens)
+            .key(&k.batch_active)
             .arg(limit.min(RECOVER_BATCH))
             .arg(self.inner.max_stalls)
             .arg(r.dead_max)
@@ -507,94 +581,88 @@ impl jobs_core::Backend for RedisBackend {
     }
 
     async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        Ok(self.jobs(queue, &[id]).await?.pop().flatten())
+    }
+
+    async fn jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Option<JobInfo>>, BackendError> {
         let k = self.keys(queue)?;
         let mut conn = self.conn().await?;
-        let reply: Value = SCRIPTS
-            .job
-            .key(&k.jobs)
-            .key(&k.ready)
-            .key(&k.scheduled)
-            .key(&k.leased)
-            .key(&k.succeeded)
-            .key(&k.dead)
-            .arg(id.to_string())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        if reply == Value::Nil {
-            return Ok(None);
-        }
-        let fields = reply::array(reply)?;
-        if fields.len() == 1 {
-            return Err(error::corrupt(format!(
-                "the record of job {id} in queue {queue} cannot be read"
-            )));
-        }
-        let mut it = fields.into_iter();
-        let [
-            state,
-            name,
-            payload,
-            priority,
-            max_attempts,
-            attempts,
-            deliveries,
-            stalls,
-            created,
-        ] = take::<9>(&mut it)?;
-        let [run_at, lease_end, finished, last_error, result] = take::<5>(&mut it)?;
-        let [percent, message] = take::<2>(&mut it)?;
-        let state = match reply::string(state)?.as_str() {
-            "ready" => JobState::Ready,
-            "scheduled" => JobState::Scheduled,
-            "active" => JobState::Active,
-            "succeeded" => JobState::Succeeded,
-            "dead" => JobState::Dead,
-            "cancelled" => JobState::Cancelled,
-            other => {
-                return Err(error::corrupt(format!(
-                    "job {id} in queue {queue} is in no state ({other})"
-                )));
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut call = SCRIPTS.job.prepare_invoke();
+            call.key(&k.jobs)
+                .key(&k.ready)
+                .key(&k.scheduled)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead);
+            for id in chunk {
+                call.arg(id.to_string());
             }
+            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            for (id, entry) in chunk.iter().zip(reply::array(reply)?) {
+                out.push(job_entry(queue, *id, entry)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
+        let k = self.keys(queue)?;
+        let mut cursor = "0".to_owned();
+        let mut moved = 0;
+        let outbox = loop {
+            let mut conn = self.conn().await?;
+            let (next, n, left): (String, u64, u64) = SCRIPTS
+                .sweep
+                .key(&k.jobs)
+                .key(&k.ready)
+                .key(&k.scheduled)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead)
+                .key(&k.events)
+                .key(&k.outbox)
+                .arg(&cursor)
+                .arg(SWEEP_PAGE)
+                .arg(self.inner.events_max_len)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(error::map)?;
+            moved += n;
+            if next == "0" {
+                break left;
+            }
+            cursor = next;
         };
-        Ok(Some(info(
-            id,
-            queue,
-            state,
-            [
-                name,
-                payload,
-                priority,
-                max_attempts,
-                attempts,
-                deliveries,
-                stalls,
-                created,
-            ],
-            [run_at, lease_end, finished, last_error, result],
-            [percent, message],
-        )?))
+        if outbox > 0 {
+            self.drain_quietly(&k).await;
+        }
+        Ok(moved)
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         let k = self.keys(queue)?;
         let mut conn = self.conn().await?;
-        let (scheduled, ready, active, succeeded, dead): (u64, u64, u64, u64, u64) = SCRIPTS
-            .stats
-            .key(&k.scheduled)
-            .key(&k.ready)
-            .key(&k.leased)
-            .key(&k.succeeded)
-            .key(&k.dead)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
+        let (scheduled, ready, active, succeeded, dead, orphaned): (u64, u64, u64, u64, u64, u64) =
+            SCRIPTS
+                .stats
+                .key(&k.scheduled)
+                .key(&k.ready)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead)
+                .key(&k.jobs)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(error::map)?;
         let mut stats = QueueStats::default();
         stats.scheduled = scheduled;
         stats.ready = ready;
         stats.active = active;
         stats.succeeded = succeeded;
         stats.dead = dead;
+        stats.orphaned = orphaned;
         Ok(stats)
     }
 
@@ -631,7 +699,12 @@ impl jobs_core::Backend for RedisBackend {
             ] = take::<9>(&mut it)?;
             let [finished, last_error, result] = take::<3>(&mut it)?;
             let progress = take::<2>(&mut it)?;
-            let id = reply::job_id(id)?;
+            // An id written outside the framework cannot be shown as a JobId: skipped
+            // (counted in `stats`), so the rest of the page is still listed.
+            let Ok(id) = reply::job_id(id.clone()) else {
+                tracing::warn!(queue, id = ?id, "skipped a dead entry whose id is not a job id");
+                continue;
+            };
             let fixed = [
                 name,
                 payload,
@@ -747,6 +820,7 @@ impl jobs_core::Backend for RedisBackend {
                 call.key(&k.jobs)
                     .key(&k.leased)
                     .key(&k.events)
+                    .key(&k.tokens)
                     .arg(self.inner.events_max_len);
                 for (_, (lease, progress)) in chunk {
                     call.arg(lease.id.to_string())
@@ -863,4 +937,70 @@ fn info(
         ));
     }
     Ok(info)
+}
+
+/// At most 64 bytes of a string from the store, for messages.
+fn cut(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// One entry of the `job` script's reply.
+fn job_entry(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, BackendError> {
+    if matches!(entry, Value::Nil | Value::Boolean(false)) {
+        return Ok(None);
+    }
+    let fields = reply::array(entry)?;
+    if fields.len() == 1 {
+        return Err(error::corrupt(format!(
+            "the record of job {id} in queue {queue} cannot be read"
+        )));
+    }
+    let mut it = fields.into_iter();
+    let [
+        state,
+        name,
+        payload,
+        priority,
+        max_attempts,
+        attempts,
+        deliveries,
+        stalls,
+        created,
+    ] = take::<9>(&mut it)?;
+    let [run_at, lease_end, finished, last_error, result] = take::<5>(&mut it)?;
+    let [percent, message] = take::<2>(&mut it)?;
+    let state = match reply::string(state)?.as_str() {
+        "ready" => JobState::Ready,
+        "scheduled" => JobState::Scheduled,
+        "active" => JobState::Active,
+        "succeeded" => JobState::Succeeded,
+        "dead" => JobState::Dead,
+        "cancelled" => JobState::Cancelled,
+        other => {
+            return Err(error::corrupt(format!(
+                "job {id} in queue {queue} is in no state ({other}): `sweep_orphans` moves it to dead"
+            )));
+        }
+    };
+    Ok(Some(info(
+        id,
+        queue,
+        state,
+        [
+            name,
+            payload,
+            priority,
+            max_attempts,
+            attempts,
+            deliveries,
+            stalls,
+            created,
+        ],
+        [run_at, lease_end, finished, last_error, result],
+        [percent, message],
+    )?))
 }

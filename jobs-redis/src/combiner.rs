@@ -70,11 +70,22 @@ impl RedisBackend {
                     .count();
                 state.pending.drain(..take).collect::<Vec<_>>()
             };
+            let counts: Vec<usize> = batch.iter().map(|(jobs, _)| jobs.len()).collect();
             let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            let result = self.enqueue_now(jobs.into_iter().flatten().collect()).await;
-            for reply in replies {
+            let jobs: Vec<NewJob> = jobs.into_iter().flatten().collect();
+            // Each caller gets the result of its own jobs' calls: when one queue's call
+            // fails, callers whose jobs were stored by another call must hear Ok (or they
+            // would enqueue them again under fresh ids).
+            let mut results = self.enqueue_each(&jobs).await.into_iter();
+            for (reply, n) in replies.into_iter().zip(counts) {
+                let mut mine: Result<(), BackendError> = Ok(());
+                for result in results.by_ref().take(n) {
+                    if let (Ok(()), Err(e)) = (&mine, result) {
+                        mine = Err(e);
+                    }
+                }
                 // The caller may have given up; nothing to do then.
-                let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy));
+                let _ = reply.send(mine);
             }
         }
     }
@@ -86,8 +97,8 @@ impl Combiner {
     }
 }
 
-/// The same error for each caller whose jobs shared the failed call.
-fn copy(e: &BackendError) -> BackendError {
+/// The same error for each job (and caller) that shared a failed call.
+pub(crate) fn copy(e: &BackendError) -> BackendError {
     match e {
         BackendError::Unavailable(src) => BackendError::Unavailable(src.to_string().into()),
         BackendError::Full(s) => BackendError::Full(s.clone()),

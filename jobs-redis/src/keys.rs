@@ -31,6 +31,10 @@ pub(crate) struct QueueKeys {
     pub outbox: String,
     /// Set: running jobs the application cancelled.
     pub cancel: String,
+    /// Hash: leased job id -> fencing token of its lease.
+    pub tokens: String,
+    /// Hash: batch id -> how many of its members on this queue are leased now.
+    pub batch_active: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -74,6 +78,8 @@ impl QueueKeys {
             events: key("events"),
             outbox: key("outbox"),
             cancel: key("cancel"),
+            tokens: key("tokens"),
+            batch_active: key("batch_active"),
         })
     }
 }
@@ -99,6 +105,8 @@ mod tests {
             &k.events,
             &k.outbox,
             &k.cancel,
+            &k.tokens,
+            &k.batch_active,
         ] {
             assert!(key.contains("{disks}"), "{key}");
         }

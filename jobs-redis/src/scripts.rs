@@ -46,6 +46,7 @@ pub(crate) struct Scripts {
     pub batch_confirm: Script,
     pub batch_status: Script,
     pub cancel: Script,
+    pub sweep: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -65,11 +66,13 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     batch_confirm: draining(include_str!("../lua/batch_confirm.lua")),
     batch_status: read_only(include_str!("../lua/batch_status.lua")),
     cancel: script(include_str!("../lua/cancel.lua")),
+    // Moves records, adds none: runs at maxmemory too.
+    sweep: draining(include_str!("../lua/sweep.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 15] {
+    pub(crate) fn all(&self) -> [&Script; 16] {
         [
             &self.enqueue,
             &self.reserve,
@@ -86,6 +89,7 @@ impl Scripts {
             &self.batch_confirm,
             &self.batch_status,
             &self.cancel,
+            &self.sweep,
         ]
     }
 }

@@ -124,6 +124,14 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.job(queue, id).await
     }
 
+    async fn jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Option<JobInfo>>, BackendError> {
+        self.inner.jobs(queue, ids).await
+    }
+
+    async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
+        self.inner.sweep_orphans(queue).await
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         self.inner.stats(queue).await
     }

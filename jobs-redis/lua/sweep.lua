@@ -1,0 +1,43 @@
+-- sweep: find records that are in no set (orphans: left behind by a failure outside the
+-- framework, e.g. a script that failed half-way on a key someone broke) and move them to
+-- dead with the reason. Bounded: one HSCAN page per call; the caller loops on the cursor.
+--
+-- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
+-- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox (list: batch members that ended)
+-- ARGV[1] cursor ('0' to start)  ARGV[2] page size (HSCAN COUNT)
+-- ARGV[3] events max length (0: off)
+--
+-- Returns: { next cursor ('0' when the scan is complete), moved, outbox length }.
+
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'list' } })
+if wrong then return wrong end
+
+local ORPHANED = 'found in no set (orphaned by an earlier failure); moved to dead by a sweep'
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', tonumber(ARGV[2]))
+local now = now_ms()
+local ev, moved = {}, 0
+local fields = page[2]
+for i = 1, #fields, 2 do
+  local id = fields[i]
+  local found = false
+  for s = 2, 6 do
+    if redis.call('ZSCORE', KEYS[s], id) then
+      found = true
+      break
+    end
+  end
+  if not found then
+    local rec, why = load(KEYS[1], id)
+    if rec then
+      bury(KEYS[1], KEYS[6], id, rec, ORPHANED, now)
+      event(ev, 'dead', id, ORPHANED)
+      batch_ended(KEYS[8], rec[F_BATCH], id, false)
+    else
+      bury_unreadable(KEYS[6], id, now, ev)
+    end
+    moved = moved + 1
+  end
+end
+emit_events(KEYS[7], tonumber(ARGV[3]), ev)
+return { page[1], moved, redis.call('LLEN', KEYS[8]) }
