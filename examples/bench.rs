@@ -176,6 +176,41 @@ impl Bench {
         self.rows.push(row);
     }
 
+    /// `calls` job lookups (`Client::job`) of a running job while `leased` jobs of the
+    /// queue are leased: the cost of a lookup must not grow with the running jobs.
+    async fn lookups(&mut self, leased: u64, calls: u64) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        let queue = vec!["bench".to_owned()];
+        let ids = client.enqueue_many((0..leased.max(1)).map(|_| job())).await?;
+        let mut taken = 0;
+        while taken < ids.len() {
+            let got = client
+                .backend()
+                .reserve(&queue, 1_000, Duration::from_secs(600))
+                .await?;
+            anyhow::ensure!(!got.is_empty(), "reserved {taken} of {}", ids.len());
+            taken += got.len();
+        }
+        let before = self.counters().await?;
+        let t = Instant::now();
+        for i in 0..calls {
+            let id = ids[(i as usize * 7919) % ids.len()];
+            let info = client.job("bench", id).await?;
+            anyhow::ensure!(info.is_some_and(|i| i.state == jobs_core::JobState::Active));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let after = self.counters().await?;
+        let mut row = Row {
+            scenario: format!("job lookups with {leased} jobs leased"),
+            jobs: calls,
+            secs,
+            ..Row::default()
+        };
+        cost(&mut row, &before, &after, calls);
+        self.push(row);
+        Ok(())
+    }
+
     async fn enqueue_single(&mut self, n: u64) -> anyhow::Result<()> {
         let client = self.client().await?;
         let before = self.counters().await?;
@@ -546,6 +581,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if b.wanted("latency") {
         b.latency(if q { 300 } else { 1_000 }).await?;
+    }
+    if b.wanted("lookups") {
+        let calls = if q { 2_000 } else { 10_000 };
+        b.lookups(1, calls).await?;
+        b.lookups(10_000, calls).await?;
     }
     if b.wanted("memory") {
         let n = if q { 20_000 } else { 100_000 };
