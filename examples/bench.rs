@@ -181,7 +181,9 @@ impl Bench {
     async fn lookups(&mut self, leased: u64, calls: u64) -> anyhow::Result<()> {
         let client = self.client().await?;
         let queue = vec!["bench".to_owned()];
-        let ids = client.enqueue_many((0..leased.max(1)).map(|_| job())).await?;
+        let ids = client
+            .enqueue_many((0..leased.max(1)).map(|_| job()))
+            .await?;
         let mut taken = 0;
         while taken < ids.len() {
             let got = client

@@ -11,7 +11,7 @@
 //! - the operation returned `Ok`, or it returned `Err` and no key changed (a failing
 //!   script wrote nothing);
 //! - every job whose record is in the jobs hash is in exactly one of ready, scheduled,
-//!   leased (member `id:token`), succeeded and dead (a record the operation deleted is
+//!   leased (member: the id), succeeded and dead (a record the operation deleted is
 //!   not checked: retention may delete finished jobs).
 //!
 //! Breakages: a key of another type (a string key becomes a list, any other key the
@@ -45,8 +45,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 const SUCCEEDED_MAX: u64 = 3;
 /// Dead jobs kept: the fixture holds exactly this many, so a burial trims one.
 const DEAD_MAX: u64 = 2;
-/// The keys whose members say where a job is; `leased` members are `id:token`.
 const JOBS: &str = "jobs";
+/// The keys whose members say where a job is; `leased` members are ids.
 const STATE_SETS: [&str; 5] = ["ready", "scheduled", "leased", "succeeded", "dead"];
 
 /// Every backend call that runs a script (or, for events, reads the stream).
