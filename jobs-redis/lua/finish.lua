@@ -73,7 +73,9 @@ for n, id in ipairs(ids) do
     redis.call('ZREM', leased, id)
     ended[#ended + 1] = id
     current[n] = nil
-    batch_running(KEYS[12], batch_id, -1)
+    -- The batch reserve counted this lease under: the record's (the caller's copy is
+    -- empty when it could not read the record).
+    batch_running(KEYS[12], batch_id ~= '' and batch_id or (rec and rec[F_BATCH]), -1)
     if cancelled then redis.call('SREM', KEYS[10], id) end
     if why then
       -- Unreadable (or deleted by hand): kept in dead for inspection when there is
