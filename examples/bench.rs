@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use jobs_core::{Client, DEFAULT_EVENTS_MAX_LEN, Data, JobError, Retention, Worker, job};
+use jobs_core::{Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, JobError, Retention, Worker, job};
 use jobs_redis::RedisBackend;
 use jobs_tests::redis_server::RedisServer;
 use tokio::sync::Notify;

@@ -320,3 +320,44 @@ pub async fn dead_set_is_capped<H: Harness>(h: &H) {
     );
     assert!(client.job(Q, ids[0]).await.unwrap().is_none());
 }
+
+/// Many jobs are looked up in one call, in order, in every state; a running job shows its
+/// lease and the delivery under way.
+pub async fn jobs_are_looked_up_in_any_state<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let echo = |label: &str| Echo {
+        label: label.into(),
+    };
+    let running = client.enqueue(echo("running")).await.unwrap();
+    let got = client
+        .backend()
+        .reserve(&queues(), 1, lease(h))
+        .await
+        .unwrap();
+    assert_eq!(got[0].lease.id, running);
+    let ready = client.enqueue(echo("ready")).await.unwrap();
+    let later = client
+        .enqueue(echo("later"))
+        .delay(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let unknown = JobId::new();
+    let found = client
+        .jobs(Q, &[later, unknown, running, ready])
+        .await
+        .unwrap();
+    let states: Vec<_> = found.iter().map(|i| i.as_ref().map(|i| i.state)).collect();
+    assert_eq!(
+        states,
+        [
+            Some(JobState::Scheduled),
+            None,
+            Some(JobState::Active),
+            Some(JobState::Ready)
+        ]
+    );
+    let active = found[2].as_ref().unwrap();
+    assert_eq!(active.lease_expires_at_ms, Some(got[0].lease.expires_at_ms));
+    assert_eq!((active.attempts, active.deliveries), (1, 1));
+    assert_eq!(client.stats(Q).await.unwrap().orphaned, 0);
+}

@@ -150,6 +150,7 @@ macro_rules! conformance_tests {
             long_job_completes_exactly_once,
             enqueue_with_same_id_is_idempotent,
             enqueue_many_stores_all,
+            jobs_are_looked_up_in_any_state,
             retry_dead_runs_again,
             retention_trims_succeeded,
             dead_set_is_capped,
