@@ -94,7 +94,7 @@ local function batch_running(active, batch, delta)
   if not batch or batch == '' or batch == false then return end
   local n = redis.pcall('HINCRBY', active, batch, delta)
   if type(n) == 'number' and n <= 0 then
-    redis.call('HDEL', active, batch)
+    redis.pcall('HDEL', active, batch)
   end
 end
 

@@ -9,7 +9,8 @@
 -- Returns: one number per item: 1 when recorded, 0 when the token is stale (nothing is
 -- changed then). Each recorded item is also a 'progress' event ("<percent> <message>").
 
-local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' }, { KEYS[4], 'hash' } })
+-- tokens: read (HMGET) before any write, so a wrong type fails with nothing written.
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' } })
 if wrong then return wrong end
 
 local jobs, leased = KEYS[1], KEYS[2]

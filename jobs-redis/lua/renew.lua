@@ -9,7 +9,8 @@
 -- cancelled (the worker tells it to stop); 0 when the token is stale (the job was
 -- recovered, handed to another worker, or finished). A stale lease is left unchanged.
 
-local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'set' }, { KEYS[3], 'hash' } })
+-- tokens: read (HMGET) before any write, so a wrong type fails with nothing written.
+local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'set' } })
 if wrong then return wrong end
 
 local leased = KEYS[1]

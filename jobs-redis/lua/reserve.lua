@@ -36,7 +36,8 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' }, { KEYS[12], 'hash' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' } })
+-- batch_active is only touched through pcall (a display counter).
 if wrong then return wrong end
 local seq = redis.call('GET', KEYS[7])
 if seq and not string.match(seq, '^%d+$') then
