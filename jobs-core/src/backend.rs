@@ -346,8 +346,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Reserved>, BackendError>> + Send;
 
     /// Waits until one of `queues` may have work (a job was enqueued or became ready, a
-    /// scheduled job or an expired lease is due) or `timeout` passed. May return early;
-    /// callers then call [`Backend::reserve`] again.
+    /// scheduled job or an expired lease is due). May return early; callers then call
+    /// [`Backend::reserve`] again. An error ends the wait too.
+    ///
+    /// `timeout` bounds each blocking call to the store (so a connection that died
+    /// silently is noticed within about that time). A backend that returns when it passes
+    /// is correct; one that knows nothing can come due unannounced may keep waiting past
+    /// it instead, re-issuing its blocking call, so an idle worker costs the store nothing
+    /// else (the Redis backend does).
     fn wait_for_work(
         &self,
         queues: &[String],

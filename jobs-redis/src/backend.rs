@@ -441,24 +441,21 @@ impl jobs_core::Backend for RedisBackend {
         queues: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
-        let now = Instant::now();
-        let mut wait = timeout;
-        {
+        // The earliest scheduled job or lease end the queues are known to have. With none,
+        // nothing comes due unannounced (a script that makes work pushes a wake-up token),
+        // so the wait goes on, re-issued every `timeout`, until a token arrives.
+        let due = {
             let hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
-            for queue in queues {
-                if let Some(due) = hints.get(queue) {
-                    wait = wait.min(due.saturating_duration_since(now));
-                }
-            }
-        }
-        if wait.is_zero() {
+            queues.iter().filter_map(|q| hints.get(q).copied()).min()
+        };
+        if due.is_some_and(|due| due <= Instant::now()) {
             return Ok(());
         }
         let keys = queues
             .iter()
             .map(|q| self.keys(q).map(|k| k.wake))
             .collect::<Result<Vec<_>, _>>()?;
-        self.inner.waiter.wait(&keys, wait).await
+        self.inner.waiter.wait(&keys, timeout, due).await
     }
 
     async fn renew(

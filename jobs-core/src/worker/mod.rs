@@ -207,7 +207,11 @@ impl<B: Backend> WorkerBuilder<B> {
         self
     }
 
-    /// Longest a blocked idle worker waits before checking again. Default: 5 s.
+    /// How long each blocking wait of an idle worker lasts (at most the lease). An idle
+    /// worker wakes at once when work arrives and when a scheduled job or a lease end is
+    /// due; when a wait times out, a backend that knows nothing is due (Redis) re-issues
+    /// it, others let the worker look again. So it bounds how long a dead connection goes
+    /// unnoticed. Default: 5 s.
     pub fn idle_wait(mut self, wait: Duration) -> Self {
         self.worker.config.idle_wait = wait.max(Duration::from_millis(1));
         self
@@ -348,8 +352,10 @@ async fn fetch_loop<B: Backend>(
     let config = &shared.config;
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let mut failures = 0;
-    // An idle worker also recovers jobs whose holder died; sleeping no longer than a lease
-    // bounds how late it notices, whatever the backend can tell it.
+    // Bounds each blocking call of an idle worker: how long a dead connection can go
+    // unnoticed and, with a backend that returns when it passes, how late the worker looks
+    // again (never later than a lease, so a dead holder's job is recovered in time). A
+    // backend that knows nothing is due (Redis) keeps waiting instead.
     let idle_wait = config.idle_wait.min(config.lease);
     loop {
         // `biased`, stop first: once shutdown has begun, never reserve again, even when a
