@@ -8,11 +8,11 @@
 -- ARGV[1] id  ARGV[2] events max length (0: off)
 -- ARGV[3] dead max  ARGV[4] dead max age ms  ARGV[5] trim batch
 --
--- Returns: { what, outbox length }, what one of 'cancelled', 'requested', 'finished',
+-- Returns: { what, outbox entries due }, what one of 'cancelled', 'requested', 'finished',
 -- 'not_found'.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'list' }, { KEYS[9], 'set' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })
 if wrong then return wrong end
 
 local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]
@@ -34,4 +34,4 @@ else
   redis.call('SADD', KEYS[9], id)
   what = 'requested'
 end
-return { what, redis.call('LLEN', outbox) }
+return { what, redis.call('ZCOUNT', outbox, '-inf', now) }

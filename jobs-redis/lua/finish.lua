@@ -2,7 +2,7 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
--- KEYS[9] outbox (list: batch members that ended)  KEYS[10] cancel (set)
+-- KEYS[9] outbox (zset: batch work by due time)  KEYS[10] cancel (set)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
@@ -17,12 +17,12 @@
 -- Returns: one number per item: the lease end it was held under; 0 when the token is
 -- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
 -- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
--- Then one more: the outbox length when an item belonged to a batch (else 0), so the
+-- Then one more: the outbox entries due when an item belonged to a batch (else 0), so the
 -- caller drains the outbox only when something is in it.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'zset' }, { KEYS[10], 'set' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled, leased = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -67,14 +67,14 @@ for i = 7, #ARGV, 6 do
         -- Unreadable: kept in dead for inspection, as for the 'corrupt' kind.
         redis.call('ZADD', dead, now, id)
         event(ev, 'dead', id, 'the job record cannot be read')
-        batch_ended(outbox, batch_id, id, false)
+        batch_ended(outbox, batch_id, id, false, now)
       end
       buried = buried + 1
     elseif kind == 'ok' and keep_none then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
-      batch_ended(outbox, batch_id, id, true)
+      batch_ended(outbox, batch_id, id, true, now)
     else
       local rec, why = nil, 'corrupt'
       if kind ~= 'corrupt' then rec, why = load(jobs, id) end
@@ -82,7 +82,7 @@ for i = 7, #ARGV, 6 do
         if why == 'corrupt' then
           redis.call('ZADD', dead, now, id)
           event(ev, 'dead', id, 'the job record cannot be read')
-          batch_ended(outbox, batch_id, id, false)
+          batch_ended(outbox, batch_id, id, false, now)
           buried = buried + 1
         end
       else
@@ -96,7 +96,7 @@ for i = 7, #ARGV, 6 do
           store(jobs, id, rec)
           redis.call('ZADD', succeeded, now, id)
           event(ev, 'succeeded', id)
-          batch_ended(outbox, batch_id, id, true)
+          batch_ended(outbox, batch_id, id, true, now)
           added = added + 1
         elseif kind == 'fail' then
           rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
@@ -109,7 +109,7 @@ for i = 7, #ARGV, 6 do
           else
             bury(jobs, dead, id, rec, nil, now)
             event(ev, 'dead', id, data)
-            batch_ended(outbox, batch_id, id, false)
+            batch_ended(outbox, batch_id, id, false, now)
             buried = buried + 1
           end
         elseif kind == 'snooze' then
@@ -135,5 +135,5 @@ end
 if woke then
   wake(KEYS[7])
 end
-out[#out + 1] = any_batch and redis.call('LLEN', outbox) or 0
+out[#out + 1] = any_batch and redis.call('ZCOUNT', outbox, '-inf', now) or 0
 return out

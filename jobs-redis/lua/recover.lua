@@ -3,14 +3,14 @@
 -- for operators and tests.
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake  KEYS[6] events
--- KEYS[7] outbox (list: batch members that ended)  KEYS[8] cancel (set)
+-- KEYS[7] outbox (zset: batch work by due time)  KEYS[8] cancel (set)
 -- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
 -- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
--- Returns: { requeued, buried, outbox length }.
+-- Returns: { requeued, buried, outbox entries due }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'list' }, { KEYS[8], 'set' } })
+  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'zset' }, { KEYS[8], 'set' } })
 if wrong then return wrong end
 
 local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) }
@@ -22,4 +22,4 @@ emit_events(KEYS[6], tonumber(ARGV[6]), ev)
 if requeued > 0 then
   wake(KEYS[5])
 end
-return { requeued, buried, redis.call('LLEN', KEYS[7]) }
+return { requeued, buried, redis.call('ZCOUNT', KEYS[7], '-inf', now) }

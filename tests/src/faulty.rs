@@ -146,23 +146,41 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.cancel(queue, id).await
     }
 
-    async fn batch_add(
+    async fn batch_open(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
-        open: bool,
     ) -> Result<BatchAdded, BackendError> {
         self.check(&self.down)?;
-        self.inner.batch_add(id, members, callbacks, open).await
+        self.inner.batch_open(id, members, callbacks).await
+    }
+
+    async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
+        self.check(&self.down)?;
+        self.inner.batch_add(id, jobs).await
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
         self.inner.batch(id).await
     }
 
-    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
-        self.inner.batch_members(id).await
+    async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.inner.batch_members(id, offset, limit).await
+    }
+
+    async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
+        self.inner.batch_dead_jobs(id, offset, limit).await
     }
 
     async fn progress(

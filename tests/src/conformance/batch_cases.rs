@@ -223,7 +223,7 @@ pub async fn jobs_added_from_inside_keep_the_batch_open<H: Harness>(h: &H) {
     let children: Vec<_> = runs.iter().filter(|r| r.label.contains("child")).collect();
     assert_eq!(children.len(), 3);
     assert!(children.iter().all(|r| r.started <= callback_at));
-    let members = client.batch_members(batch).await.unwrap();
+    let members = client.batch_members(batch, 0, 100).await.unwrap();
     assert_eq!(members.len(), 4);
 }
 
@@ -245,7 +245,7 @@ pub async fn batch_spans_queues<H: Harness>(h: &H) {
         );
     }
     let (batch, _) = b.enqueue().await.unwrap();
-    let members = client.batch_members(batch).await.unwrap();
+    let members = client.batch_members(batch, 0, 100).await.unwrap();
     let queues: BTreeSet<&str> = members.iter().map(|(_, q)| q.as_str()).collect();
     assert_eq!(queues, BTreeSet::from(["suite", "suite-b"]));
     let worker = start_worker(h, &client, &rec, |b| b.queues(["suite", "suite-b"]));
