@@ -24,6 +24,12 @@ pub struct Calls {
     pub renewed_leases: AtomicU64,
     /// `finish` calls.
     pub finish: AtomicU64,
+    /// `job` calls.
+    pub job: AtomicU64,
+    /// `batch` calls.
+    pub batch: AtomicU64,
+    /// `batch_members` calls.
+    pub batch_members: AtomicU64,
 }
 
 /// Wraps a backend; counts calls; fails the worker-side calls while switched off.
@@ -121,6 +127,7 @@ impl<B: Backend> Backend for Faulty<B> {
     }
 
     async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        self.calls.job.fetch_add(1, Ordering::SeqCst);
         self.inner.job(queue, id).await
     }
 
@@ -162,6 +169,7 @@ impl<B: Backend> Backend for Faulty<B> {
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        self.calls.batch.fetch_add(1, Ordering::SeqCst);
         self.inner.batch(id).await
     }
 
@@ -171,6 +179,7 @@ impl<B: Backend> Backend for Faulty<B> {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.calls.batch_members.fetch_add(1, Ordering::SeqCst);
         self.inner.batch_members(id, offset, limit).await
     }
 

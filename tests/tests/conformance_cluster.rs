@@ -41,6 +41,11 @@ impl Harness for Cluster {
     fn patience(&self) -> Duration {
         Duration::from_secs(30)
     }
+
+    // TEMPORARY: until reserve/finish/recover write the queues' `batch_active` hashes.
+    fn counts_running_batch_members(&self) -> bool {
+        false
+    }
 }
 
 jobs_tests::conformance_tests!(
