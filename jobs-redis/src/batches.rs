@@ -499,7 +499,13 @@ impl RedisBackend {
         for job in &mut jobs {
             job.batch = Some(id);
         }
-        for chunk in jobs.chunks(REGISTER_CHUNK) {
+        // At least one call: adding nothing still says whether the batch takes members.
+        let chunks: Vec<&[NewJob]> = if jobs.is_empty() {
+            vec![&[]]
+        } else {
+            jobs.chunks(REGISTER_CHUNK).collect()
+        };
+        for chunk in chunks {
             let mut call = self.batch_call(&SCRIPTS.batch_add, id);
             call.arg("add");
             for job in chunk {
