@@ -45,7 +45,7 @@ pub struct NewJob {
     pub batch: Option<BatchId>,
 }
 
-/// What [`Backend::batch_add`] did.
+/// What [`Backend::batch_open`] or [`Backend::batch_add`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BatchAdded {
@@ -441,30 +441,54 @@ pub trait Backend: Send + Sync + 'static {
         id: JobId,
     ) -> impl Future<Output = Result<CancelOutcome, BackendError>> + Send;
 
-    /// Records batch members (id, queue) and, the first time, the callbacks. `open` is the
-    /// opener's call, made after the members were enqueued: it creates the batch (or
-    /// completes an interrupted creation) and from then on it can finish. Otherwise the
-    /// call adds members to an open batch, before they are enqueued. Fires the callbacks
-    /// if every member has already ended. Idempotent.
-    fn batch_add(
+    /// Opens a batch: records its members (id, queue) and, the first time, its callbacks.
+    /// Called before the members are enqueued; from then on every member's ending counts,
+    /// and the batch can finish. Fires the callbacks if every member has already ended (an
+    /// empty batch, or an open retried after its members ran). Idempotent: a retried open
+    /// with the same members completes an interrupted one. Refused (`Finished`) once the
+    /// batch has finished, or when it is complete and the call names a member it does not
+    /// have.
+    fn batch_open(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
-        open: bool,
     ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
 
-    /// A batch's counts, if it exists.
+    /// Adds `jobs` to an open batch and enqueues them, as one step: a caller that dies
+    /// part-way never leaves a member that is counted but never runs (the backend
+    /// enqueues it itself, at the latest a grace period later). Each job's `batch` must be
+    /// `id`. Refused (`Finished`) once every member has ended, `NotFound` before the
+    /// batch is opened.
+    fn batch_add(
+        &self,
+        id: BatchId,
+        jobs: Vec<NewJob>,
+    ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
+
+    /// A batch's counts, if it was opened: one call, whatever the number of members.
     fn batch(
         &self,
         id: BatchId,
     ) -> impl Future<Output = Result<Option<BatchCounts>, BackendError>> + Send;
 
-    /// A batch's members (id, queue).
+    /// A page of a batch's members (id, queue), in the order they joined: from `offset`,
+    /// at most `limit` (at most [`crate::BATCH_PAGE_MAX`]).
     fn batch_members(
         &self,
         id: BatchId,
+        offset: usize,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<(JobId, String)>, BackendError>> + Send;
+
+    /// A page of a batch's dead members' ids, in the order they were counted: from
+    /// `offset`, at most `limit` (at most [`crate::BATCH_PAGE_MAX`]).
+    fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobId>, BackendError>> + Send;
 
     /// Records running jobs' latest progress on their records, for leases still held (a
     /// stale item changes nothing), in one call; each recorded item is also a `Progress`

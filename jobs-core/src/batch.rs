@@ -17,8 +17,18 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::NewJob;
+use crate::backend::{JobInfo, NewJob};
 use crate::{InvalidJobId, JobId};
+
+/// Most dead member ids a [`BatchSummary`] or [`BatchStatus`] carries: a batch of 100,000
+/// dead members must not put 100,000 ids into one callback payload or one status read.
+/// [`crate::Client::batch_dead_jobs`] pages through all of them.
+pub const BATCH_DEAD_JOBS_MAX: usize = 1_000;
+
+/// Most members (or dead ids) one page of [`crate::Client::batch_members`],
+/// [`crate::Client::batch_jobs`] or [`crate::Client::batch_dead_jobs`] returns: a larger
+/// `limit` is cut to this, so each page is one bounded call.
+pub const BATCH_PAGE_MAX: usize = 1_000;
 
 /// A batch's id.
 ///
@@ -106,7 +116,8 @@ pub struct BatchSummary {
     pub succeeded: u64,
     /// Members that ended dead.
     pub dead: u64,
-    /// The dead members' ids.
+    /// The dead members' ids, in the order they were counted: the first
+    /// [`BATCH_DEAD_JOBS_MAX`] of them (all of them with [`crate::Client::batch_dead_jobs`]).
     pub dead_jobs: Vec<JobId>,
 }
 
@@ -160,7 +171,8 @@ impl Callback {
     }
 }
 
-/// A batch's counts, as [`crate::Backend::batch`] reports them.
+/// A batch's counts, as [`crate::Backend::batch`] reports them: kept as members end, so
+/// reading them costs the same for ten members as for a hundred thousand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchCounts {
@@ -170,10 +182,12 @@ pub struct BatchCounts {
     pub succeeded: u64,
     /// Members that ended dead.
     pub dead: u64,
-    /// The dead members' ids.
+    /// The first [`BATCH_DEAD_JOBS_MAX`] dead members' ids, in the order they were counted.
     pub dead_jobs: Vec<JobId>,
     /// Every member ended and the callbacks fired.
     pub finished: bool,
+    /// Members leased to a worker right now.
+    pub running: u64,
 }
 
 impl BatchCounts {
@@ -191,7 +205,14 @@ impl BatchCounts {
             dead,
             dead_jobs,
             finished,
+            running: 0,
         }
+    }
+
+    /// With `running` members leased right now; for backends.
+    pub fn with_running(mut self, running: u64) -> Self {
+        self.running = running;
+        self
     }
 }
 
@@ -211,10 +232,24 @@ pub struct BatchStatus {
     pub succeeded: u64,
     /// Members that ended dead.
     pub dead: u64,
-    /// The dead members' ids.
+    /// The first [`BATCH_DEAD_JOBS_MAX`] dead members' ids, in the order they were counted
+    /// (all of them with [`crate::Client::batch_dead_jobs`]).
     pub dead_jobs: Vec<JobId>,
     /// Every member ended and the callbacks fired.
     pub finished: bool,
+}
+
+/// One member of a batch with its record, as [`crate::Client::batch_jobs`] pages them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchMember {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: String,
+    /// Its record (state, progress, error, ...); `None` once retention removed it, or
+    /// while an added member is being enqueued.
+    pub info: Option<JobInfo>,
 }
 
 /// Why a batch call was refused.

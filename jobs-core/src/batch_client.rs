@@ -1,7 +1,9 @@
 //! The client side of batches: opening one, adding to it, reading its status.
 
-use crate::backend::{Backend, BatchAdded, CancelOutcome, JobState, NewJob, RunAt};
-use crate::batch::{BatchError, BatchId, BatchStatus, Callback, CallbackKind};
+use crate::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob, RunAt};
+use crate::batch::{
+    BATCH_PAGE_MAX, BatchError, BatchId, BatchMember, BatchStatus, Callback, CallbackKind,
+};
 use crate::{BackendError, Client, EnqueueError, Job, JobId};
 
 /// A batch being put together; see [`Client::batch`]. Nothing is sent until
@@ -48,8 +50,10 @@ impl<B: Backend> Client<B> {
         }
     }
 
-    /// Adds `job` (with id `id`) to an open batch, then enqueues it. From inside one of the
-    /// batch's running jobs, use [`crate::JobContext::batch`] and
+    /// Adds `job` (with id `id`) to an open batch and enqueues it, as one step: should
+    /// the caller die in between, the backend enqueues the job itself (on Redis, within a
+    /// grace period), so the batch never waits for a member that was never enqueued. From
+    /// inside one of the batch's running jobs, use [`crate::JobContext::batch`] and
     /// [`crate::JobContext::child_id`]: a re-run then adds the same job, not another,
     /// and the batch stays open until it ends.
     pub async fn add_to_batch<J: Job>(
@@ -67,45 +71,25 @@ impl<B: Backend> Client<B> {
             J::OPTIONS.max_attempts,
         )?;
         new.batch = Some(batch);
-        // Member first: the batch cannot finish between the two steps.
-        match self
-            .backend()
-            .batch_add(batch, vec![(id, new.queue.clone())], Vec::new(), false)
-            .await?
-        {
-            BatchAdded::Added => {}
-            BatchAdded::Finished => return Err(BatchError::Finished(batch)),
-            _ => return Err(BatchError::NotFound(batch)),
+        match self.backend().batch_add(batch, vec![new]).await? {
+            BatchAdded::Added => Ok(id),
+            BatchAdded::Finished => Err(BatchError::Finished(batch)),
+            _ => Err(BatchError::NotFound(batch)),
         }
-        self.backend()
-            .enqueue(vec![new])
-            .await
-            .map_err(EnqueueError::Backend)?;
-        Ok(id)
     }
 
-    /// A batch's counts, with `running` counted from its pending members' states (one
-    /// lookup per pending member).
+    /// A batch's counts, in one backend call whatever its size (the counts are kept as
+    /// members end; `running` is read per queue the members span).
     pub async fn batch_status(&self, id: BatchId) -> Result<Option<BatchStatus>, BackendError> {
         let Some(counts) = self.backend().batch(id).await? else {
             return Ok(None);
         };
         let pending = counts.total.saturating_sub(counts.succeeded + counts.dead);
-        let mut running = 0;
-        if pending > 0 {
-            for (job, queue) in self.backend().batch_members(id).await? {
-                if let Some(info) = self.job(&queue, job).await?
-                    && info.state == JobState::Active
-                {
-                    running += 1;
-                }
-            }
-        }
         Ok(Some(BatchStatus {
             id,
             total: counts.total,
             pending,
-            running,
+            running: counts.running.min(pending),
             succeeded: counts.succeeded,
             dead: counts.dead,
             dead_jobs: counts.dead_jobs,
@@ -113,25 +97,92 @@ impl<B: Backend> Client<B> {
         }))
     }
 
-    /// Cancels every member of a batch that has not ended ([`Client::cancel`] for each):
-    /// returns how many were cancelled at once and how many running ones were asked to
-    /// stop. The batch then finishes as its members end (cancelled ones count as not
-    /// succeeded), and its callbacks fire as usual.
+    /// Cancels every member of a batch that has not ended ([`Client::cancel`] for each,
+    /// walking the members a page at a time): returns how many were cancelled at once and
+    /// how many running ones were asked to stop. The batch then finishes as its members
+    /// end (cancelled ones count as not succeeded), and its callbacks fire as usual.
     pub async fn cancel_batch(&self, id: BatchId) -> Result<(u64, u64), BackendError> {
         let (mut cancelled, mut requested) = (0, 0);
-        for (job, queue) in self.backend().batch_members(id).await? {
-            match self.cancel(&queue, job).await? {
-                CancelOutcome::Cancelled => cancelled += 1,
-                CancelOutcome::Requested => requested += 1,
-                _ => {}
+        let mut offset = 0;
+        loop {
+            let page = self
+                .backend()
+                .batch_members(id, offset, BATCH_PAGE_MAX)
+                .await?;
+            for (job, queue) in &page {
+                match self.cancel(queue, *job).await? {
+                    CancelOutcome::Cancelled => cancelled += 1,
+                    CancelOutcome::Requested => requested += 1,
+                    _ => {}
+                }
             }
+            if page.len() < BATCH_PAGE_MAX {
+                return Ok((cancelled, requested));
+            }
+            offset += page.len();
         }
-        Ok((cancelled, requested))
     }
 
-    /// A batch's members: (job id, queue).
-    pub async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
-        self.backend().batch_members(id).await
+    /// A page of a batch's members (job id, queue), in the order they joined: from
+    /// `offset`, at most `limit` (cut to [`BATCH_PAGE_MAX`]). One backend call per page.
+    pub async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.backend()
+            .batch_members(id, offset, limit.min(BATCH_PAGE_MAX))
+            .await
+    }
+
+    /// A page of a batch's members with their records (state, progress, error), as
+    /// [`Client::batch_members`] pages them: for a status page listing each member.
+    pub async fn batch_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<BatchMember>, BackendError> {
+        let members = self.batch_members(id, offset, limit).await?;
+        let mut infos: Vec<Option<JobInfo>> = vec![None; members.len()];
+        // One lookup call per queue the page spans, whatever the page's size.
+        let mut queues: Vec<&str> = Vec::new();
+        for (_, queue) in &members {
+            if !queues.contains(&queue.as_str()) {
+                queues.push(queue);
+            }
+        }
+        for queue in queues {
+            let (positions, ids): (Vec<usize>, Vec<JobId>) = members
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, q))| q == queue)
+                .map(|(i, (job, _))| (i, *job))
+                .unzip();
+            for (pos, info) in positions.into_iter().zip(self.jobs(queue, &ids).await?) {
+                infos[pos] = info;
+            }
+        }
+        Ok(members
+            .into_iter()
+            .zip(infos)
+            .map(|((id, queue), info)| BatchMember { id, queue, info })
+            .collect())
+    }
+
+    /// A page of a batch's dead members' ids, in the order they were counted: from
+    /// `offset`, at most `limit` (cut to [`BATCH_PAGE_MAX`]). The summary and the status
+    /// carry only the first [`crate::BATCH_DEAD_JOBS_MAX`].
+    pub async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
+        self.backend()
+            .batch_dead_jobs(id, offset, limit.min(BATCH_PAGE_MAX))
+            .await
     }
 }
 
@@ -234,11 +285,7 @@ impl<B: Backend> BatchBuilder<'_, B> {
         let backend = self.client.backend();
         let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
         let members = self.jobs.iter().map(|j| (j.id, j.queue.clone())).collect();
-        if backend
-            .batch_add(self.id, members, self.callbacks, true)
-            .await?
-            == BatchAdded::Finished
-        {
+        if backend.batch_open(self.id, members, self.callbacks).await? == BatchAdded::Finished {
             return Err(BatchError::Finished(self.id));
         }
         backend

@@ -16,7 +16,9 @@ use crate::backend::{
     Backend, BatchAdded, CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob,
     Outcome, Progress, QueueStats, Recovered, Reserved, RunAt,
 };
-use crate::batch::{BatchCounts, BatchId, BatchSummary, Callback};
+use crate::batch::{
+    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback,
+};
 use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
 use crate::event_log::EventLog;
 use crate::retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
@@ -184,32 +186,62 @@ struct State {
     batches: HashMap<BatchId, MemBatch>,
 }
 
-/// A batch: its members (id -> queue), those that ended (id -> succeeded), callbacks.
+/// A batch: its members (id -> queue, and in the order they joined), those that ended
+/// (id -> succeeded), the counts kept as they end, callbacks.
 #[derive(Default)]
 struct MemBatch {
     opened: bool,
     finished: bool,
     members: HashMap<JobId, String>,
+    order: Vec<JobId>,
+    /// The queues the members sit on.
+    queues: BTreeSet<String>,
     ended: HashMap<JobId, bool>,
+    succeeded: u64,
+    /// Dead members, in the order they were counted.
+    dead: Vec<JobId>,
     callbacks: Vec<Callback>,
 }
 
 impl MemBatch {
     fn counts(&self) -> BatchCounts {
-        let dead: Vec<JobId> = self
-            .ended
-            .iter()
-            .filter(|(_, ok)| !**ok)
-            .map(|(id, _)| *id)
-            .collect();
         BatchCounts::new(
             self.members.len() as u64,
-            (self.ended.len() - dead.len()) as u64,
-            dead.len() as u64,
-            dead,
+            self.succeeded,
+            self.dead.len() as u64,
+            self.dead
+                .iter()
+                .take(BATCH_DEAD_JOBS_MAX)
+                .copied()
+                .collect(),
             self.finished,
         )
     }
+
+    /// Every member has ended (only members are counted in `ended`).
+    fn complete(&self) -> bool {
+        self.ended.len() >= self.members.len()
+    }
+
+    /// Records a member; false if it was one already.
+    fn register(&mut self, id: JobId, queue: String) -> bool {
+        if self.members.contains_key(&id) {
+            return false;
+        }
+        self.queues.insert(queue.clone());
+        self.members.insert(id, queue);
+        self.order.push(id);
+        true
+    }
+}
+
+fn page<T: Clone>(items: &[T], offset: usize, limit: usize) -> Vec<T> {
+    items
+        .iter()
+        .skip(offset)
+        .take(limit.min(BATCH_PAGE_MAX))
+        .cloned()
+        .collect()
 }
 
 impl State {
@@ -226,8 +258,14 @@ impl State {
             // Only members count (as on Redis): the batch is opened before they exist.
             if let Some(b) = self.batches.get_mut(&batch)
                 && b.members.contains_key(&id)
+                && !b.ended.contains_key(&id)
             {
-                b.ended.entry(id).or_insert(ok);
+                b.ended.insert(id, ok);
+                if ok {
+                    b.succeeded += 1;
+                } else {
+                    b.dead.push(id);
+                }
                 check.push(batch);
             }
         }
@@ -245,7 +283,7 @@ impl State {
         let Some(b) = self.batches.get_mut(&batch) else {
             return false;
         };
-        if !b.opened || b.finished || b.members.keys().any(|m| !b.ended.contains_key(m)) {
+        if !b.opened || b.finished || !b.complete() {
             return false;
         }
         b.finished = true;
@@ -269,6 +307,21 @@ impl State {
             q.insert(job, now);
         }
         fired
+    }
+
+    /// How many of `batch`'s members are leased now: read from the leases of the queues
+    /// it spans, not from its members.
+    fn running(&self, batch: BatchId, b: &MemBatch) -> u64 {
+        b.queues
+            .iter()
+            .filter_map(|name| self.queues.get(name))
+            .map(|q| {
+                q.leased
+                    .iter()
+                    .filter(|(_, id)| q.jobs.get(id).is_some_and(|r| r.batch == Some(batch)))
+                    .count() as u64
+            })
+            .sum()
     }
 }
 
@@ -937,35 +990,58 @@ impl Backend for MemoryBackend {
         Ok(outcome)
     }
 
-    async fn batch_add(
+    async fn batch_open(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
-        open: bool,
     ) -> Result<BatchAdded, BackendError> {
         let now = self.now_ms();
         let mut state = self.lock();
-        match state.batches.get(&id) {
-            Some(b) if b.finished => return Ok(BatchAdded::Finished),
-            Some(b) if !open && b.opened && b.ended.len() >= b.members.len() => {
-                return Ok(BatchAdded::Finished);
-            }
-            Some(b) if !open && !b.opened => return Ok(BatchAdded::NotFound),
-            None if !open => return Ok(BatchAdded::NotFound),
-            _ => {}
-        }
         let b = state.batches.entry(id).or_default();
-        b.members.extend(members);
+        if b.finished {
+            return Ok(BatchAdded::Finished);
+        }
+        // A complete batch is firing: a retried open may name its members again, no others.
+        if b.opened && b.complete() && members.iter().any(|(m, _)| !b.members.contains_key(m)) {
+            return Ok(BatchAdded::Finished);
+        }
+        for (member, queue) in members {
+            b.register(member, queue);
+        }
         if b.callbacks.is_empty() {
             b.callbacks = callbacks;
         }
-        if open {
-            b.opened = true;
-            if state.fire_if_complete(id, now) {
-                self.settle(&mut state, now);
-            }
+        b.opened = true;
+        if state.fire_if_complete(id, now) {
+            self.settle(&mut state, now);
         }
+        Ok(BatchAdded::Added)
+    }
+
+    async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        match state.batches.get_mut(&id) {
+            Some(b) if b.finished || (b.opened && b.complete()) => {
+                return Ok(BatchAdded::Finished);
+            }
+            Some(b) if b.opened => {
+                for job in &jobs {
+                    b.register(job.id, job.queue.clone());
+                }
+            }
+            _ => return Ok(BatchAdded::NotFound),
+        }
+        // Registered and enqueued in one critical section: nothing can die in between.
+        for mut job in jobs {
+            job.batch = Some(id);
+            let q = state.queues.entry(job.queue.clone()).or_default();
+            q.insert(job, now);
+            self.flush_events(q, now);
+        }
+        drop(state);
+        self.shared.notify.notify_waiters();
         Ok(BatchAdded::Added)
     }
 
@@ -975,15 +1051,36 @@ impl Backend for MemoryBackend {
             .batches
             .get(&id)
             .filter(|b| b.opened)
-            .map(MemBatch::counts))
+            .map(|b| b.counts().with_running(state.running(id, b))))
     }
 
-    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
+    async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        let state = self.lock();
+        let Some(b) = state.batches.get(&id) else {
+            return Ok(Vec::new());
+        };
+        Ok(page(&b.order, offset, limit)
+            .into_iter()
+            .map(|m| (m, b.members[&m].clone()))
+            .collect())
+    }
+
+    async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
         let state = self.lock();
         Ok(state
             .batches
             .get(&id)
-            .map(|b| b.members.iter().map(|(id, q)| (*id, q.clone())).collect())
+            .map(|b| page(&b.dead, offset, limit))
             .unwrap_or_default())
     }
 

@@ -1,18 +1,18 @@
--- batch_status: a batch's counts, read atomically.
+-- batch_status: a batch's counts, read atomically, in steps that do not grow with it.
 --
--- KEYS[1] meta  KEYS[2] members  KEYS[3] done   (see batch_add.lua)
+-- KEYS: the batch's keys (batch_lib.lua)
+-- ARGV[1] most dead ids returned
 --
 -- Returns: nil for a batch never opened; else { total, succeeded, dead, finished (0/1),
---   dead ids }.
+--   the first dead ids, the queues its members sit on (to read how many run: one
+--   batch_active field per queue) }.
 
-local state = redis.call('HMGET', KEYS[1], 'opened', 'finished', 'succeeded', 'dead')
+local state = redis.call('HMGET', B_META, 'opened', 'finished', 'succeeded', 'dead')
 if state[1] ~= '1' then return nil end
+local dead = tonumber(state[4] or '0')
 local dead_ids = {}
-if tonumber(state[4] or '0') > 0 then
-  local all = redis.call('HGETALL', KEYS[3])
-  for i = 1, #all, 2 do
-    if all[i + 1] == 'd' then dead_ids[#dead_ids + 1] = all[i] end
-  end
+if dead > 0 then
+  dead_ids = redis.call('LRANGE', B_DEAD, 0, tonumber(ARGV[1]) - 1)
 end
-return { redis.call('HLEN', KEYS[2]), tonumber(state[3] or '0'), tonumber(state[4] or '0'),
-  state[2] == '1' and 1 or 0, dead_ids }
+return { redis.call('HLEN', B_MEMBERS), tonumber(state[3] or '0'), dead,
+  state[2] == '1' and 1 or 0, dead_ids, redis.call('SMEMBERS', B_QUEUES) }

@@ -10,11 +10,11 @@
 --
 -- A job in no set at all (an orphan, see sweep.lua) is cancelled at once.
 --
--- Returns: { what, outbox length }, what one of 'cancelled', 'requested', 'finished',
+-- Returns: { what, outbox entries due }, what one of 'cancelled', 'requested', 'finished',
 -- 'not_found'.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'list' }, { KEYS[9], 'set' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })
 if wrong then return wrong end
 
 local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]
@@ -41,4 +41,4 @@ else
   emit_events(KEYS[7], tonumber(ARGV[2]), ev)
   what = 'cancelled'
 end
-return { what, redis.call('LLEN', outbox) }
+return { what, redis.call('ZCOUNT', outbox, '-inf', now) }

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
--- KEYS[9] outbox (list: batch members that ended)  KEYS[10] cancel (set)
+-- KEYS[9] outbox (zset: batch work by due time)  KEYS[10] cancel (set)
 -- KEYS[11] tokens (hash: leased id -> token)  KEYS[12] batch_active (hash)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
@@ -20,7 +20,7 @@
 -- Returns: one number per item: the lease end it was held under; 0 when the token is
 -- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
 -- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
--- Then one more: the outbox length when an item belonged to a batch (else 0), so the
+-- Then one more: the outbox entries due when an item belonged to a batch (else 0), so the
 -- caller drains the outbox only when something is in it.
 --
 -- Every record an item needs is read and checked before that item changes anything, so
@@ -28,7 +28,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'zset' }, { KEYS[10], 'set' } })
 -- tokens needs no check: its first access is a read (HMGET) before any write, so a wrong
 -- type fails the call with nothing written. batch_active is only touched through pcall.
 if wrong then return wrong end
@@ -84,14 +84,14 @@ for n, id in ipairs(ids) do
       -- anything to keep.
       if why == 'corrupt' then
         bury_unreadable(dead, id, now, ev)
-        batch_ended(outbox, batch_id, id, false)
+        batch_ended(outbox, batch_id, id, false, now)
         buried = buried + 1
       end
     elseif kind == 'ok' and keep_none and not cancelled then
       -- Nothing of succeeded jobs is kept: delete the record, never read it.
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
-      batch_ended(outbox, batch_id, id, true)
+      batch_ended(outbox, batch_id, id, true, now)
     else
       -- This delivery ends now: count it (reserve did not write the record).
       rec[F_DONE] = token
@@ -107,13 +107,13 @@ for n, id in ipairs(ids) do
         store(jobs, id, rec)
         redis.call('ZADD', succeeded, now, id)
         event(ev, 'succeeded', id)
-        batch_ended(outbox, batch_id, id, true)
+        batch_ended(outbox, batch_id, id, true, now)
         added = added + 1
       elseif kind == 'corrupt' then
         -- The script can read the record but the caller could not use the job.
         bury(jobs, dead, id, rec, data, now)
         event(ev, 'dead', id, data)
-        batch_ended(outbox, rec[F_BATCH], id, false)
+        batch_ended(outbox, rec[F_BATCH], id, false, now)
         buried = buried + 1
       elseif kind == 'fail' then
         rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
@@ -126,7 +126,7 @@ for n, id in ipairs(ids) do
         else
           bury(jobs, dead, id, rec, nil, now)
           event(ev, 'dead', id, data)
-          batch_ended(outbox, batch_id, id, false)
+          batch_ended(outbox, batch_id, id, false, now)
           buried = buried + 1
         end
       elseif kind == 'snooze' then
@@ -154,5 +154,5 @@ end
 if woke then
   wake(KEYS[7])
 end
-out[#out + 1] = any_batch and redis.call('LLEN', outbox) or 0
+out[#out + 1] = any_batch and redis.call('ZCOUNT', outbox, '-inf', now) or 0
 return out

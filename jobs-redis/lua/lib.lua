@@ -99,46 +99,13 @@ local function batch_running(active, batch, delta)
 end
 
 -- Batches (jobs-core/src/batch.rs). A member's final ending (succeeded or dead) is
--- written to its queue's outbox in the same step; the caller then counts it in the batch
--- (batch_done.lua), whose keys may live on another cluster node.
-local function batch_ended(outbox, batch, id, succeeded)
+-- written to its queue's outbox (a sorted set scored by when the entry is due) in the same
+-- step; the caller then counts it in the batch (batch_done.lua), whose keys may live on
+-- another cluster node. The rest of the batch logic is in batch_lib.lua.
+local function batch_ended(outbox, batch, id, succeeded, now)
   if batch and batch ~= '' and batch ~= false then
-    redis.call('RPUSH', outbox, batch .. ' ' .. id .. ' ' .. (succeeded and 's' or 'd'))
+    redis.call('ZADD', outbox, now, batch .. ' ' .. id .. ' ' .. (succeeded and 's' or 'd'))
   end
-end
-
--- How long a drainer has to enqueue a complete batch's callbacks and confirm before
--- another may try (it died, or its calls failed).
-local BATCH_CLAIM_MS = 30000
-
--- When every member of an opened batch has ended, its callbacks are not confirmed and no
--- other caller is firing them: claims the firing and returns { total, succeeded, dead,
--- dead ids, callbacks (JSON, those that fire) }. Otherwise nil. The caller enqueues the
--- callbacks (their ids are fixed), then confirms (batch_confirm.lua).
-local function batch_complete(meta, members, done, now)
-  local state = redis.call('HMGET', meta, 'opened', 'finished', 'succeeded', 'dead', 'claim')
-  if state[1] ~= '1' or state[2] == '1' then return nil end
-  if state[5] and tonumber(state[5]) > now then return nil end
-  local total = redis.call('HLEN', members)
-  -- done only holds members (batch_done.lua), so equal counts mean every member ended.
-  if redis.call('HLEN', done) < total then return nil end
-  redis.call('HSET', meta, 'claim', now + BATCH_CLAIM_MS)
-  local succeeded, dead = tonumber(state[3] or '0'), tonumber(state[4] or '0')
-  local dead_ids = {}
-  if dead > 0 then
-    local all = redis.call('HGETALL', done)
-    for i = 1, #all, 2 do
-      if all[i + 1] == 'd' then dead_ids[#dead_ids + 1] = all[i] end
-    end
-  end
-  local fire = {}
-  for _, kind in ipairs({ 'success', 'complete', 'failure' }) do
-    local cb = redis.call('HGET', meta, 'cb:' .. kind)
-    if cb and (kind == 'complete' or (kind == 'success' and dead == 0) or (kind == 'failure' and dead > 0)) then
-      fire[#fire + 1] = cb
-    end
-  end
-  return { total, succeeded, dead, dead_ids, fire }
 end
 
 local function now_ms()
@@ -268,7 +235,7 @@ local function cancel_job(jobs, dead, id, rec, now, ev, outbox)
   rec[F_CANCELLED] = true
   bury(jobs, dead, id, rec, CANCELLED, now)
   event(ev, 'cancelled', id)
-  batch_ended(outbox, rec[F_BATCH], id, false)
+  batch_ended(outbox, rec[F_BATCH], id, false, now)
 end
 
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
@@ -303,7 +270,7 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
         bury(jobs, dead, id, rec, reason, now)
         event(ev, 'dead', id, reason)
-        batch_ended(k.outbox, rec[F_BATCH], id, false)
+        batch_ended(k.outbox, rec[F_BATCH], id, false, now)
         buried = buried + 1
       else
         -- Back to its old place in line, not behind everything enqueued since.

@@ -3,15 +3,15 @@
 -- for operators and tests.
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] leased  KEYS[4] dead  KEYS[5] wake  KEYS[6] events
--- KEYS[7] outbox (list: batch members that ended)  KEYS[8] cancel (set)
+-- KEYS[7] outbox (zset: batch work by due time)  KEYS[8] cancel (set)
 -- KEYS[9] tokens (hash: leased id -> token)  KEYS[10] batch_active (hash)
 -- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
 -- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
--- Returns: { requeued, buried, outbox length }.
+-- Returns: { requeued, buried, outbox entries due }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'list' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' } })
+  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'zset' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' } })
 -- batch_active is only touched through pcall (a display counter).
 if wrong then return wrong end
 
@@ -25,4 +25,4 @@ emit_events(KEYS[6], tonumber(ARGV[6]), ev)
 if requeued > 0 then
   wake(KEYS[5])
 end
-return { requeued, buried, redis.call('LLEN', KEYS[7]) }
+return { requeued, buried, redis.call('ZCOUNT', KEYS[7], '-inf', now) }

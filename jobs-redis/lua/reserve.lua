@@ -11,7 +11,7 @@
 -- KEYS[6] wake       list
 -- KEYS[7] seq        counter: fencing tokens
 -- KEYS[8] events     stream
--- KEYS[9] outbox     list: batch members that ended, for the caller to count
+-- KEYS[9] outbox     zset: batch work by due time, for the caller to do
 -- KEYS[10] cancel    set: running jobs the application cancelled
 -- KEYS[11] tokens    hash: leased id -> fencing token
 -- KEYS[12] batch_active  hash: batch id -> members of it leased now
@@ -20,11 +20,11 @@
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
 -- ARGV[9] events max length (0: off)
 --
--- Returns: { next_in, skipped, lease_end, outbox length, id1, record1, token1, id2, ... }.
+-- Returns: { next_in, skipped, lease_end, outbox entries due, id1, record1, token1, id2, ... }.
 --   The records come back as stored (msgpack, decoded by the caller, which adds this
 --   delivery to the attempts and deliveries they count): nothing is rewritten here.
 --   When no job was leased, next_in is the time in ms until the earliest scheduled run-at
---   or lease end (-1 if there is none); 0 otherwise. Relative, so the caller never
+--   lease end or outbox entry (-1 if there is none); 0 otherwise. Relative, so the caller never
 --   compares its own clock with the server's. skipped lists the ids of ready entries
 --   whose record was missing: they are taken out of ready and the reservation goes on
 --   with the jobs behind them (at most SKIP_MAX such entries per call). A scheduled job
@@ -36,7 +36,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'list' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' } })
+  { KEYS[8], 'stream' }, { KEYS[9], 'zset' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' } })
 -- batch_active is only touched through pcall (a display counter).
 if wrong then return wrong end
 local seq = redis.call('GET', KEYS[7])
@@ -130,7 +130,7 @@ end
 emit_events(KEYS[8], tonumber(ARGV[9]), ev)
 
 -- Entries left by a caller that stopped before counting them: the caller drains them.
-out[4] = redis.call('LLEN', KEYS[9])
+out[4] = redis.call('ZCOUNT', KEYS[9], '-inf', now)
 
 if #out == 4 then
   local next_due = -1
@@ -138,6 +138,8 @@ if #out == 4 then
   if #s > 0 then next_due = tonumber(s[2]) end
   local l = redis.call('ZRANGE', leased, 0, 0, 'WITHSCORES')
   if #l > 0 and (next_due < 0 or tonumber(l[2]) < next_due) then next_due = tonumber(l[2]) end
+  local o = redis.call('ZRANGEBYSCORE', KEYS[9], string.format('(%d', now), '+inf', 'LIMIT', 0, 1, 'WITHSCORES')
+  if #o > 0 and (next_due < 0 or tonumber(o[2]) < next_due) then next_due = tonumber(o[2]) end
   if next_due >= 0 then next_due = math.max(next_due - now, 0) end
   out[1] = next_due
 else

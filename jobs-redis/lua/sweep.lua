@@ -3,14 +3,14 @@
 -- dead with the reason. Bounded: one HSCAN page per call; the caller loops on the cursor.
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
--- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox (list: batch members that ended)
+-- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox (zset: batch work by due time)
 -- ARGV[1] cursor ('0' to start)  ARGV[2] page size (HSCAN COUNT)
 -- ARGV[3] events max length (0: off)
 --
--- Returns: { next cursor ('0' when the scan is complete), moved, outbox length }.
+-- Returns: { next cursor ('0' when the scan is complete), moved, outbox entries due }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'list' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'zset' } })
 if wrong then return wrong end
 
 local ORPHANED = 'found in no set (orphaned by an earlier failure); moved to dead by a sweep'
@@ -32,7 +32,7 @@ for i = 1, #fields, 2 do
     if rec then
       bury(KEYS[1], KEYS[6], id, rec, ORPHANED, now)
       event(ev, 'dead', id, ORPHANED)
-      batch_ended(KEYS[8], rec[F_BATCH], id, false)
+      batch_ended(KEYS[8], rec[F_BATCH], id, false, now)
     else
       bury_unreadable(KEYS[6], id, now, ev)
     end
@@ -40,4 +40,4 @@ for i = 1, #fields, 2 do
   end
 end
 emit_events(KEYS[7], tonumber(ARGV[3]), ev)
-return { page[1], moved, redis.call('LLEN', KEYS[8]) }
+return { page[1], moved, redis.call('ZCOUNT', KEYS[8], '-inf', now) }

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) retention: Retention,
     pub(crate) max_stalls: u32,
     pub(crate) events_max_len: usize,
+    /// See [`crate::RedisBackendBuilder::batch_claim`].
+    pub(crate) batch_claim: Duration,
     pub(crate) waiter: Arc<Waiter>,
     /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
     /// last empty reservation. Idle workers block until then at most.
@@ -778,22 +780,39 @@ impl jobs_core::Backend for RedisBackend {
         })
     }
 
-    async fn batch_add(
+    async fn batch_open(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
-        open: bool,
     ) -> Result<BatchAdded, BackendError> {
-        self.batch_add_now(id, members, callbacks, open).await
+        self.batch_open_now(id, members, callbacks).await
+    }
+
+    async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
+        self.batch_add_now(id, jobs).await
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
         self.batch_counts(id).await
     }
 
-    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
-        self.batch_member_list(id).await
+    async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.batch_member_page(id, offset, limit).await
+    }
+
+    async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
+        self.batch_dead_page(id, offset, limit).await
     }
 
     async fn progress(

@@ -11,6 +11,7 @@ use redis::cluster::ClusterClient;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::backend::{Inner, RedisBackend};
+use crate::batches::DEFAULT_BATCH_CLAIM;
 use crate::conn::{Connections, Manager, Pool};
 use crate::scripts::SCRIPTS;
 use crate::tls::{self, TlsSettings};
@@ -119,6 +120,7 @@ pub struct RedisBackendBuilder {
     retention: Retention,
     max_stalls: u32,
     events_max_len: usize,
+    batch_claim: Duration,
     pool_size: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -140,6 +142,7 @@ impl fmt::Debug for RedisBackendBuilder {
             .field("prefix", &self.prefix)
             .field("retention", &self.retention)
             .field("max_stalls", &self.max_stalls)
+            .field("batch_claim", &self.batch_claim)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
@@ -158,6 +161,7 @@ impl RedisBackendBuilder {
             retention: Retention::DEFAULT,
             max_stalls: DEFAULT_MAX_STALLS,
             events_max_len: DEFAULT_EVENTS_MAX_LEN,
+            batch_claim: DEFAULT_BATCH_CLAIM,
             pool_size: 16,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
@@ -189,6 +193,18 @@ impl RedisBackendBuilder {
     /// Default: [`DEFAULT_EVENTS_MAX_LEN`].
     pub fn events_max_len(mut self, entries: usize) -> Self {
         self.events_max_len = entries;
+        self
+    }
+
+    /// How long a worker that takes up a complete batch's firing has to enqueue its
+    /// callbacks before another worker may take the firing over (the first died, lost its
+    /// connection, or Redis refused the callbacks for want of memory); also how long a job
+    /// added to a batch from a running job ([`jobs_core::Client::add_to_batch`]) may wait
+    /// for its adder to enqueue it before a worker enqueues it instead. A firing taken over
+    /// enqueues the same callback ids, so a callback still stored is not stored twice.
+    /// Default: 30 s (at least 1 ms).
+    pub fn batch_claim(mut self, claim: Duration) -> Self {
+        self.batch_claim = claim.max(Duration::from_millis(1));
         self
     }
 
@@ -279,6 +295,7 @@ impl RedisBackendBuilder {
                 retention: self.retention,
                 max_stalls: self.max_stalls,
                 events_max_len: self.events_max_len,
+                batch_claim: self.batch_claim,
                 waiter: Waiter::new(waits),
                 hints: Default::default(),
                 combiner: Default::default(),

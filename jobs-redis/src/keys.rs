@@ -27,7 +27,10 @@ pub(crate) struct QueueKeys {
     pub seq: String,
     /// Stream: lifecycle events.
     pub events: String,
-    /// List: batch members that ended, not yet counted in their batch.
+    /// Sorted set: batch work for this queue's workers to do, scored by when it is due
+    /// (server ms): members that ended, not yet counted in their batch
+    /// (`<batch> <job> <s|d>`), and checks of a batch (`<batch> check`). Key suffix
+    /// `ended`: the list earlier versions kept at `outbox` is never read as this.
     pub outbox: String,
     /// Set: running jobs the application cancelled.
     pub cancel: String,
@@ -40,12 +43,23 @@ pub(crate) struct QueueKeys {
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
 /// than its members' queues.
 pub(crate) struct BatchKeys {
-    /// Hash: opened, finished, counts, callbacks.
+    /// Hash: created, opened, finished, claim, counts (succeeded, dead), callbacks.
     pub meta: String,
     /// Hash: job id -> queue.
     pub members: String,
-    /// Hash: job id -> 's' or 'd', for members that ended.
+    /// Hash: job id -> 's' or 'd', for members that ended (each counts once).
     pub done: String,
+    /// List: member ids in the order they joined (pages of members).
+    pub order: String,
+    /// List: dead member ids in the order they were counted.
+    pub dead: String,
+    /// Set: the queues the members sit on.
+    pub queues: String,
+    /// Sorted set: members added from a running job, not known to be enqueued yet, by the
+    /// time they were added.
+    pub adding: String,
+    /// Hash: job id -> the added job (to enqueue if its adder died).
+    pub adding_jobs: String,
 }
 
 impl BatchKeys {
@@ -55,7 +69,26 @@ impl BatchKeys {
             meta: key("meta"),
             members: key("members"),
             done: key("done"),
+            order: key("order"),
+            dead: key("dead"),
+            queues: key("queues"),
+            adding: key("adding"),
+            adding_jobs: key("adding_jobs"),
         }
+    }
+
+    /// Every key, in the order the batch scripts take them (see `lua/batch_lib.lua`).
+    pub(crate) fn all(&self) -> [&String; 8] {
+        [
+            &self.meta,
+            &self.members,
+            &self.done,
+            &self.order,
+            &self.dead,
+            &self.queues,
+            &self.adding,
+            &self.adding_jobs,
+        ]
     }
 }
 
@@ -76,7 +109,7 @@ impl QueueKeys {
             wake: key("wake"),
             seq: key("seq"),
             events: key("events"),
-            outbox: key("outbox"),
+            outbox: key("ended"),
             cancel: key("cancel"),
             tokens: key("tokens"),
             batch_active: key("batch_active"),

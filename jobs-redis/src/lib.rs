@@ -36,4 +36,5 @@ mod tls;
 mod waiter;
 
 pub use backend::RedisBackend;
+pub use batches::DEFAULT_BATCH_CLAIM;
 pub use config::{ConnectError, EvictionCheck, RedisBackendBuilder};

@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 use redis::Script;
 
 const LIB: &str = include_str!("../lua/lib.lua");
+/// The batch scripts' own steps and key names, prepended after `LIB`.
+const BATCH_LIB: &str = include_str!("../lua/batch_lib.lua");
 
 /// The shebang (Redis 7+) makes the server check memory before a script starts, so a
 /// script refused for `maxmemory` has written nothing, and restricts scripts to the keys
@@ -29,6 +31,11 @@ fn draining(body: &str) -> Script {
     Script::new(&format!("#!lua flags=allow-oom\n{LIB}\n{body}"))
 }
 
+/// A batch script (`flags`: as above), with the batch steps of `lua/batch_lib.lua`.
+fn batch(flags: &str, body: &str) -> Script {
+    Script::new(&format!("#!lua{flags}\n{LIB}\n{BATCH_LIB}\n{body}"))
+}
+
 /// Every script of the backend.
 pub(crate) struct Scripts {
     pub enqueue: Script,
@@ -45,6 +52,8 @@ pub(crate) struct Scripts {
     pub batch_done: Script,
     pub batch_confirm: Script,
     pub batch_status: Script,
+    pub batch_page: Script,
+    pub batch_outbox: Script,
     pub cancel: Script,
     pub sweep: Script,
 }
@@ -60,11 +69,16 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     retry_dead: script(include_str!("../lua/retry_dead.lua")),
     stats: read_only(include_str!("../lua/stats.lua")),
     progress: script(include_str!("../lua/progress.lua")),
-    batch_add: script(include_str!("../lua/batch_add.lua")),
+    // New work: refused at maxmemory before it writes anything.
+    batch_add: batch("", include_str!("../lua/batch_add.lua")),
     // Counting endings frees work (callbacks wait on it): runs at maxmemory too.
-    batch_done: draining(include_str!("../lua/batch_done.lua")),
-    batch_confirm: draining(include_str!("../lua/batch_confirm.lua")),
-    batch_status: read_only(include_str!("../lua/batch_status.lua")),
+    batch_done: batch(" flags=allow-oom", include_str!("../lua/batch_done.lua")),
+    batch_confirm: batch(" flags=allow-oom", include_str!("../lua/batch_confirm.lua")),
+    batch_status: batch(" flags=no-writes", include_str!("../lua/batch_status.lua")),
+    batch_page: batch(" flags=no-writes", include_str!("../lua/batch_page.lua")),
+    // Removes and re-times entries (and writes a check before new work, which is itself
+    // refused at maxmemory): runs at maxmemory too.
+    batch_outbox: draining(include_str!("../lua/batch_outbox.lua")),
     cancel: script(include_str!("../lua/cancel.lua")),
     // Moves records, adds none: runs at maxmemory too.
     sweep: draining(include_str!("../lua/sweep.lua")),
@@ -72,7 +86,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 
 impl Scripts {
     /// Every script, for loading them all at once.
-    pub(crate) fn all(&self) -> [&Script; 16] {
+    pub(crate) fn all(&self) -> [&Script; 18] {
         [
             &self.enqueue,
             &self.reserve,
@@ -88,6 +102,8 @@ impl Scripts {
             &self.batch_done,
             &self.batch_confirm,
             &self.batch_status,
+            &self.batch_page,
+            &self.batch_outbox,
             &self.cancel,
             &self.sweep,
         ]

@@ -24,6 +24,12 @@ pub struct Calls {
     pub renewed_leases: AtomicU64,
     /// `finish` calls.
     pub finish: AtomicU64,
+    /// `job` calls.
+    pub job: AtomicU64,
+    /// `batch` calls.
+    pub batch: AtomicU64,
+    /// `batch_members` calls.
+    pub batch_members: AtomicU64,
 }
 
 /// Wraps a backend; counts calls; fails the worker-side calls while switched off.
@@ -121,6 +127,7 @@ impl<B: Backend> Backend for Faulty<B> {
     }
 
     async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        self.calls.job.fetch_add(1, Ordering::SeqCst);
         self.inner.job(queue, id).await
     }
 
@@ -154,23 +161,43 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.cancel(queue, id).await
     }
 
-    async fn batch_add(
+    async fn batch_open(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
-        open: bool,
     ) -> Result<BatchAdded, BackendError> {
         self.check(&self.down)?;
-        self.inner.batch_add(id, members, callbacks, open).await
+        self.inner.batch_open(id, members, callbacks).await
+    }
+
+    async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
+        self.check(&self.down)?;
+        self.inner.batch_add(id, jobs).await
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        self.calls.batch.fetch_add(1, Ordering::SeqCst);
         self.inner.batch(id).await
     }
 
-    async fn batch_members(&self, id: BatchId) -> Result<Vec<(JobId, String)>, BackendError> {
-        self.inner.batch_members(id).await
+    async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        self.calls.batch_members.fetch_add(1, Ordering::SeqCst);
+        self.inner.batch_members(id, offset, limit).await
+    }
+
+    async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
+        self.inner.batch_dead_jobs(id, offset, limit).await
     }
 
     async fn progress(

@@ -404,7 +404,7 @@ async fn build_fixture(url: &str, con: &mut Con) -> Fixture {
     }];
     // Opened first, as BatchBuilder::enqueue does.
     assert_eq!(
-        b.batch_add(batch, members.clone(), callbacks.clone(), true)
+        b.batch_open(batch, members.clone(), callbacks.clone())
             .await
             .unwrap(),
         BatchAdded::Added
@@ -622,16 +622,14 @@ async fn run_op(op: &str, b: &RedisBackend, f: &Fixture) -> Result<String, Backe
         "dead_jobs" => format!("{} listed", b.dead_jobs(Q, 0, 10).await?.len()),
         "batch open (retried)" => {
             let added = b
-                .batch_add(f.batch, f.members.clone(), f.callbacks.clone(), true)
+                .batch_open(f.batch, f.members.clone(), f.callbacks.clone())
                 .await?;
             format!("{added:?}")
         }
         "batch add" => {
-            let member = vec![(f.fresh_member, q)];
-            format!(
-                "{:?}",
-                b.batch_add(f.batch, member, Vec::new(), false).await?
-            )
+            let _ = q;
+            let member = vec![new_job(f.fresh_member, RunAt::Now, 3, Some(f.batch))];
+            format!("{:?}", b.batch_add(f.batch, member).await?)
         }
         "batch status" => format!("{:?}", b.batch(f.batch).await?.map(|c| c.total)),
         "read_events" => {

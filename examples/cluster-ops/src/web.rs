@@ -2,7 +2,9 @@
 //!
 //! - `POST /operations` `{"hosts": ["node-1", ...], "device": "/dev/sdb"}`: enqueues one
 //!   format job per host as a batch and answers `202 {"operation": "<id>"}` at once.
-//! - `GET /operations/{id}`: the batch's counts and each host's state and progress.
+//! - `GET /operations/{id}?offset=0&limit=1000`: the batch's counts (one call, whatever
+//!   the number of hosts) and a page of hosts with their state and progress, in the order
+//!   they were given (`next_offset` names the next page).
 //! - `POST /callbacks/operations/{id}`: called by the batch's callback job when every host
 //!   has ended; the operation is then recorded as done.
 
@@ -11,13 +13,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
 use cluster_ops::{FormatDisk, OperationDone, OperationReport};
-use jobs_core::{BatchId, BatchSummary, Client, JobState};
+use jobs_core::{BATCH_PAGE_MAX, BatchId, BatchSummary, Client, JobState};
 use jobs_redis::RedisBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -51,6 +53,42 @@ type Shared = Arc<App>;
 struct NewOperation {
     hosts: Vec<String>,
     device: String,
+}
+
+/// Which hosts of an operation to show: `offset=N&limit=N` (default: the first
+/// [`BATCH_PAGE_MAX`]).
+struct Page {
+    offset: usize,
+    limit: usize,
+}
+
+impl Page {
+    fn parse(query: Option<&str>) -> Result<Page, (StatusCode, String)> {
+        let mut page = Page {
+            offset: 0,
+            limit: BATCH_PAGE_MAX,
+        };
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "offset" => &mut page.offset,
+                "limit" => &mut page.limit,
+                _ => continue,
+            };
+            *slot = value.parse().map_err(|_| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("{name} must be a number, not {value:?}"),
+                )
+            })?;
+        }
+        page.limit = page.limit.clamp(1, BATCH_PAGE_MAX);
+        Ok(page)
+    }
 }
 
 #[derive(Serialize)]
@@ -113,7 +151,12 @@ fn state_name(state: JobState) -> &'static str {
     }
 }
 
-async fn show(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
+async fn show(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    let page = Page::parse(query.as_deref())?;
     let batch: BatchId = id
         .parse()
         .map_err(|_| (StatusCode::NOT_FOUND, "no such operation".into()))?;
@@ -122,15 +165,21 @@ async fn show(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
     let Some(status) = app.client.batch_status(batch).await.map_err(internal)? else {
         return Err((StatusCode::NOT_FOUND, "no such operation".into()));
     };
-    let mut hosts = Vec::new();
-    for (job, queue) in app.client.batch_members(batch).await.map_err(internal)? {
-        let Some(info) = app.client.job(&queue, job).await.map_err(internal)? else {
+    let members = app
+        .client
+        .batch_jobs(batch, page.offset, page.limit)
+        .await
+        .map_err(internal)?;
+    let next_offset = (members.len() == page.limit).then_some(page.offset + page.limit);
+    let mut hosts = Vec::with_capacity(members.len());
+    for member in members {
+        let Some(info) = member.info else {
             continue;
         };
         let args: FormatDisk = serde_json::from_slice(&info.payload).map_err(internal)?;
         hosts.push(HostView {
             host: args.host,
-            job: job.to_string(),
+            job: member.id.to_string(),
             state: state_name(info.state),
             progress: info.progress.as_ref().map(|p| p.percent),
             message: info.progress.map(|p| p.message),
@@ -141,7 +190,6 @@ async fn show(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
                 .flatten(),
         });
     }
-    hosts.sort_by(|a, b| a.host.cmp(&b.host));
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -154,6 +202,8 @@ async fn show(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
             "done": done.is_some(),
             "callbacks_received": done.as_ref().map_or(0, |d| d.1),
             "summary": done.map(|d| d.0.summary),
+            "offset": page.offset,
+            "next_offset": next_offset,
             "hosts": hosts,
         })),
     ))

@@ -84,11 +84,11 @@ pub async fn client<H: Harness>(h: &H) -> Client<H::Backend> {
 }
 
 /// Starts a worker that knows every suite job, with the suite's lease and `configure` applied.
-pub fn start_worker<H: Harness>(
+pub fn start_worker<H: Harness, B: Backend>(
     h: &H,
-    client: &Client<H::Backend>,
+    client: &Client<B>,
     rec: &Recorder,
-    configure: impl FnOnce(WorkerBuilder<H::Backend>) -> WorkerBuilder<H::Backend>,
+    configure: impl FnOnce(WorkerBuilder<B>) -> WorkerBuilder<B>,
 ) -> RunningWorker {
     let rec = rec.clone();
     let lease = lease(h);
@@ -170,6 +170,8 @@ macro_rules! conformance_tests {
             jobs_added_from_inside_keep_the_batch_open,
             empty_batch_completes_at_once,
             batch_spans_queues,
+            batch_status_is_one_call_and_counts_running,
+            batch_members_and_dead_ids_are_paged,
             cancelled_waiting_job_never_runs,
             cancelled_running_job_is_told_and_ends_cancelled,
             cancelled_batch_finishes_with_its_callbacks,
