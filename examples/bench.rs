@@ -71,6 +71,14 @@ async fn format_disk(host: String, device: String, done: Data<Done>) -> Result<(
     Ok(())
 }
 
+/// The batch scenario's callback: wakes the bench when the batch has fired.
+#[job(queue = "bench")]
+async fn batch_fired(batch: jobs_core::BatchSummary, fired: Data<Notify>) -> Result<(), JobError> {
+    let _ = batch;
+    fired.notify_one();
+    Ok(())
+}
+
 fn job() -> FormatDisk {
     FormatDisk {
         host: "node-123".into(),
@@ -174,6 +182,119 @@ impl Bench {
             println!("{{{}}}", fields.join(","));
         }
         self.rows.push(row);
+    }
+
+    /// A batch of `n` members: open and enqueue, one status read, every member read in
+    /// pages, the time until the callback ran, and the slowest single Redis call seen
+    /// meanwhile (SLOWLOG, threshold lowered for the run).
+    async fn batch(&mut self, n: u64) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        let mut slow = self.redis.clone();
+        let config = |k: &str, v: &str| redis::cmd("CONFIG").arg("SET").arg(k).arg(v).clone();
+        config("slowlog-log-slower-than", "1000")
+            .query_async::<()>(&mut slow)
+            .await?;
+        config("slowlog-max-len", "100000")
+            .query_async::<()>(&mut slow)
+            .await?;
+        redis::cmd("SLOWLOG")
+            .arg("RESET")
+            .query_async::<()>(&mut slow)
+            .await?;
+        let fired = Arc::new(Notify::new());
+        let t = Instant::now();
+        let (batch, _) = client
+            .batch()
+            .jobs((0..n).map(|_| job()))
+            .on_complete(BatchFired {
+                batch: jobs_core::BatchSummary::default(),
+            })
+            .enqueue()
+            .await?;
+        let open_secs = t.elapsed().as_secs_f64();
+        let before = self.counters().await?;
+        let t = Instant::now();
+        let status = client.batch_status(batch).await?.context("no batch")?;
+        let status_ms = t.elapsed().as_secs_f64() * 1e3;
+        let status_calls = self.counters().await?;
+        anyhow::ensure!(status.total == n, "status total {}", status.total);
+        let t = Instant::now();
+        let (mut read, mut pages) = (0, 0);
+        loop {
+            let page = client.batch_jobs(batch, read, 1_000).await?;
+            if page.is_empty() {
+                break;
+            }
+            read += page.len();
+            pages += 1;
+        }
+        let pages_secs = t.elapsed().as_secs_f64();
+        let paged = self.counters().await?;
+        anyhow::ensure!(read as u64 == n, "read {read} members");
+        let done = Arc::new(Done::default());
+        done.expect(n);
+        let worker = Worker::builder(client.clone())
+            .register::<FormatDisk>()
+            .register::<BatchFired>()
+            .data_arc(done.clone())
+            .data_arc(fired.clone())
+            .concurrency(256)
+            .build();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let notified = fired.notified();
+        let t = Instant::now();
+        let running = tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
+        tokio::time::timeout(Duration::from_secs(600), notified)
+            .await
+            .context("batch callback not run in 10 min")?;
+        let complete_secs = t.elapsed().as_secs_f64();
+        stop.cancel();
+        running.await??;
+        let entries: Vec<redis::Value> = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-1)
+            .query_async(&mut slow)
+            .await?;
+        // Each entry: [id, timestamp, duration µs, [command, args...], ...].
+        let slowest = entries
+            .iter()
+            .filter_map(|e| match e {
+                redis::Value::Array(fields) => match fields.get(2) {
+                    Some(redis::Value::Int(us)) => Some(*us),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        config("slowlog-log-slower-than", "10000")
+            .query_async::<()>(&mut slow)
+            .await?;
+        // Script calls (each one round trip); commands run inside scripts are not counted.
+        // A status read also sends one HGET per queue its members span.
+        let calls = |a: &Counters, b: &Counters| -> f64 {
+            b.calls.get("evalsha").copied().unwrap_or(0) as f64
+                - a.calls.get("evalsha").copied().unwrap_or(0) as f64
+        };
+        let mut row = Row {
+            scenario: format!("batch of {n}: open, status, pages, completion"),
+            jobs: n,
+            secs: complete_secs,
+            ..Row::default()
+        };
+        row.extra.insert("open_s", open_secs);
+        row.extra.insert("status_ms", status_ms);
+        row.extra
+            .insert("status_script_calls", calls(&before, &status_calls));
+        row.extra.insert("member_pages", pages as f64);
+        row.extra.insert("all_pages_s", pages_secs);
+        row.extra
+            .insert("pages_script_calls", calls(&status_calls, &paged));
+        row.extra.insert("slowest_call_ms", slowest as f64 / 1e3);
+        row.extra
+            .insert("slowlog_entries_over_1ms", entries.len() as f64);
+        self.push(row);
+        Ok(())
     }
 
     /// `calls` job lookups (`Client::job`) of a running job while `leased` jobs of the
@@ -583,6 +704,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if b.wanted("latency") {
         b.latency(if q { 300 } else { 1_000 }).await?;
+    }
+    if b.wanted("batch") {
+        b.batch(if q { 20_000 } else { 100_000 }).await?;
     }
     if b.wanted("lookups") {
         let calls = if q { 2_000 } else { 10_000 };

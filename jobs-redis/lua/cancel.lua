@@ -14,7 +14,7 @@
 -- 'not_found'.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })
 if wrong then return wrong end
 
 local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]

@@ -12,8 +12,7 @@
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
 
-local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' },
-  { KEYS[5], 'stream' } })
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]

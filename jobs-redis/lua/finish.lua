@@ -28,7 +28,7 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'zset' }, { KEYS[10], 'set' } })
+  { KEYS[9], 'zset' }, { KEYS[10], 'set' } })
 -- tokens needs no check: its first access is a read (HMGET) before any write, so a wrong
 -- type fails the call with nothing written. batch_active is only touched through pcall.
 if wrong then return wrong end
@@ -72,19 +72,27 @@ for n, id in ipairs(ids) do
     if not (kind == 'ok' and keep_none and not cancelled) then
       rec, why = load(jobs, id)
     end
+    -- The batch reserve counted this lease under: the record's (the caller's copy is
+    -- empty when it could not read the record).
+    local batch = batch_id
+    if batch == '' then
+      if rec then
+        batch = rec[F_BATCH]
+      elseif why == 'corrupt' then
+        batch = batch_of_unreadable(jobs, id)
+      end
+    end
     redis.call('ZREM', leased, id)
     ended[#ended + 1] = id
     current[n] = nil
-    -- The batch reserve counted this lease under: the record's (the caller's copy is
-    -- empty when it could not read the record).
-    batch_running(KEYS[12], batch_id ~= '' and batch_id or (rec and rec[F_BATCH]), -1)
+    batch_running(KEYS[12], batch, -1)
     if cancelled then redis.call('SREM', KEYS[10], id) end
     if why then
       -- Unreadable (or deleted by hand): kept in dead for inspection when there is
-      -- anything to keep.
+      -- anything to keep, and counted in its batch.
       if why == 'corrupt' then
         bury_unreadable(dead, id, now, ev)
-        batch_ended(outbox, batch_id, id, false, now)
+        batch_ended(outbox, batch, id, false, now)
         buried = buried + 1
       end
     elseif kind == 'ok' and keep_none and not cancelled then
@@ -113,7 +121,7 @@ for n, id in ipairs(ids) do
         -- The script can read the record but the caller could not use the job.
         bury(jobs, dead, id, rec, data, now)
         event(ev, 'dead', id, data)
-        batch_ended(outbox, rec[F_BATCH], id, false, now)
+        batch_ended(outbox, batch, id, false, now)
         buried = buried + 1
       elseif kind == 'fail' then
         rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1

@@ -73,6 +73,7 @@ end
 -- max_len 0: events are off. Appended last and never fatal: Redis does not roll back a
 -- script, so a stream that refuses the entry (at its last possible id, say) must not fail
 -- the transition already written; the lost events are logged on the server.
+-- (So no script checks the stream's type up front: a wrong one only loses events.)
 local function emit_events(key, max_len, ev)
   if max_len <= 0 then return end
   for _, kind in ipairs(EVENT_ORDER) do
@@ -152,9 +153,26 @@ local function load(jobs, id)
     return nil, 'corrupt'
   end
   for _, f in ipairs(NUMERIC) do
-    if type(rec[f]) ~= 'number' then return nil, 'corrupt' end
+    local x = rec[f]
+    -- NaN and infinities too: a sorted-set score made from one is refused after the
+    -- transition began.
+    if type(x) ~= 'number' or x ~= x or x == math.huge or x == -math.huge then
+      return nil, 'corrupt'
+    end
   end
   return rec
+end
+
+-- The batch of a job whose record `load` refused, if the record still says: so that a
+-- member ending in dead for an unreadable record is counted in its batch all the same.
+local function batch_of_unreadable(jobs, id)
+  local raw = redis.call('HGET', jobs, id)
+  if not raw then return nil end
+  local ok, rec = pcall(cmsgpack.unpack, raw)
+  if ok and type(rec) == 'table' and type(rec[F_BATCH]) == 'string' then
+    return rec[F_BATCH]
+  end
+  return nil
 end
 
 -- The reason kept with a job whose record cannot be read.
@@ -252,7 +270,10 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
     redis.call('ZREM', leased, id)
     if why == 'corrupt' then
       -- Kept for inspection, as reserve does with a corrupt ready record.
+      local batch = batch_of_unreadable(jobs, id)
+      batch_running(k.batch_active, batch, -1)
       bury_unreadable(dead, id, now, ev)
+      batch_ended(k.outbox, batch, id, false, now)
       buried = buried + 1
     end
     if rec then

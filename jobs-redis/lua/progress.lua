@@ -10,7 +10,7 @@
 -- changed then). Each recorded item is also a 'progress' event ("<percent> <message>").
 
 -- tokens: read (HMGET) before any write, so a wrong type fails with nothing written.
-local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'stream' } })
+local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' } })
 if wrong then return wrong end
 
 local jobs, leased = KEYS[1], KEYS[2]

@@ -11,7 +11,7 @@
 -- Returns: { requeued, buried, outbox entries due }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'list' }, { KEYS[6], 'stream' }, { KEYS[7], 'zset' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' } })
+  { KEYS[5], 'list' }, { KEYS[7], 'zset' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' } })
 -- batch_active is only touched through pcall (a display counter).
 if wrong then return wrong end
 

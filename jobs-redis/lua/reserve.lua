@@ -36,11 +36,12 @@
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
-  { KEYS[8], 'stream' }, { KEYS[9], 'zset' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' } })
+  { KEYS[9], 'zset' }, { KEYS[10], 'set' }, { KEYS[11], 'hash' } })
 -- batch_active is only touched through pcall (a display counter).
 if wrong then return wrong end
+-- INCRBY's own rules: a decimal integer without leading zeros (and far from 2^63).
 local seq = redis.call('GET', KEYS[7])
-if seq and not string.match(seq, '^%d+$') then
+if seq and not ((seq == '0' or string.match(seq, '^[1-9]%d*$')) and #seq <= 15) then
   return redis.error_reply('ERR key ' .. KEYS[7] .. ' holds a non-number where the job framework keeps its fencing-token counter')
 end
 
@@ -87,9 +88,8 @@ while taken < max and budget > 0 do
   local popped = redis.call('ZRANGE', ready, 0, math.min(max - taken, budget) - 1)
   if #popped == 0 then break end
   budget = budget - #popped
-  local raws, found = {}, 0
-  for i, id in ipairs(popped) do
-    raws[i] = redis.call('HGET', jobs, id)
+  local raws, found = redis.call('HMGET', jobs, unpack(popped)), 0
+  for i = 1, #popped do
     if raws[i] then found = found + 1 end
   end
   redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
@@ -97,12 +97,14 @@ while taken < max and budget > 0 do
   if found > 0 then
     token = redis.call('INCRBY', KEYS[7], found) - found
   end
+  local lease_args = {}
   for i, id in ipairs(popped) do
     local raw = raws[i]
     if raw then
       token = token + 1
       taken = taken + 1
-      redis.call('ZADD', leased, expires_arg, id)
+      lease_args[#lease_args + 1] = expires_arg
+      lease_args[#lease_args + 1] = id
       token_args[#token_args + 1] = id
       token_args[#token_args + 1] = token
       local n = #out
@@ -121,6 +123,9 @@ while taken < max and budget > 0 do
     else
       table.insert(out[2], id)
     end
+  end
+  if #lease_args > 0 then
+    redis.call('ZADD', leased, unpack(lease_args))
   end
 end
 if #token_args > 0 then

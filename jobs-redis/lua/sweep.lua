@@ -10,7 +10,7 @@
 -- Returns: { next cursor ('0' when the scan is complete), moved, outbox entries due }.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
-  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'stream' }, { KEYS[8], 'zset' } })
+  { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[8], 'zset' } })
 if wrong then return wrong end
 
 local ORPHANED = 'found in no set (orphaned by an earlier failure); moved to dead by a sweep'
@@ -34,7 +34,9 @@ for i = 1, #fields, 2 do
       event(ev, 'dead', id, ORPHANED)
       batch_ended(KEYS[8], rec[F_BATCH], id, false, now)
     else
+      local batch = batch_of_unreadable(KEYS[1], id)
       bury_unreadable(KEYS[6], id, now, ev)
+      batch_ended(KEYS[8], batch, id, false, now)
     end
     moved = moved + 1
   end

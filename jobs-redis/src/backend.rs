@@ -28,6 +28,9 @@ use crate::waiter::Waiter;
 const ENQUEUE_CHUNK: usize = 1_000;
 /// Most dead jobs retried in one script call.
 const RETRY_CHUNK: usize = 1_000;
+/// An idle worker with nothing due reserves again after this many idle waits (5 min with
+/// the default `idle_wait`).
+const IDLE_BACKSTOP: u32 = 60;
 /// Most jobs looked up by one script call.
 const LOOKUP_CHUNK: usize = 1_000;
 /// Stored jobs examined by one sweep script call.
@@ -189,6 +192,35 @@ impl RedisBackend {
         out
     }
 
+    /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`
+    /// when not stored, or why it cannot be shown.
+    async fn lookup(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut call = SCRIPTS.job.prepare_invoke();
+            call.key(&k.jobs)
+                .key(&k.ready)
+                .key(&k.scheduled)
+                .key(&k.leased)
+                .key(&k.succeeded)
+                .key(&k.dead);
+            for id in chunk {
+                call.arg(id.to_string());
+            }
+            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            for (id, entry) in chunk.iter().zip(reply::array(reply)?) {
+                out.push(job_entry(queue, *id, entry));
+            }
+        }
+        Ok(out)
+    }
+
     /// One finish script call for leases of one queue (at most [`BATCH_MAX`]): a status per
     /// item, and the queue's outbox length when an item belonged to a batch (else 0).
     async fn finish_chunk(
@@ -215,7 +247,7 @@ impl RedisBackend {
         }
         call.arg(self.inner.events_max_len);
         for item in items {
-            call.arg(item.id)
+            call.arg(&item.id[..])
                 .arg(item.token)
                 .arg(item.kind)
                 .arg(item.data)
@@ -303,10 +335,20 @@ impl RedisBackend {
         let before = out.len();
         // Jobs the worker cannot use: (raw id, token, reason). Each costs only itself: it
         // goes to dead with the reason, the others of the reply run.
-        let mut unusable: Vec<(String, u64, String)> = Vec::new();
+        let mut unusable: Vec<(Vec<u8>, u64, String)> = Vec::new();
         while let Ok([id, raw, token]) = take::<3>(&mut it) {
-            let raw_id = reply::string(id)?;
+            // Kept as bytes: the id goes back to finish exactly as stored, whatever it is.
+            let id_bytes = reply::bytes(id)?;
             let token = reply::uint(&token)?;
+            let Ok(raw_id) = std::str::from_utf8(&id_bytes) else {
+                let why = format!(
+                    "job id {:?} is not UTF-8: written outside the framework?",
+                    String::from_utf8_lossy(&id_bytes[..id_bytes.len().min(64)])
+                );
+                unusable.push((id_bytes, token, why));
+                continue;
+            };
+            let raw_id = raw_id.to_owned();
             let id = match raw_id.parse::<JobId>() {
                 // Renewals and outcomes name the job by the canonical form: a job stored
                 // under another spelling could never be renewed or finished.
@@ -315,7 +357,7 @@ impl RedisBackend {
                     let why = format!(
                         "job id {raw_id:?} is not in canonical form (lower-case, hyphenated UUID): written outside the framework?"
                     );
-                    unusable.push((raw_id, token, why));
+                    unusable.push((raw_id.into_bytes(), token, why));
                     continue;
                 }
                 Err(_) => {
@@ -323,7 +365,7 @@ impl RedisBackend {
                         "job id {:?} is not a UUID: written outside the framework?",
                         cut(&raw_id)
                     );
-                    unusable.push((raw_id, token, why));
+                    unusable.push((raw_id.into_bytes(), token, why));
                     continue;
                 }
             };
@@ -350,13 +392,14 @@ impl RedisBackend {
                 }),
                 Err(why) => {
                     let why = format!("the job record cannot be read: {why}");
-                    unusable.push((raw_id, token, why));
+                    unusable.push((raw_id.into_bytes(), token, why));
                 }
             }
         }
         if !unusable.is_empty() {
             for (id, _, why) in &unusable {
-                tracing::error!(queue, job_id = %cut(id), reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
+                let id = String::from_utf8_lossy(id);
+                tracing::error!(queue, job_id = %cut(&id), reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
             }
             let items = unusable.iter().map(|(id, token, why)| FinishArgs {
                 id: id.clone(),
@@ -446,10 +489,16 @@ impl jobs_core::Backend for RedisBackend {
         // The earliest scheduled job or lease end the queues are known to have. With none,
         // nothing comes due unannounced (a script that makes work pushes a wake-up token),
         // so the wait goes on, re-issued every `timeout`, until a token arrives.
+        // A backstop all the same: a wake-up token lost with a dropped connection must not
+        // leave work waiting for good, so an idle worker reserves once per IDLE_BACKSTOP
+        // waits even with nothing due.
+        let backstop = Instant::now() + timeout.saturating_mul(IDLE_BACKSTOP);
         let due = {
             let hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
             queues.iter().filter_map(|q| hints.get(q).copied()).min()
-        };
+        }
+        .map_or(backstop, |due| due.min(backstop));
+        let due = Some(due);
         if due.is_some_and(|due| due <= Instant::now()) {
             return Ok(());
         }
@@ -580,30 +629,23 @@ impl jobs_core::Backend for RedisBackend {
     }
 
     async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
-        Ok(self.jobs(queue, &[id]).await?.pop().flatten())
+        self.lookup(queue, &[id]).await?.pop().unwrap_or(Ok(None))
     }
 
     async fn jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Option<JobInfo>>, BackendError> {
-        let k = self.keys(queue)?;
-        let mut conn = self.conn().await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let mut call = SCRIPTS.job.prepare_invoke();
-            call.key(&k.jobs)
-                .key(&k.ready)
-                .key(&k.scheduled)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead);
-            for id in chunk {
-                call.arg(id.to_string());
-            }
-            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            for (id, entry) in chunk.iter().zip(reply::array(reply)?) {
-                out.push(job_entry(queue, *id, entry)?);
-            }
-        }
-        Ok(out)
+        // One job that cannot be shown (a record someone broke, a job in no state) must not
+        // hide the page it is on: it reads as absent, and `job` tells why.
+        Ok(self
+            .lookup(queue, ids)
+            .await?
+            .into_iter()
+            .map(|entry| {
+                entry.unwrap_or_else(|e| {
+                    tracing::warn!(queue, error = %e, "a job of the page cannot be shown");
+                    None
+                })
+            })
+            .collect())
     }
 
     async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
@@ -890,7 +932,7 @@ fn finish_args(outcome: &Outcome) -> (&'static str, &[u8], String) {
 
 /// One item of a finish script call, as its six arguments.
 struct FinishArgs<'a> {
-    id: String,
+    id: Vec<u8>,
     token: u64,
     kind: &'static str,
     data: &'a [u8],
@@ -901,7 +943,7 @@ struct FinishArgs<'a> {
 impl<'a> FinishArgs<'a> {
     fn new(lease: &Lease, kind: &'static str, data: &'a [u8], delay: String) -> Self {
         FinishArgs {
-            id: lease.id.to_string(),
+            id: lease.id.to_string().into_bytes(),
             token: lease.token,
             kind,
             data,

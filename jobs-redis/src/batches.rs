@@ -228,6 +228,7 @@ impl RedisBackend {
                 SCRIPTS
                     .batch_outbox
                     .key(&k.outbox)
+                    .key(&k.wake)
                     .arg("due")
                     .arg(DRAIN_PAGE)
                     .invoke_async(&mut conn)
@@ -291,7 +292,10 @@ impl RedisBackend {
             {
                 let mut conn = self.conn().await?;
                 let mut call = SCRIPTS.batch_outbox.prepare_invoke();
-                call.key(&k.outbox).arg("settle").arg(remove.len());
+                call.key(&k.outbox)
+                    .key(&k.wake)
+                    .arg("settle")
+                    .arg(remove.len());
                 for entry in &remove {
                     call.arg(*entry);
                 }
@@ -403,6 +407,7 @@ impl RedisBackend {
         let _: i64 = SCRIPTS
             .batch_outbox
             .key(&k.outbox)
+            .key(&k.wake)
             .arg("check")
             .arg(delay_ms)
             .arg(batch.to_string())

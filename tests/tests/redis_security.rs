@@ -328,6 +328,8 @@ mod acl {
         batch_callbacks_fire_once_with_a_summary,
         // cancellation of a running job: the cancel set, renew and finish
         cancelled_running_job_is_told_and_ends_cancelled,
+        // the orphan sweep (HSCAN)
+        orphan_sweep_moves_nothing_on_a_healthy_queue,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in

@@ -361,3 +361,31 @@ pub async fn jobs_are_looked_up_in_any_state<H: Harness>(h: &H) {
     assert_eq!((active.attempts, active.deliveries), (1, 1));
     assert_eq!(client.stats(Q).await.unwrap().orphaned, 0);
 }
+
+/// A healthy queue has no job in no state: the orphan count is 0 and a sweep moves nothing,
+/// whatever states its jobs are in.
+pub async fn orphan_sweep_moves_nothing_on_a_healthy_queue<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let echo = |label: &str| Echo {
+        label: label.into(),
+    };
+    client.enqueue(echo("ready")).await.unwrap();
+    client
+        .enqueue(echo("later"))
+        .delay(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    client.enqueue(echo("running")).await.unwrap();
+    let got = client
+        .backend()
+        .reserve(&queues(), 1, lease(h))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(client.sweep_orphans(Q).await.unwrap(), 0);
+    let stats = client.stats(Q).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.scheduled, stats.active, stats.orphaned),
+        (1, 1, 1, 0)
+    );
+}

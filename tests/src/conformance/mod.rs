@@ -151,6 +151,7 @@ macro_rules! conformance_tests {
             enqueue_with_same_id_is_idempotent,
             enqueue_many_stores_all,
             jobs_are_looked_up_in_any_state,
+            orphan_sweep_moves_nothing_on_a_healthy_queue,
             retry_dead_runs_again,
             retention_trims_succeeded,
             dead_set_is_capped,
