@@ -424,3 +424,63 @@ async fn batch_scripts_are_bounded() {
     .await;
     assert_eq!(stat("hgetall"), 0, "no script read a whole hash");
 }
+
+/// A worker that is already idle takes a claimed firing up when the claim ends, with no
+/// further ending and no new worker: the drain that meets the claim re-times the entry and
+/// wakes an idle worker, which learns when it is due. (Idle workers do not poll: before,
+/// the re-timed entry waited for the next unrelated wake-up.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_takes_up_a_claimed_firing_when_the_claim_ends() {
+    const MEMBERS: &str = "other";
+    let server = RedisServer::start().expect("start redis-server");
+    let b = RedisBackend::builder(&server.url())
+        .prefix("t")
+        .batch_claim(Duration::from_secs(3))
+        .connect()
+        .await
+        .expect("connect");
+    let client = Client::new(b.clone());
+    let (batch, ids) = client
+        .batch()
+        .job_on(MEMBERS, Echo { label: "a".into() }, JobId::new())
+        .on_complete(done("complete"))
+        .enqueue()
+        .await
+        .unwrap();
+    let got = b
+        .reserve(&[MEMBERS.to_owned()], 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(got[0].lease.id, ids[0]);
+    // The firing's drainer fails after claiming (the callbacks' queue refuses enqueues).
+    let callback_ready = "t:{suite}:ready";
+    server
+        .command(&["SET", callback_ready, "not a zset"])
+        .unwrap();
+    b.finish(vec![Finish {
+        lease: got[0].lease.clone(),
+        outcome: Outcome::Succeeded { result: None },
+    }])
+    .await
+    .unwrap();
+    server.command(&["DEL", callback_ready]).unwrap();
+    // No wake-up token left over from the steps above, and not the open's check entry
+    // (due about when the claim ends, it would take the firing up by itself): only the
+    // drain that meets the claim may tell the worker when to look again.
+    server
+        .command(&["DEL", "t:{other}:wake", "t:{suite}:wake"])
+        .unwrap();
+    server
+        .command(&["ZREM", "t:{suite}:ended", &format!("{batch} check")])
+        .unwrap();
+    // A worker with default settings: its first drain meets the claim, then it is idle.
+    let rec = Recorder::default();
+    let w = RunningWorker::start(&client, |b| {
+        b.register::<Echo>()
+            .register::<BatchDone>()
+            .data(rec.clone())
+            .queues([MEMBERS, Q])
+    });
+    fired_once(&server, &client, &rec, batch, &[MEMBERS, Q]).await;
+    w.stop().await.unwrap();
+}
