@@ -267,6 +267,35 @@ impl Bench {
             })
             .max()
             .unwrap_or(0);
+        if std::env::var_os("BENCH_SLOWLOG").is_some() {
+            // The slowest calls, to see which scripts they were: (µs, the call's words).
+            let mut calls: Vec<(i64, String)> = entries
+                .iter()
+                .filter_map(|e| match e {
+                    redis::Value::Array(f) => match (f.get(2), f.get(3)) {
+                        (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) => {
+                            let words: Vec<String> = args
+                                .iter()
+                                .take(5)
+                                .map(|a| match a {
+                                    redis::Value::BulkString(b) => {
+                                        String::from_utf8_lossy(&b[..b.len().min(40)]).into()
+                                    }
+                                    other => format!("{other:?}"),
+                                })
+                                .collect();
+                            Some((*us, format!("{} ({} args)", words.join(" "), args.len())))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            calls.sort_by(|a, b| b.0.cmp(&a.0));
+            for (us, call) in calls.iter().take(15) {
+                eprintln!("slow: {us} µs {call}");
+            }
+        }
         config("slowlog-log-slower-than", "10000")
             .query_async::<()>(&mut slow)
             .await?;

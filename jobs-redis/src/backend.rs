@@ -24,15 +24,18 @@ use crate::reply::{self, take};
 use crate::scripts::SCRIPTS;
 use crate::waiter::Waiter;
 
-/// Most jobs sent in one enqueue script call; bigger batches are split.
-const ENQUEUE_CHUNK: usize = 1_000;
+/// Most jobs sent in one enqueue script call; bigger batches are split. Sized so that one
+/// call holds the server for less than 5 ms (up to 13 µs a job, its event included, on a
+/// small machine, measured: 500 took 6-7 ms): a batch of 100,000 or a bulk enqueue never
+/// stalls other clients.
+const ENQUEUE_CHUNK: usize = 250;
 /// Most dead jobs retried in one script call.
 const RETRY_CHUNK: usize = 1_000;
 /// An idle worker with nothing due reserves again after this many idle waits (5 min with
 /// the default `idle_wait`).
 const IDLE_BACKSTOP: u32 = 60;
-/// Most jobs looked up by one script call.
-const LOOKUP_CHUNK: usize = 1_000;
+/// Most jobs looked up by one script call (under 5 ms of server time, as for enqueue).
+const LOOKUP_CHUNK: usize = 250;
 /// Stored jobs examined by one sweep script call.
 const SWEEP_PAGE: usize = 500;
 /// Most dead jobs listed in one call.

@@ -39,7 +39,7 @@ const DRAIN_PAGE: usize = 100;
 /// Rounds one drain goes on for at most; the next drain takes the rest.
 const DRAIN_ROUNDS: usize = 100;
 /// Members recorded per script call: bounds the time any one batch script holds Redis.
-const REGISTER_CHUNK: usize = 1_000;
+const REGISTER_CHUNK: usize = 500;
 /// Added jobs one check hands out to enqueue, per batch and call.
 const RECOVER_MAX: usize = 100;
 /// When a batch's drain failed, its entries are due again this much later.
