@@ -291,7 +291,7 @@ impl Bench {
                     _ => None,
                 })
                 .collect();
-            calls.sort_by(|a, b| b.0.cmp(&a.0));
+            calls.sort_by_key(|c| std::cmp::Reverse(c.0));
             for (us, call) in calls.iter().take(15) {
                 eprintln!("slow: {us} µs {call}");
             }
