@@ -22,6 +22,9 @@
 --     only: the batch was never opened)
 --   open: { 'added' or 'finished', then batch_reply's fields (batch_lib.lua) }
 --   added: 1
+--
+-- Uses lib.lua: now_ms; batch_lib.lua: batch_check_types, batch_register,
+--  batch_is_complete, batch_state, batch_reply.
 
 local wrong = batch_check_types()
 if wrong then return wrong end

@@ -4,6 +4,8 @@
 -- ARGV[1] how long the finished batch stays readable, ms
 --
 -- Returns: 1.
+--
+-- Uses batch_lib.lua: batch_check_types.
 
 local wrong = batch_check_types()
 if wrong then return wrong end

@@ -18,6 +18,8 @@
 -- once it confirmed). A check of a pending batch hands out added jobs whose adder did
 -- not report them enqueued within the grace period and that have not ended: the caller
 -- enqueues them (by id: a job still stored is not stored twice) and reports them added.
+--
+-- Uses lib.lua: now_ms; batch_lib.lua: batch_check_types, batch_state, batch_reply.
 
 local wrong = batch_check_types()
 if wrong then return wrong end

@@ -16,6 +16,8 @@
 --            another drainer may have removed them meanwhile)
 --
 -- Returns: due: the entries; check, settle: 1.
+--
+-- Uses lib.lua: check_types, now_ms, wake.
 
 local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'list' } })
 if wrong then return wrong end

@@ -5,6 +5,8 @@
 --
 -- Returns: members: { job id, queue, job id, queue, ... } in the order they joined;
 --   dead: { job id, ... } in the order they were counted.
+--
+-- Uses no lib.lua helper.
 
 local first = tonumber(ARGV[2])
 local last = first + tonumber(ARGV[3]) - 1

@@ -6,6 +6,8 @@
 -- Returns: nil for a batch never opened; else { total, succeeded, dead, finished (0/1),
 --   the first dead ids, the queues its members sit on (to read how many run: one
 --   batch_active field per queue) }.
+--
+-- Uses no lib.lua helper.
 
 local state = redis.call('HMGET', B_META, 'opened', 'finished', 'succeeded', 'dead')
 if state[1] ~= '1' then return nil end

@@ -12,6 +12,8 @@
 --
 -- Returns: { what, outbox entries due }, what one of 'cancelled', 'requested', 'finished',
 -- 'not_found'.
+--
+-- Uses lib.lua: check_types, emit_events, now_ms, load, trim, cancel_job.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })

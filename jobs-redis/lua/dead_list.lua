@@ -7,6 +7,8 @@
 --   stalls, created, finished, error, result or '', progress percent or '', progress
 --   message or '' }; corrupt records come back with
 --   name '' and error 'corrupt record'.
+--
+-- Uses lib.lua: load.
 
 local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}

@@ -11,6 +11,8 @@
 --   batch id ('' for none)
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
+--
+-- Uses lib.lua: check_types, event, emit_events, now_ms, ready_score, wake.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end

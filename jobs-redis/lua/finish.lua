@@ -25,6 +25,10 @@
 --
 -- Every record an item needs is read and checked before that item changes anything, so
 -- a record someone broke ends its own job in dead and never fails its neighbours.
+--
+-- Uses lib.lua: check_types, event, emit_events, batch_running, batch_ended, now_ms,
+--  ready_at, lease_tokens, load, batch_of_unreadable, bury_unreadable, store, wake,
+--  schedule, trim, bury, cancel_job.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },

@@ -10,6 +10,8 @@
 -- error or '', result or '', progress percent or '', progress message or '' }, state one
 -- of ready, scheduled, active, succeeded, dead, cancelled, orphan (in no set: see
 -- sweep.lua). At most six O(log n) reads per id, however many jobs are leased.
+--
+-- Uses lib.lua: load.
 
 local out = {}
 for n, id in ipairs(ARGV) do

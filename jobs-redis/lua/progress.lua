@@ -8,6 +8,8 @@
 --
 -- Returns: one number per item: 1 when recorded, 0 when the token is stale (nothing is
 -- changed then). Each recorded item is also a 'progress' event ("<percent> <message>").
+--
+-- Uses lib.lua: check_types, event, emit_events, lease_tokens, load, store.
 
 -- tokens: read (HMGET) before any write, so a wrong type fails with nothing written.
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' } })

@@ -9,6 +9,8 @@
 -- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
 -- Returns: { requeued, buried, outbox entries due }.
+--
+-- Uses lib.lua: check_types, emit_events, now_ms, wake, recover_expired.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'list' }, { KEYS[7], 'zset' }, { KEYS[8], 'set' }, { KEYS[9], 'hash' } })

@@ -8,6 +8,8 @@
 -- Returns: one number per lease: the new lease end; its negative when the job was
 -- cancelled (the worker tells it to stop); 0 when the token is stale (the job was
 -- recovered, handed to another worker, or finished). A stale lease is left unchanged.
+--
+-- Uses lib.lua: check_types, now_ms, lease_tokens.
 
 -- tokens: read (HMGET) before any write, so a wrong type fails with nothing written.
 local wrong = check_types({ { KEYS[1], 'zset' }, { KEYS[2], 'set' } })

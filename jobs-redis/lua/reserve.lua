@@ -23,9 +23,9 @@
 -- Returns: { next_in, skipped, lease_end, outbox entries due, id1, record1, token1, id2, ... }.
 --   The records come back as stored (msgpack, decoded by the caller, which adds this
 --   delivery to the attempts and deliveries they count): nothing is rewritten here.
---   When no job was leased, next_in is the time in ms until the earliest scheduled run-at
---   lease end or outbox entry (-1 if there is none); 0 otherwise. Relative, so the caller never
---   compares its own clock with the server's. skipped lists the ids of ready entries
+--   When no job was leased, next_in is the time in ms until the earliest scheduled run-at,
+--   lease end or outbox entry (-1 if there is none); 0 otherwise. Relative, so the caller
+--   never compares its own clock with the server's. skipped lists the ids of ready entries
 --   whose record was missing: they are taken out of ready and the reservation goes on
 --   with the jobs behind them (at most SKIP_MAX such entries per call). A scheduled job
 --   whose record cannot be read goes to dead with the reason, as the caller sends a ready
@@ -33,6 +33,9 @@
 --
 -- Everything that can fail (types, the counter's value) is checked before the first write:
 -- Redis does not roll a script back.
+--
+-- Uses lib.lua: check_types, event, emit_events, batch_running, now_ms, set_ready_at,
+--  ready_score, load, bury_unreadable, store, wake, trim, recover_expired.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },

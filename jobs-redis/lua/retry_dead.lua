@@ -4,6 +4,8 @@
 -- ARGV: job ids (the caller sends bounded chunks)
 --
 -- Returns: how many moved. Ids not in the dead set, or with unreadable records, are skipped.
+--
+-- Uses lib.lua: check_types, now_ms, set_ready_at, ready_score, load, store, wake.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end

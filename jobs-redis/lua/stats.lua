@@ -7,6 +7,8 @@
 -- no set (left behind by a failure outside the framework; sweep.lua moves them to dead),
 -- counted as records minus set entries, so O(1); entries whose record was deleted by hand
 -- make it an underestimate.
+--
+-- Uses no lib.lua helper.
 
 local counts = {
   redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),

@@ -8,6 +8,9 @@
 -- ARGV[3] events max length (0: off)
 --
 -- Returns: { next cursor ('0' when the scan is complete), moved, outbox entries due }.
+--
+-- Uses lib.lua: check_types, event, emit_events, batch_ended, now_ms, load,
+--  batch_of_unreadable, bury_unreadable, bury.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[8], 'zset' } })
