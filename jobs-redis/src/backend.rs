@@ -15,7 +15,7 @@ use jobs_core::{BatchCounts, BatchId, Callback};
 use redis::Value;
 use tokio::time::Instant;
 
-use crate::combiner::{Combiner, copy};
+use crate::combiner::Combiner;
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::keys::QueueKeys;
@@ -141,7 +141,7 @@ impl RedisBackend {
         let mut conn = match self.conn().await {
             Ok(conn) => conn,
             Err(e) => {
-                return (0..jobs.len()).map(|_| Err(copy(&e))).collect();
+                return (0..jobs.len()).map(|_| Err(error::copy(&e))).collect();
             }
         };
         let groups = by_queue(
@@ -154,7 +154,7 @@ impl RedisBackend {
                 Ok(k) => k,
                 Err(e) => {
                     for (pos, _) in &group {
-                        out[*pos] = Err(copy(&e));
+                        out[*pos] = Err(error::copy(&e));
                     }
                     continue;
                 }
@@ -187,7 +187,7 @@ impl RedisBackend {
                 if let Err(e) = stored {
                     let e = error::map(e);
                     for (pos, _) in chunk {
-                        out[*pos] = Err(copy(&e));
+                        out[*pos] = Err(error::copy(&e));
                     }
                 }
             }
@@ -438,7 +438,14 @@ impl jobs_core::Backend for RedisBackend {
             // Big enough to fill calls of its own.
             return self.enqueue_now(jobs).await;
         }
-        self.enqueue_combined(jobs).await
+        let this = self.clone();
+        self.inner
+            .combiner
+            .submit(jobs, move |jobs| {
+                let this = this.clone();
+                async move { this.enqueue_each(&jobs).await }
+            })
+            .await
     }
 
     async fn reserve(

@@ -5,23 +5,24 @@
 //! time, the jobs that arrive while a call is in flight are sent together in the next
 //! one. A lone caller is not delayed: with nothing in flight, its call starts at once.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use jobs_core::BackendError;
 use jobs_core::backend::NewJob;
 use tokio::sync::oneshot;
-
-use crate::backend::RedisBackend;
 
 /// Most jobs one combined flush carries.
 const FLUSH_MAX: usize = 1_000;
 
 type Reply = oneshot::Sender<Result<(), BackendError>>;
 
-/// The jobs waiting for the next flush, and whether a flush task is running.
-#[derive(Default)]
+/// The jobs waiting for the next flush, and whether a flush task is running. Cheap to
+/// clone; clones share the queue. It knows nothing of Redis: the caller says how a flush
+/// sends its jobs (one result per job, in order).
+#[derive(Default, Clone)]
 pub(crate) struct Combiner {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -30,19 +31,28 @@ struct State {
     flushing: bool,
 }
 
-impl RedisBackend {
-    /// Enqueues `jobs` in a script call shared with other callers' jobs.
-    pub(crate) async fn enqueue_combined(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+impl Combiner {
+    /// Enqueues `jobs` in a call shared with other callers' jobs; `send` sends one
+    /// flush's jobs and returns each job's result, in order.
+    pub(crate) async fn submit<F, Fut>(
+        &self,
+        jobs: Vec<NewJob>,
+        send: F,
+    ) -> Result<(), BackendError>
+    where
+        F: Fn(Vec<NewJob>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Result<(), BackendError>>> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let start = {
-            let mut state = self.inner.combiner.lock();
+            let mut state = self.lock();
             state.pending.push((jobs, tx));
             !std::mem::replace(&mut state.flushing, true)
         };
         if start {
             // A task of its own, not the caller's future: a caller that gives up (a
             // timeout) must not cancel the call carrying other callers' jobs.
-            tokio::spawn(self.clone().flush());
+            tokio::spawn(self.clone().flush(send));
         }
         rx.await.unwrap_or_else(|_| {
             Err(BackendError::Unavailable(
@@ -51,10 +61,14 @@ impl RedisBackend {
         })
     }
 
-    async fn flush(self) {
+    async fn flush<F, Fut>(self, send: F)
+    where
+        F: Fn(Vec<NewJob>) -> Fut,
+        Fut: Future<Output = Vec<Result<(), BackendError>>>,
+    {
         loop {
             let batch = {
-                let mut state = self.inner.combiner.lock();
+                let mut state = self.lock();
                 if state.pending.is_empty() {
                     state.flushing = false;
                     return;
@@ -76,7 +90,7 @@ impl RedisBackend {
             // Each caller gets the result of its own jobs' calls: when one queue's call
             // fails, callers whose jobs were stored by another call must hear Ok (or they
             // would enqueue them again under fresh ids).
-            let mut results = self.enqueue_each(&jobs).await.into_iter();
+            let mut results = send(jobs).await.into_iter();
             for (reply, n) in replies.into_iter().zip(counts) {
                 let mut mine: Result<(), BackendError> = Ok(());
                 for result in results.by_ref().take(n) {
@@ -89,21 +103,8 @@ impl RedisBackend {
             }
         }
     }
-}
 
-impl Combiner {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The same error for each job (and caller) that shared a failed call.
-pub(crate) fn copy(e: &BackendError) -> BackendError {
-    match e {
-        BackendError::Unavailable(src) => BackendError::Unavailable(src.to_string().into()),
-        BackendError::Full(s) => BackendError::Full(s.clone()),
-        BackendError::Corrupt(s) => BackendError::Corrupt(s.clone()),
-        BackendError::InvalidQueue(q) => BackendError::InvalidQueue(q.clone()),
-        other => BackendError::Other(other.to_string().into()),
     }
 }

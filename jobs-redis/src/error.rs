@@ -46,3 +46,14 @@ pub(crate) fn pool(err: deadpool::managed::PoolError<RedisError>) -> BackendErro
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> BackendError {
     BackendError::Corrupt(what.to_string())
 }
+
+/// The same error for each job (and caller) that shared a failed call.
+pub(crate) fn copy(e: &BackendError) -> BackendError {
+    match e {
+        BackendError::Unavailable(src) => BackendError::Unavailable(src.to_string().into()),
+        BackendError::Full(s) => BackendError::Full(s.clone()),
+        BackendError::Corrupt(s) => BackendError::Corrupt(s.clone()),
+        BackendError::InvalidQueue(q) => BackendError::InvalidQueue(q.clone()),
+        other => BackendError::Other(other.to_string().into()),
+    }
+}

@@ -190,7 +190,7 @@ impl Waiter {
                     let mut callers = callers.into_iter().filter(|c| !c.is_closed());
                     if let Some(first) = callers.next() {
                         for caller in callers {
-                            let _ = caller.send(Woken::Failed(copy(&e)));
+                            let _ = caller.send(Woken::Failed(error::copy(&e)));
                         }
                         let _ = first.send(Woken::Failed(e));
                     }
@@ -341,15 +341,5 @@ impl Waiter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(conn);
-    }
-}
-
-/// A copy of `e` for another caller (errors are not `Clone`): same kind, same message.
-fn copy(e: &BackendError) -> BackendError {
-    match e {
-        BackendError::Unavailable(source) => BackendError::Unavailable(source.to_string().into()),
-        BackendError::Full(detail) => BackendError::Full(detail.clone()),
-        BackendError::Corrupt(detail) => BackendError::Corrupt(detail.clone()),
-        other => BackendError::Other(other.to_string().into()),
     }
 }
