@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::batch::{BatchCounts, BatchId, Callback};
+use crate::batch::{BatchCounts, BatchId, BatchSummary, Callback};
 use crate::event::{Event, EventCursor};
 use crate::{BackendError, JobId};
 
@@ -43,6 +43,23 @@ pub struct NewJob {
     pub max_attempts: u32,
     /// The batch it belongs to, if any.
     pub batch: Option<BatchId>,
+}
+
+impl NewJob {
+    /// The job a batch's callback enqueues when the batch ended as `summary` says: its
+    /// fixed id, its arguments with the summary in their `batch` field.
+    pub fn from_callback(callback: &Callback, summary: &BatchSummary) -> Self {
+        NewJob {
+            id: callback.id,
+            name: callback.name.clone(),
+            queue: callback.queue.clone(),
+            payload: summary.inject(callback.payload.as_bytes()),
+            priority: callback.priority,
+            run_at: RunAt::Now,
+            max_attempts: callback.max_attempts,
+            batch: None,
+        }
+    }
 }
 
 /// What [`Backend::batch_open`] or [`Backend::batch_add`] did.

@@ -17,7 +17,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{JobInfo, NewJob};
 use crate::{InvalidJobId, JobId};
 
 /// Most dead member ids a [`BatchSummary`] or [`BatchStatus`] carries: a batch of 100,000
@@ -155,22 +154,6 @@ pub struct Callback {
     pub max_attempts: u32,
 }
 
-impl Callback {
-    /// The job to enqueue when the batch ended as `summary` says.
-    pub fn to_job(&self, summary: &BatchSummary) -> NewJob {
-        NewJob {
-            id: self.id,
-            name: self.name.clone(),
-            queue: self.queue.clone(),
-            payload: summary.inject(self.payload.as_bytes()),
-            priority: self.priority,
-            run_at: Default::default(),
-            max_attempts: self.max_attempts,
-            batch: None,
-        }
-    }
-}
-
 /// A batch's counts, as [`crate::Backend::batch`] reports them: kept as members end, so
 /// reading them costs the same for ten members as for a hundred thousand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -237,19 +220,6 @@ pub struct BatchStatus {
     pub dead_jobs: Vec<JobId>,
     /// Every member ended and the callbacks fired.
     pub finished: bool,
-}
-
-/// One member of a batch with its record, as [`crate::Client::batch_jobs`] pages them.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct BatchMember {
-    /// The job.
-    pub id: JobId,
-    /// Its queue.
-    pub queue: String,
-    /// Its record (state, progress, error, ...); `None` once retention removed it, or
-    /// while an added member is being enqueued.
-    pub info: Option<JobInfo>,
 }
 
 /// Why a batch call was refused.

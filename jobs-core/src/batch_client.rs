@@ -1,9 +1,7 @@
 //! The client side of batches: opening one, adding to it, reading its status.
 
 use crate::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob, RunAt};
-use crate::batch::{
-    BATCH_PAGE_MAX, BatchError, BatchId, BatchMember, BatchStatus, Callback, CallbackKind,
-};
+use crate::batch::{BATCH_PAGE_MAX, BatchError, BatchId, BatchStatus, Callback, CallbackKind};
 use crate::{BackendError, Client, EnqueueError, Job, JobId};
 
 /// A batch being put together; see [`Client::batch`]. Nothing is sent until
@@ -294,4 +292,17 @@ impl<B: Backend> BatchBuilder<'_, B> {
             .map_err(EnqueueError::Backend)?;
         Ok((self.id, ids))
     }
+}
+
+/// One member of a batch with its record, as [`crate::Client::batch_jobs`] pages them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BatchMember {
+    /// The job.
+    pub id: JobId,
+    /// Its queue.
+    pub queue: String,
+    /// Its record (state, progress, error, ...); `None` once retention removed it, or
+    /// while an added member is being enqueued.
+    pub info: Option<JobInfo>,
 }

@@ -31,10 +31,10 @@ mod worker;
 pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
 pub use backoff::Backoff;
 pub use batch::{
-    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchError, BatchId, BatchMember,
-    BatchStatus, BatchSummary, Callback, CallbackKind,
+    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchError, BatchId, BatchStatus,
+    BatchSummary, Callback, CallbackKind,
 };
-pub use batch_client::BatchBuilder;
+pub use batch_client::{BatchBuilder, BatchMember};
 pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
 pub use context::{CancelReason, JobContext};
 pub use data::{Data, DataMap, DataType};

@@ -299,7 +299,7 @@ impl State {
             .callbacks
             .iter()
             .filter(|c| c.kind.fires(summary.dead))
-            .map(|c| c.to_job(&summary))
+            .map(|c| NewJob::from_callback(c, &summary))
             .collect();
         let fired = !jobs.is_empty();
         for job in jobs {

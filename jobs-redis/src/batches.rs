@@ -377,7 +377,7 @@ impl RedisBackend {
             .map(|v| {
                 let json = reply::string(v)?;
                 serde_json::from_str::<Callback>(&json)
-                    .map(|c| c.to_job(&summary))
+                    .map(|c| NewJob::from_callback(&c, &summary))
                     .map_err(|e| error::corrupt(format!("batch {batch}: bad callback: {e}")))
             })
             .collect::<Result<_, _>>()?;
