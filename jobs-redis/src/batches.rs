@@ -331,16 +331,41 @@ impl RedisBackend {
             call.invoke_async(&mut conn).await.map_err(error::map)?
         };
         let standing = Standing::parse(&mut reply::array(reply)?.into_iter())?;
+        // What counting unreadable added jobs as dead asks of this group's entries (a live
+        // claim met then: keep them, as for this call's own answer).
+        let mut inner = Next::Remove;
         if !standing.late.is_empty() {
-            let jobs = standing
-                .late
-                .iter()
-                .map(|(id, raw)| decode_job(batch, id, raw))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut jobs = Vec::new();
+            let mut unreadable = Vec::new();
+            for (id, raw) in &standing.late {
+                match decode_job(batch, id, raw) {
+                    Ok(job) => jobs.push(job),
+                    Err(e) => {
+                        tracing::error!(%batch, job_id = %id, error = %e, "an added job kept with its batch cannot be read: counted as dead");
+                        unreadable.push((id.clone(), "d".to_owned()));
+                    }
+                }
+            }
             let ids: Vec<&str> = standing.late.iter().map(|(id, _)| id.as_str()).collect();
-            tracing::warn!(%batch, jobs = jobs.len(), "enqueueing jobs added to the batch whose adder did not report them enqueued (it died?)");
-            self.enqueue_now(jobs).await?;
+            if !jobs.is_empty() {
+                tracing::warn!(%batch, jobs = jobs.len(), "enqueueing jobs added to the batch whose adder did not report them enqueued (it died?)");
+                self.enqueue_now(jobs).await?;
+            }
+            if !unreadable.is_empty() {
+                // Counted before the stash is cleared: a member that never runs must still
+                // end, or its batch never would. Counting is idempotent per member.
+                let dead = Group {
+                    batch,
+                    endings: unreadable,
+                    check: false,
+                    entries: Vec::new(),
+                };
+                inner = Box::pin(self.settle_batch(&dead)).await?;
+            }
             self.added(batch, &ids).await?;
+        }
+        if let Next::Retry(ms) = inner {
+            return Ok(Next::Retry(ms));
         }
         Ok(match standing.status.as_str() {
             "fire" => {

@@ -344,9 +344,12 @@ async fn batch_scripts_are_bounded() {
         .unwrap();
 
     // Every script call's arguments (SLOWLOG shows 31, then "... (N more arguments)").
+    // The whole log is a large reply: no response timeout on a busy machine.
     let mut conn = redis::Client::open(server.url())
         .unwrap()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new().set_response_timeout(None),
+        )
         .await
         .unwrap();
     let log: Vec<redis::Value> = redis::cmd("SLOWLOG")
@@ -483,4 +486,53 @@ async fn an_idle_worker_takes_up_a_claimed_firing_when_the_claim_ends() {
     });
     fired_once(&server, &client, &rec, batch, &[MEMBERS, Q]).await;
     w.stop().await.unwrap();
+}
+
+/// The same, with the job kept for the dead adder broken by hand: it cannot be enqueued,
+/// so it counts as dead, and the batch still finishes (it used to be retried for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_job_that_cannot_be_read_counts_as_dead() {
+    let server = RedisServer::start().expect("start redis-server");
+    let b = backend(&server).await;
+    let client = Client::new(b.clone());
+    let (batch, _) = client
+        .batch()
+        .job(Echo {
+            label: "first".into(),
+        })
+        .on_complete(done("complete"))
+        .enqueue()
+        .await
+        .unwrap();
+    let added = NewJob {
+        id: JobId::new(),
+        name: "echo".into(),
+        queue: "other".into(),
+        payload: br#"{"label":"added"}"#.to_vec(),
+        priority: 0,
+        run_at: RunAt::Now,
+        max_attempts: 3,
+        batch: Some(batch),
+    };
+    server
+        .command(&["SET", "t:{other}:ready", "not a zset"])
+        .unwrap();
+    assert!(b.batch_add(batch, vec![added.clone()]).await.is_err());
+    server.command(&["DEL", "t:{other}:ready"]).unwrap();
+    let stash = format!("t:{{batch:{batch}}}:adding_jobs");
+    assert_eq!(
+        server
+            .command(&["HSET", &stash, &added.id.to_string(), "garbage"])
+            .unwrap(),
+        ":0",
+        "the job was kept for the dead adder"
+    );
+
+    let rec = Recorder::default();
+    let w = worker(&client, &rec, &[Q, "other"]);
+    let summary = fired_once(&server, &client, &rec, batch, &[Q, "other"]).await;
+    w.stop().await.unwrap();
+    assert_eq!((summary.total, summary.succeeded, summary.dead), (2, 1, 1));
+    assert_eq!(summary.dead_jobs, [added.id]);
+    assert!(rec.runs_of("added").is_empty());
 }
