@@ -260,15 +260,14 @@ async fn a_retried_empty_batch_open_fires_once_after_the_claim() {
     assert_eq!(summary.total, 0);
 }
 
-/// A job added to a batch by a caller that dies between recording it and enqueueing it
-/// (here: the enqueue fails, and the caller never retries). Before, the batch waited for
-/// it for ever. Now a worker enqueues it once the claim period has passed; it runs once
-/// and the batch fires once, counting it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_whose_adder_died_before_enqueueing_it_runs_and_counts() {
-    let server = RedisServer::start().expect("start redis-server");
-    let b = backend(&server).await;
-    let client = Client::new(b.clone());
+/// A batch of one member ("first", on the suite's queue) to which a job ("added", on
+/// queue "other") was added by a caller whose enqueue failed after the job was recorded
+/// with the batch (the caller then died: it never retries).
+async fn batch_with_an_interrupted_add(
+    server: &RedisServer,
+    b: &RedisBackend,
+    client: &Client<RedisBackend>,
+) -> (jobs_core::BatchId, NewJob) {
     let (batch, _) = client
         .batch()
         .job(Echo {
@@ -293,6 +292,19 @@ async fn a_job_whose_adder_died_before_enqueueing_it_runs_and_counts() {
         .unwrap();
     assert!(b.batch_add(batch, vec![added.clone()]).await.is_err());
     server.command(&["DEL", "t:{other}:ready"]).unwrap();
+    (batch, added)
+}
+
+/// A job added to a batch by a caller that dies between recording it and enqueueing it
+/// (here: the enqueue fails, and the caller never retries). Before, the batch waited for
+/// it for ever. Now a worker enqueues it once the claim period has passed; it runs once
+/// and the batch fires once, counting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_adder_died_before_enqueueing_it_runs_and_counts() {
+    let server = RedisServer::start().expect("start redis-server");
+    let b = backend(&server).await;
+    let client = Client::new(b.clone());
+    let (batch, added) = batch_with_an_interrupted_add(&server, &b, &client).await;
     assert!(client.job("other", added.id).await.unwrap().is_none());
     assert_eq!(
         client.batch_status(batch).await.unwrap().unwrap().total,
@@ -495,30 +507,7 @@ async fn an_added_job_that_cannot_be_read_counts_as_dead() {
     let server = RedisServer::start().expect("start redis-server");
     let b = backend(&server).await;
     let client = Client::new(b.clone());
-    let (batch, _) = client
-        .batch()
-        .job(Echo {
-            label: "first".into(),
-        })
-        .on_complete(done("complete"))
-        .enqueue()
-        .await
-        .unwrap();
-    let added = NewJob {
-        id: JobId::new(),
-        name: "echo".into(),
-        queue: "other".into(),
-        payload: br#"{"label":"added"}"#.to_vec(),
-        priority: 0,
-        run_at: RunAt::Now,
-        max_attempts: 3,
-        batch: Some(batch),
-    };
-    server
-        .command(&["SET", "t:{other}:ready", "not a zset"])
-        .unwrap();
-    assert!(b.batch_add(batch, vec![added.clone()]).await.is_err());
-    server.command(&["DEL", "t:{other}:ready"]).unwrap();
+    let (batch, added) = batch_with_an_interrupted_add(&server, &b, &client).await;
     let stash = format!("t:{{batch:{batch}}}:adding_jobs");
     assert_eq!(
         server
