@@ -343,32 +343,31 @@ impl RedisBackend {
             // Kept as bytes: the id goes back to finish exactly as stored, whatever it is.
             let id_bytes = reply::bytes(id)?;
             let token = reply::uint(&token)?;
-            let Ok(raw_id) = std::str::from_utf8(&id_bytes) else {
-                let why = format!(
+            let parsed = match std::str::from_utf8(&id_bytes) {
+                // Renewals and outcomes name the job by its canonical form (36 characters,
+                // lower case): a job stored under another spelling could never be renewed
+                // or finished. Checked without formatting the id again (hot path).
+                Ok(raw) => match raw.parse::<JobId>() {
+                    Ok(id) if raw.len() == 36 && !raw.bytes().any(|b| b.is_ascii_uppercase()) => {
+                        Ok(id)
+                    }
+                    Ok(_) => Err(format!(
+                        "job id {raw:?} is not in canonical form (lower-case, hyphenated UUID): written outside the framework?"
+                    )),
+                    Err(_) => Err(format!(
+                        "job id {:?} is not a UUID: written outside the framework?",
+                        cut(raw)
+                    )),
+                },
+                Err(_) => Err(format!(
                     "job id {:?} is not UTF-8: written outside the framework?",
                     String::from_utf8_lossy(&id_bytes[..id_bytes.len().min(64)])
-                );
-                unusable.push((id_bytes, token, why));
-                continue;
+                )),
             };
-            let raw_id = raw_id.to_owned();
-            let id = match raw_id.parse::<JobId>() {
-                // Renewals and outcomes name the job by the canonical form: a job stored
-                // under another spelling could never be renewed or finished.
-                Ok(id) if id.to_string() == raw_id => id,
-                Ok(_) => {
-                    let why = format!(
-                        "job id {raw_id:?} is not in canonical form (lower-case, hyphenated UUID): written outside the framework?"
-                    );
-                    unusable.push((raw_id.into_bytes(), token, why));
-                    continue;
-                }
-                Err(_) => {
-                    let why = format!(
-                        "job id {:?} is not a UUID: written outside the framework?",
-                        cut(&raw_id)
-                    );
-                    unusable.push((raw_id.into_bytes(), token, why));
+            let id = match parsed {
+                Ok(id) => id,
+                Err(why) => {
+                    unusable.push((id_bytes, token, why));
                     continue;
                 }
             };
@@ -395,7 +394,7 @@ impl RedisBackend {
                 }),
                 Err(why) => {
                     let why = format!("the job record cannot be read: {why}");
-                    unusable.push((raw_id.into_bytes(), token, why));
+                    unusable.push((id_bytes, token, why));
                 }
             }
         }
@@ -508,8 +507,7 @@ impl jobs_core::Backend for RedisBackend {
             queues.iter().filter_map(|q| hints.get(q).copied()).min()
         }
         .map_or(backstop, |due| due.min(backstop));
-        let due = Some(due);
-        if due.is_some_and(|due| due <= Instant::now()) {
+        if due <= Instant::now() {
             return Ok(());
         }
         let keys = queues

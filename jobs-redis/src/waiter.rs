@@ -109,14 +109,14 @@ impl Waiter {
         })
     }
 
-    /// Blocks until one of `keys` gets a token, until `until` (if any), or until a wait
+    /// Blocks until one of `keys` gets a token, until `until`, or until a wait
     /// fails. Each BLPOP lasts at most `block` on the server and is re-issued while the
     /// caller waits. A token is taken by this caller only if it returns because of it.
     pub(crate) async fn wait(
         self: &Arc<Self>,
         keys: &[String],
         block: Duration,
-        until: Option<Instant>,
+        until: Instant,
     ) -> Result<(), BackendError> {
         if keys.is_empty() {
             return Ok(());
@@ -134,12 +134,7 @@ impl Waiter {
                 }
             }
         }
-        let due = async {
-            match until {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let due = tokio::time::sleep_until(until);
         tokio::select! {
             // A token that is there is taken before the deadline is looked at.
             biased;
