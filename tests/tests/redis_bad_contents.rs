@@ -247,9 +247,8 @@ async fn a_scheduled_job_with_an_unreadable_record_goes_to_dead() {
 async fn ready_entries_without_records_do_not_hide_the_jobs_behind_them() {
     let (_server, client, mut raw) = setup().await;
     let real = client.enqueue(echo("behind")).await.unwrap();
-    for i in 0..50 {
+    for _ in 0..50 {
         push_ready(&mut raw, &JobId::new().to_string()).await;
-        let _ = i;
     }
     // One reservation of ten: the fifty ids without records are taken out and the real
     // job behind them is leased in the same call.
