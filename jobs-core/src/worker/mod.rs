@@ -210,8 +210,9 @@ impl<B: Backend> WorkerBuilder<B> {
     /// How long each blocking wait of an idle worker lasts (at most the lease). An idle
     /// worker wakes at once when work arrives and when a scheduled job or a lease end is
     /// due; when a wait times out, a backend that knows nothing is due (Redis) re-issues
-    /// it, others let the worker look again. So it bounds how long a dead connection goes
-    /// unnoticed. Default: 5 s.
+    /// it (and lets the worker look again only once every 60 waits, as a backstop),
+    /// others let the worker look again at once. So it bounds how long a dead connection
+    /// goes unnoticed. Default: 5 s.
     pub fn idle_wait(mut self, wait: Duration) -> Self {
         self.worker.config.idle_wait = wait.max(Duration::from_millis(1));
         self
