@@ -1,6 +1,6 @@
 -- batch_add: record a batch's members, open it, add members to it from a running job.
 --
--- KEYS: the batch's keys (batch_lib.lua)
+-- KEYS[1..8] the batch's keys (batch_lib.lua)
 -- ARGV[1] mode, then:
 --   'register' ARGV[2] ms the keys live unless the batch is opened by then (an opener
 --              that died); then 2 per member (at most a chunk): job id, queue.

@@ -1,6 +1,6 @@
 -- batch_confirm: the callbacks of a complete batch are enqueued; the batch is finished.
 --
--- KEYS: the batch's keys (batch_lib.lua)
+-- KEYS[1..8] the batch's keys (batch_lib.lua)
 -- ARGV[1] how long the finished batch stays readable, ms
 --
 -- Returns: 1.

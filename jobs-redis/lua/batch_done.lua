@@ -1,7 +1,7 @@
 -- batch_done: count batch members that ended (drained from a queue's outbox), check a
 -- batch, and take up its firing when it is complete.
 --
--- KEYS: the batch's keys (batch_lib.lua)
+-- KEYS[1..8] the batch's keys (batch_lib.lua)
 -- ARGV[1] claim ms   ARGV[2] most dead ids in the summary
 -- ARGV[3] '' unless the call holds a check of the batch; then how long (ms) an added job
 --   waits for its adder before it is handed to the caller to enqueue

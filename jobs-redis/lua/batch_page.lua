@@ -1,6 +1,6 @@
 -- batch_page: one page of a batch's members, or of its dead members.
 --
--- KEYS: the batch's keys (batch_lib.lua)
+-- KEYS[1..8] the batch's keys (batch_lib.lua)
 -- ARGV[1] 'members' or 'dead'   ARGV[2] offset   ARGV[3] limit (at most a few thousand)
 --
 -- Returns: members: { job id, queue, job id, queue, ... } in the order they joined;

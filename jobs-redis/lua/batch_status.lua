@@ -1,6 +1,6 @@
 -- batch_status: a batch's counts, read atomically, in steps that do not grow with it.
 --
--- KEYS: the batch's keys (batch_lib.lua)
+-- KEYS[1..8] the batch's keys (batch_lib.lua)
 -- ARGV[1] most dead ids returned
 --
 -- Returns: nil for a batch never opened; else { total, succeeded, dead, finished (0/1),

@@ -1,4 +1,12 @@
-//! The [`Backend`] implementation: each call is one script per queue touched.
+//! The [`Backend`](jobs_core::Backend) implementation. Each call is one script per queue
+//! touched (the scripts and their typed calls are in [`crate::scripts`]); this module
+//! only coordinates: which script, which chunk, what to do with the answer.
+//!
+//! The data path, in order: [`enqueue`](jobs_core::Backend::enqueue) (through the
+//! [`Combiner`] for single jobs) → [`reserve`](jobs_core::Backend::reserve) →
+//! [`renew`](jobs_core::Backend::renew) / [`progress`](jobs_core::Backend::progress)
+//! while the job runs → [`finish`](jobs_core::Backend::finish), which drains the batch
+//! outbox ([`crate::batches`]) when a batch member ended.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -6,22 +14,19 @@ use std::time::Duration;
 
 use jobs_core::backend::{BatchAdded, CancelOutcome};
 use jobs_core::backend::{
-    Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress, QueueStats,
-    Recovered, Reserved, RunAt,
+    Finish, JobInfo, Lease, LeaseStatus, NewJob, Progress, QueueStats, Recovered, Reserved,
 };
 use jobs_core::event::{Event, EventCursor};
-use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
+use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH};
 use jobs_core::{BatchCounts, BatchId, Callback};
-use redis::Value;
 use tokio::time::Instant;
 
 use crate::combiner::Combiner;
 use crate::conn::{Conn, Connections};
 use crate::error;
+use crate::grouping::{self, Chunk, by_queue};
 use crate::keys::QueueKeys;
-use crate::record;
-use crate::reply::{self, take};
-use crate::scripts::SCRIPTS;
+use crate::scripts::{self, Settings, finish, ms};
 use crate::waiter::Waiter;
 
 /// Most jobs sent in one enqueue script call; bigger batches are split. Sized so that one
@@ -62,11 +67,7 @@ pub struct RedisBackend {
 pub(crate) struct Inner {
     pub(crate) conns: Connections,
     pub(crate) prefix: String,
-    pub(crate) retention: Retention,
-    pub(crate) max_stalls: u32,
-    pub(crate) events_max_len: usize,
-    /// See [`crate::RedisBackendBuilder::batch_claim`].
-    pub(crate) batch_claim: Duration,
+    pub(crate) settings: Settings,
     pub(crate) waiter: Arc<Waiter>,
     /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
     /// last empty reservation. Idle workers block until then at most.
@@ -82,25 +83,15 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Groups items by queue, keeping each item's position so answers can be put back in order.
-fn by_queue<'a, T>(
-    items: impl IntoIterator<Item = (usize, &'a str, T)>,
-) -> Vec<(&'a str, Vec<(usize, T)>)> {
-    let mut groups: Vec<(&str, Vec<(usize, T)>)> = Vec::new();
-    for (pos, queue, item) in items {
-        match groups.iter_mut().find(|(q, _)| *q == queue) {
-            Some((_, group)) => group.push((pos, item)),
-            None => groups.push((queue, vec![(pos, item)])),
-        }
-    }
-    groups
-}
-
 impl RedisBackend {
+    fn chunks<'a, T>(
+        &self,
+        items: &'a [T],
+        queue_of: impl Fn(&'a T) -> &'a str,
+    ) -> Result<Vec<Chunk<'a, T>>, BackendError> {
+        grouping::chunks(items, BATCH_MAX, queue_of, |q| self.keys(q))
+    }
+
     pub(crate) async fn conn(&self) -> Result<Conn, BackendError> {
         self.inner.conns.get().await
     }
@@ -114,15 +105,15 @@ impl RedisBackend {
         &self.inner.prefix
     }
 
-    fn set_hint(&self, queue: &str, next_in_ms: i64) {
+    fn set_hint(&self, queue: &str, next_in_ms: Option<u64>) {
         let mut hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
-        if next_in_ms >= 0 {
-            hints.insert(
-                queue.to_owned(),
-                Instant::now() + Duration::from_millis(next_in_ms as u64),
-            );
-        } else {
-            hints.remove(queue);
+        match next_in_ms {
+            Some(ms) => {
+                hints.insert(queue.to_owned(), Instant::now() + Duration::from_millis(ms));
+            }
+            None => {
+                hints.remove(queue);
+            }
         }
     }
 
@@ -140,9 +131,7 @@ impl RedisBackend {
         out.resize_with(jobs.len(), || Ok(()));
         let mut conn = match self.conn().await {
             Ok(conn) => conn,
-            Err(e) => {
-                return (0..jobs.len()).map(|_| Err(error::copy(&e))).collect();
-            }
+            Err(e) => return (0..jobs.len()).map(|_| Err(error::copy(&e))).collect(),
         };
         let groups = by_queue(
             jobs.iter()
@@ -160,32 +149,9 @@ impl RedisBackend {
                 }
             };
             for chunk in group.chunks(ENQUEUE_CHUNK) {
-                let mut call = SCRIPTS.enqueue.prepare_invoke();
-                call.key(&k.jobs)
-                    .key(&k.ready)
-                    .key(&k.scheduled)
-                    .key(&k.wake)
-                    .key(&k.events)
-                    .arg(chunk.len())
-                    .arg(self.inner.events_max_len);
-                for (_, job) in chunk {
-                    let run_at = match job.run_at {
-                        RunAt::Now => String::new(),
-                        RunAt::After(d) => format!("+{}", ms(d)),
-                        RunAt::UnixMillis(t) => t.to_string(),
-                        _ => String::new(),
-                    };
-                    call.arg(job.id.to_string())
-                        .arg(&job.name)
-                        .arg(&job.payload[..])
-                        .arg(job.priority)
-                        .arg(job.max_attempts.max(1))
-                        .arg(run_at)
-                        .arg(job.batch.map(|b| b.to_string()).unwrap_or_default());
-                }
-                let stored: Result<i64, _> = call.invoke_async(&mut conn).await;
-                if let Err(e) = stored {
-                    let e = error::map(e);
+                let news: Vec<&NewJob> = chunk.iter().map(|(_, job)| *job).collect();
+                let stored = scripts::enqueue::call(&mut conn, &k, &self.inner.settings, &news);
+                if let Err(e) = stored.await {
                     for (pos, _) in chunk {
                         out[*pos] = Err(error::copy(&e));
                     }
@@ -195,99 +161,8 @@ impl RedisBackend {
         out
     }
 
-    /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`
-    /// when not stored, or why it cannot be shown.
-    async fn lookup(
-        &self,
-        queue: &str,
-        ids: &[JobId],
-    ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
-        let k = self.keys(queue)?;
-        let mut conn = self.conn().await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let mut call = SCRIPTS.job.prepare_invoke();
-            call.key(&k.jobs)
-                .key(&k.ready)
-                .key(&k.scheduled)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead);
-            for id in chunk {
-                call.arg(id.to_string());
-            }
-            let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            for (id, entry) in chunk.iter().zip(reply::array(reply)?) {
-                out.push(job_entry(queue, *id, entry));
-            }
-        }
-        Ok(out)
-    }
-
-    /// One finish script call for leases of one queue (at most [`BATCH_MAX`]): a status per
-    /// item, and the queue's outbox length when an item belonged to a batch (else 0).
-    async fn finish_chunk(
-        &self,
-        conn: &mut Conn,
-        k: &QueueKeys,
-        items: impl Iterator<Item = FinishArgs<'_>>,
-    ) -> Result<(Vec<LeaseStatus>, u64), BackendError> {
-        let mut call = SCRIPTS.finish.prepare_invoke();
-        call.key(&k.jobs)
-            .key(&k.ready)
-            .key(&k.scheduled)
-            .key(&k.leased)
-            .key(&k.succeeded)
-            .key(&k.dead)
-            .key(&k.wake)
-            .key(&k.events)
-            .key(&k.outbox)
-            .key(&k.cancel)
-            .key(&k.tokens)
-            .key(&k.batch_active);
-        for arg in self.retention_args() {
-            call.arg(arg);
-        }
-        call.arg(self.inner.events_max_len);
-        for item in items {
-            call.arg(&item.id[..])
-                .arg(item.token)
-                .arg(item.kind)
-                .arg(item.data)
-                .arg(item.delay)
-                .arg(item.batch);
-        }
-        let reply: Value = call.invoke_async(conn).await.map_err(error::map)?;
-        let mut answers = reply::array(reply)?;
-        let outbox = answers
-            .pop()
-            .ok_or_else(|| error::corrupt("finish: empty reply"))?;
-        let statuses = answers
-            .iter()
-            .map(|v| {
-                Ok(match reply::int(v)? {
-                    -1 => LeaseStatus::Finished,
-                    held if held > 0 => LeaseStatus::Held {
-                        expires_at_ms: held as u64,
-                    },
-                    _ => LeaseStatus::Stale,
-                })
-            })
-            .collect::<Result<_, BackendError>>()?;
-        Ok((statuses, reply::uint(&outbox)?))
-    }
-
-    fn retention_args(&self) -> [u64; 5] {
-        let r = &self.inner.retention;
-        [
-            r.succeeded_max,
-            ms(r.succeeded_max_age),
-            r.dead_max,
-            ms(r.dead_max_age),
-            TRIM_BATCH as u64,
-        ]
-    }
-
+    /// One queue's reservation, appended to `out`; `drains` gets the queue's keys when
+    /// its outbox has batch work due.
     async fn reserve_from(
         &self,
         conn: &mut Conn,
@@ -298,127 +173,33 @@ impl RedisBackend {
         drains: &mut Vec<QueueKeys>,
     ) -> Result<(), BackendError> {
         let k = self.keys(queue)?;
-        let r = &self.inner.retention;
-        let reply: Value = SCRIPTS
-            .reserve
-            .key(&k.jobs)
-            .key(&k.ready)
-            .key(&k.scheduled)
-            .key(&k.leased)
-            .key(&k.dead)
-            .key(&k.wake)
-            .key(&k.seq)
-            .key(&k.events)
-            .key(&k.outbox)
-            .key(&k.cancel)
-            .key(&k.tokens)
-            .key(&k.batch_active)
-            .arg(max)
-            .arg(ms(lease_for))
-            .arg(PROMOTE_BATCH)
-            .arg(RECOVER_BATCH)
-            .arg(self.inner.max_stalls)
-            .arg(r.dead_max)
-            .arg(ms(r.dead_max_age))
-            .arg(TRIM_BATCH)
-            .arg(self.inner.events_max_len)
-            .invoke_async(conn)
-            .await
-            .map_err(error::map)?;
-        let mut it = reply::array(reply)?.into_iter();
-        let [next_in, skipped, expires, outbox] = take::<4>(&mut it)?;
-        for id in reply::array(skipped)? {
+        let mut reply =
+            scripts::reserve::call(conn, &k, &self.inner.settings, max, lease_for).await?;
+        for id in &reply.skipped {
             tracing::error!(
                 queue,
-                job_id = %reply::string(id)?,
+                job_id = %id,
                 "skipped a ready job whose record is missing (deleted outside the framework?)"
             );
         }
-        let expires_at_ms = reply::uint(&expires)?;
         let before = out.len();
-        // Jobs the worker cannot use: (raw id, token, reason). Each costs only itself: it
-        // goes to dead with the reason, the others of the reply run.
-        let mut unusable: Vec<(Vec<u8>, u64, String)> = Vec::new();
-        while let Ok([id, raw, token]) = take::<3>(&mut it) {
-            // Kept as bytes: the id goes back to finish exactly as stored, whatever it is.
-            let id_bytes = reply::bytes(id)?;
-            let token = reply::uint(&token)?;
-            let parsed = match std::str::from_utf8(&id_bytes) {
-                // Renewals and outcomes name the job by its canonical form (36 characters,
-                // lower case): a job stored under another spelling could never be renewed
-                // or finished. Checked without formatting the id again (hot path).
-                Ok(raw) => match raw.parse::<JobId>() {
-                    Ok(id) if raw.len() == 36 && !raw.bytes().any(|b| b.is_ascii_uppercase()) => {
-                        Ok(id)
-                    }
-                    Ok(_) => Err(format!(
-                        "job id {raw:?} is not in canonical form (lower-case, hyphenated UUID): written outside the framework?"
-                    )),
-                    Err(_) => Err(format!(
-                        "job id {:?} is not a UUID: written outside the framework?",
-                        cut(raw)
-                    )),
-                },
-                Err(_) => Err(format!(
-                    "job id {:?} is not UTF-8: written outside the framework?",
-                    String::from_utf8_lossy(&id_bytes[..id_bytes.len().min(64)])
-                )),
-            };
-            let id = match parsed {
-                Ok(id) => id,
-                Err(why) => {
-                    unusable.push((id_bytes, token, why));
-                    continue;
-                }
-            };
-            let lease = Lease {
-                queue: queue.to_owned(),
-                id,
-                token,
-                expires_at_ms,
-                batch: None,
-            };
-            match record::decode(&reply::bytes(raw)?) {
-                // The record counts the deliveries that ended; this one is added here.
-                Ok(rec) => out.push(Reserved {
-                    lease: Lease {
-                        batch: rec.batch,
-                        ..lease
-                    },
-                    batch: rec.batch,
-                    name: rec.name,
-                    payload: rec.payload,
-                    attempt: rec.attempts + 1,
-                    max_attempts: rec.max_attempts,
-                    deliveries: rec.deliveries + 1,
-                }),
-                Err(why) => {
-                    let why = format!("the job record cannot be read: {why}");
-                    unusable.push((id_bytes, token, why));
-                }
-            }
-        }
+        let unusable = reply.split(queue, out);
         if !unusable.is_empty() {
             for (id, _, why) in &unusable {
                 let id = String::from_utf8_lossy(id);
-                tracing::error!(queue, job_id = %cut(&id), reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
+                let id = scripts::reserve::cut(&id);
+                tracing::error!(queue, job_id = %id, reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
             }
-            let items = unusable.iter().map(|(id, token, why)| FinishArgs {
-                id: id.clone(),
-                token: *token,
-                kind: "corrupt",
-                data: why.as_bytes(),
-                delay: String::new(),
-                batch: String::new(),
-            });
-            // Its batch, if any, is read from the record by the script.
-            self.finish_chunk(conn, &k, items).await?;
+            let items = unusable
+                .iter()
+                .map(|(id, token, why)| finish::Item::corrupt(id.clone(), *token, why));
+            finish::call(conn, &k, &self.inner.settings, items).await?;
         }
-        if reply::uint(&outbox)? > 0 {
+        if reply.outbox > 0 {
             drains.push(k);
         }
         if out.len() == before {
-            self.set_hint(queue, reply::int(&next_in)?);
+            self.set_hint(queue, reply.next_in_ms);
         }
         Ok(())
     }
@@ -475,10 +256,9 @@ impl jobs_core::Backend for RedisBackend {
             }
         }
         drop(conn);
-        // Batch endings a finisher left behind (it died, or its drain failed). Best effort:
-        // the jobs are leased already and must reach the worker; the next call retries.
         // Batch endings a finisher left behind (it died, or its drain failed), counted in
         // the background: the jobs just leased must reach the worker without waiting.
+        // Best effort: the next call retries.
         if !drains.is_empty() {
             let this = self.clone();
             tokio::spawn(async move {
@@ -523,76 +303,29 @@ impl jobs_core::Backend for RedisBackend {
         lease_for: Duration,
     ) -> Result<Vec<LeaseStatus>, BackendError> {
         let mut out = vec![LeaseStatus::Stale; leases.len()];
-        if leases.is_empty() {
-            return Ok(out);
-        }
-        let mut conn = self.conn().await?;
-        for (queue, group) in by_queue(
-            leases
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i, l.queue.as_str(), l)),
-        ) {
-            let k = self.keys(queue)?;
-            for chunk in group.chunks(BATCH_MAX) {
-                let mut call = SCRIPTS.renew.prepare_invoke();
-                call.key(&k.leased)
-                    .key(&k.cancel)
-                    .key(&k.tokens)
-                    .arg(ms(lease_for));
-                for (_, lease) in chunk {
-                    call.arg(lease.id.to_string()).arg(lease.token);
-                }
-                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-                for ((pos, _), v) in chunk.iter().zip(reply::array(reply)?) {
-                    let expires = reply::int(&v)?;
-                    if expires > 0 {
-                        out[*pos] = LeaseStatus::Held {
-                            expires_at_ms: expires as u64,
-                        };
-                    } else if expires < 0 {
-                        out[*pos] = LeaseStatus::CancelRequested {
-                            expires_at_ms: expires.unsigned_abs(),
-                        };
-                    }
-                }
-            }
+        for c in self.chunks(leases, |l| &l.queue)? {
+            let mut conn = self.conn().await?;
+            let answers = scripts::renew::call(&mut conn, &c.keys, ms(lease_for), &c.items);
+            c.place(answers.await?, &mut out);
         }
         Ok(out)
     }
 
     async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
         let mut out = vec![LeaseStatus::Stale; items.len()];
-        if items.is_empty() {
-            return Ok(out);
-        }
-        let mut conn = self.conn().await?;
-        let groups = by_queue(
-            items
+        let mut drains: Vec<QueueKeys> = Vec::new();
+        for c in self.chunks(&items, |f| &f.lease.queue)? {
+            let mut conn = self.conn().await?;
+            let ends = c
+                .items
                 .iter()
-                .enumerate()
-                .map(|(i, f)| (i, f.lease.queue.as_str(), f)),
-        );
-        let mut drains = Vec::new();
-        for (queue, group) in &groups {
-            let k = self.keys(queue)?;
-            let mut outbox = 0;
-            for chunk in group.chunks(BATCH_MAX) {
-                let args = chunk.iter().map(|(_, item)| {
-                    let (kind, data, delay) = finish_args(&item.outcome);
-                    FinishArgs::new(&item.lease, kind, data, delay)
-                });
-                let (answers, left) = self.finish_chunk(&mut conn, &k, args).await?;
-                outbox = outbox.max(left);
-                for ((pos, _), answer) in chunk.iter().zip(answers) {
-                    out[*pos] = answer;
-                }
-            }
-            if outbox > 0 {
-                drains.push(k);
+                .map(|f| finish::Item::new(&f.lease, &f.outcome));
+            let reply = finish::call(&mut conn, &c.keys, &self.inner.settings, ends).await?;
+            c.place(reply.statuses, &mut out);
+            if reply.outbox > 0 && !drains.iter().any(|d| d.outbox == c.keys.outbox) {
+                drains.push(c.keys);
             }
         }
-        drop(conn);
         // Count the batch members that just ended. Should this fail or the process die
         // now, the entries stay in the outbox and the next reservation drains them.
         for k in drains {
@@ -601,38 +334,32 @@ impl jobs_core::Backend for RedisBackend {
         Ok(out)
     }
 
+    async fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let mut out = vec![LeaseStatus::Stale; items.len()];
+        for c in self.chunks(&items, |(l, _)| &l.queue)? {
+            let mut conn = self.conn().await?;
+            let answers =
+                scripts::progress::call(&mut conn, &c.keys, &self.inner.settings, &c.items);
+            c.place(answers.await?, &mut out);
+        }
+        Ok(out)
+    }
+
     async fn recover_expired(&self, queue: &str, limit: usize) -> Result<Recovered, BackendError> {
         let k = self.keys(queue)?;
-        let r = &self.inner.retention;
         let mut conn = self.conn().await?;
-        let (requeued, dead, outbox): (u64, u64, u64) = SCRIPTS
-            .recover
-            .key(&k.jobs)
-            .key(&k.ready)
-            .key(&k.leased)
-            .key(&k.dead)
-            .key(&k.wake)
-            .key(&k.events)
-            .key(&k.outbox)
-            .key(&k.cancel)
-            .key(&k.tokens)
-            .key(&k.batch_active)
-            .arg(limit.min(RECOVER_BATCH))
-            .arg(self.inner.max_stalls)
-            .arg(r.dead_max)
-            .arg(ms(r.dead_max_age))
-            .arg(TRIM_BATCH)
-            .arg(self.inner.events_max_len)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
+        let limit = limit.min(RECOVER_BATCH);
+        let reply = scripts::recover::call(&mut conn, &k, &self.inner.settings, limit).await?;
         drop(conn);
-        if outbox > 0 {
+        if reply.outbox > 0 {
             self.drain_quietly(&k).await;
         }
         let mut out = Recovered::default();
-        out.requeued = requeued;
-        out.dead = dead;
+        out.requeued = reply.requeued;
+        out.dead = reply.dead;
         Ok(out)
     }
 
@@ -662,27 +389,14 @@ impl jobs_core::Backend for RedisBackend {
         let mut moved = 0;
         let outbox = loop {
             let mut conn = self.conn().await?;
-            let (next, n, left): (String, u64, u64) = SCRIPTS
-                .sweep
-                .key(&k.jobs)
-                .key(&k.ready)
-                .key(&k.scheduled)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead)
-                .key(&k.events)
-                .key(&k.outbox)
-                .arg(&cursor)
-                .arg(SWEEP_PAGE)
-                .arg(self.inner.events_max_len)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(error::map)?;
-            moved += n;
-            if next == "0" {
-                break left;
+            let page =
+                scripts::sweep::call(&mut conn, &k, &self.inner.settings, &cursor, SWEEP_PAGE)
+                    .await?;
+            moved += page.moved;
+            match page.next {
+                Some(next) => cursor = next,
+                None => break page.outbox,
             }
-            cursor = next;
         };
         if outbox > 0 {
             self.drain_quietly(&k).await;
@@ -693,26 +407,7 @@ impl jobs_core::Backend for RedisBackend {
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         let k = self.keys(queue)?;
         let mut conn = self.conn().await?;
-        let (scheduled, ready, active, succeeded, dead, orphaned): (u64, u64, u64, u64, u64, u64) =
-            SCRIPTS
-                .stats
-                .key(&k.scheduled)
-                .key(&k.ready)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead)
-                .key(&k.jobs)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(error::map)?;
-        let mut stats = QueueStats::default();
-        stats.scheduled = scheduled;
-        stats.ready = ready;
-        stats.active = active;
-        stats.succeeded = succeeded;
-        stats.dead = dead;
-        stats.orphaned = orphaned;
-        Ok(stats)
+        scripts::stats::call(&mut conn, &k).await
     }
 
     async fn dead_jobs(
@@ -723,57 +418,8 @@ impl jobs_core::Backend for RedisBackend {
     ) -> Result<Vec<JobInfo>, BackendError> {
         let k = self.keys(queue)?;
         let mut conn = self.conn().await?;
-        let reply: Value = SCRIPTS
-            .dead_list
-            .key(&k.jobs)
-            .key(&k.dead)
-            .arg(offset)
-            .arg(limit.min(DEAD_PAGE_MAX))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        let mut out = Vec::new();
-        for entry in reply::array(reply)? {
-            let mut it = reply::array(entry)?.into_iter();
-            let [
-                id,
-                name,
-                payload,
-                priority,
-                max_attempts,
-                attempts,
-                deliveries,
-                stalls,
-                created,
-            ] = take::<9>(&mut it)?;
-            let [finished, last_error, result] = take::<3>(&mut it)?;
-            let progress = take::<2>(&mut it)?;
-            // An id written outside the framework cannot be shown as a JobId: skipped
-            // (counted in `stats`), so the rest of the page is still listed.
-            let Ok(id) = reply::job_id(id.clone()) else {
-                tracing::warn!(queue, id = ?id, "skipped a dead entry whose id is not a job id");
-                continue;
-            };
-            let fixed = [
-                name,
-                payload,
-                priority,
-                max_attempts,
-                attempts,
-                deliveries,
-                stalls,
-                created,
-            ];
-            let varying = [
-                Value::BulkString(Vec::new()),
-                Value::BulkString(Vec::new()),
-                finished,
-                last_error,
-                result,
-            ];
-            out.push(info(id, queue, JobState::Dead, fixed, varying, progress)?);
-        }
-        Ok(out)
+        let limit = limit.min(DEAD_PAGE_MAX);
+        scripts::dead_list::call(&mut conn, &k, queue, offset, limit).await
     }
 
     async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
@@ -781,53 +427,21 @@ impl jobs_core::Backend for RedisBackend {
         let mut conn = self.conn().await?;
         let mut moved = 0;
         for chunk in ids.chunks(RETRY_CHUNK) {
-            let mut call = SCRIPTS.retry_dead.prepare_invoke();
-            call.key(&k.jobs).key(&k.dead).key(&k.ready).key(&k.wake);
-            for id in chunk {
-                call.arg(id.to_string());
-            }
-            let n: u64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            moved += n;
+            moved += scripts::retry_dead::call(&mut conn, &k, chunk).await?;
         }
         Ok(moved)
     }
 
     async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
         let k = self.keys(queue)?;
-        let r = &self.inner.retention;
-        let reply: Value = {
+        let (outcome, outbox) = {
             let mut conn = self.conn().await?;
-            SCRIPTS
-                .cancel
-                .key(&k.jobs)
-                .key(&k.ready)
-                .key(&k.scheduled)
-                .key(&k.leased)
-                .key(&k.succeeded)
-                .key(&k.dead)
-                .key(&k.events)
-                .key(&k.outbox)
-                .key(&k.cancel)
-                .arg(id.to_string())
-                .arg(self.inner.events_max_len)
-                .arg(r.dead_max)
-                .arg(ms(r.dead_max_age))
-                .arg(TRIM_BATCH)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(error::map)?
+            scripts::cancel::call(&mut conn, &k, &self.inner.settings, id).await?
         };
-        let mut it = reply::array(reply)?.into_iter();
-        let [what, outbox] = take::<2>(&mut it)?;
-        if reply::uint(&outbox)? > 0 {
+        if outbox > 0 {
             self.drain_quietly(&k).await;
         }
-        Ok(match reply::string(what)?.as_str() {
-            "cancelled" => CancelOutcome::Cancelled,
-            "requested" => CancelOutcome::Requested,
-            "finished" => CancelOutcome::Finished,
-            _ => CancelOutcome::NotFound,
-        })
+        Ok(outcome)
     }
 
     async fn batch_open(
@@ -836,15 +450,15 @@ impl jobs_core::Backend for RedisBackend {
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
     ) -> Result<BatchAdded, BackendError> {
-        self.batch_open_now(id, members, callbacks).await
+        self.open_batch(id, members, callbacks).await
     }
 
     async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
-        self.batch_add_now(id, jobs).await
+        self.add_to_batch(id, jobs).await
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
-        self.batch_counts(id).await
+        self.batch_status(id).await
     }
 
     async fn batch_members(
@@ -853,7 +467,11 @@ impl jobs_core::Backend for RedisBackend {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(JobId, String)>, BackendError> {
-        self.batch_member_page(id, offset, limit).await
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
+        let bk = self.batch_keys(id);
+        scripts::batch_page::members(&mut self.conn().await?, &bk, offset, limit).await
     }
 
     async fn batch_dead_jobs(
@@ -862,49 +480,11 @@ impl jobs_core::Backend for RedisBackend {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<JobId>, BackendError> {
-        self.batch_dead_page(id, offset, limit).await
-    }
-
-    async fn progress(
-        &self,
-        items: Vec<(Lease, Progress)>,
-    ) -> Result<Vec<LeaseStatus>, BackendError> {
-        let mut out = vec![LeaseStatus::Stale; items.len()];
-        if items.is_empty() {
-            return Ok(out);
-        }
-        let mut conn = self.conn().await?;
-        for (queue, group) in by_queue(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (i, item.0.queue.as_str(), item)),
-        ) {
-            let k = self.keys(queue)?;
-            for chunk in group.chunks(BATCH_MAX) {
-                let mut call = SCRIPTS.progress.prepare_invoke();
-                call.key(&k.jobs)
-                    .key(&k.leased)
-                    .key(&k.events)
-                    .key(&k.tokens)
-                    .arg(self.inner.events_max_len);
-                for (_, (lease, progress)) in chunk {
-                    call.arg(lease.id.to_string())
-                        .arg(lease.token)
-                        .arg(progress.percent)
-                        .arg(&progress.message);
-                }
-                let reply: Value = call.invoke_async(&mut conn).await.map_err(error::map)?;
-                for ((pos, (lease, _)), v) in chunk.iter().zip(reply::array(reply)?) {
-                    if reply::int(&v)? == 1 {
-                        out[*pos] = LeaseStatus::Held {
-                            expires_at_ms: lease.expires_at_ms,
-                        };
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
+        let bk = self.batch_keys(id);
+        scripts::batch_page::dead(&mut self.conn().await?, &bk, offset, limit).await
     }
 
     async fn read_events(
@@ -914,159 +494,33 @@ impl jobs_core::Backend for RedisBackend {
         max_entries: usize,
         wait: Duration,
     ) -> Result<Vec<Event>, BackendError> {
-        self.read_events_from(queue, after, max_entries, wait).await
+        crate::events::read(self, queue, after, max_entries, wait).await
     }
 
     async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
-        self.last_event_of(queue).await
+        crate::events::last(self, queue).await
     }
 }
 
-/// The `kind`, `data` and `delay_ms` arguments of finish.lua for one outcome.
-fn finish_args(outcome: &Outcome) -> (&'static str, &[u8], String) {
-    match outcome {
-        Outcome::Succeeded { result } => {
-            ("ok", result.as_deref().unwrap_or_default(), String::new())
+impl RedisBackend {
+    /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`
+    /// when not stored, or why it cannot be shown.
+    async fn lookup(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            out.extend(scripts::job::call(&mut conn, &k, queue, chunk).await?);
         }
-        Outcome::Failed { error, retry_after } => (
-            "fail",
-            error.as_bytes(),
-            retry_after.map(|d| ms(d).to_string()).unwrap_or_default(),
-        ),
-        Outcome::Snooze { after } => ("snooze", &[], ms(*after).to_string()),
-        _ => ("release", &[], String::new()),
+        Ok(out)
     }
 }
 
-/// One item of a finish script call, as its six arguments.
-struct FinishArgs<'a> {
-    id: Vec<u8>,
-    token: u64,
-    kind: &'static str,
-    data: &'a [u8],
-    delay: String,
-    batch: String,
-}
-
-impl<'a> FinishArgs<'a> {
-    fn new(lease: &Lease, kind: &'static str, data: &'a [u8], delay: String) -> Self {
-        FinishArgs {
-            id: lease.id.to_string().into_bytes(),
-            token: lease.token,
-            kind,
-            data,
-            delay,
-            batch: lease.batch.map(|b| b.to_string()).unwrap_or_default(),
-        }
-    }
-}
-
-/// Builds a [`JobInfo`] from the fields the `job` and `dead_list` scripts return.
-fn info(
-    id: JobId,
-    queue: &str,
-    state: JobState,
-    fixed: [Value; 8],
-    varying: [Value; 5],
-    [percent, message]: [Value; 2],
-) -> Result<JobInfo, BackendError> {
-    let [
-        name,
-        payload,
-        priority,
-        max_attempts,
-        attempts,
-        deliveries,
-        stalls,
-        created,
-    ] = fixed;
-    let [run_at, lease_end, finished, last_error, result] = varying;
-    let finished = reply::opt_uint(&finished)?.filter(|f| *f > 0);
-    let mut info = JobInfo::new(id, reply::string(name)?, queue.to_owned(), state);
-    info.payload = reply::bytes(payload)?;
-    info.priority = reply::int(&priority)? as i8;
-    info.max_attempts = reply::uint(&max_attempts)? as u32;
-    info.attempts = reply::uint(&attempts)? as u32;
-    info.deliveries = reply::uint(&deliveries)? as u32;
-    info.stalls = reply::uint(&stalls)? as u32;
-    info.created_at_ms = reply::uint(&created)?;
-    info.run_at_ms = reply::opt_uint(&run_at)?;
-    info.lease_expires_at_ms = reply::opt_uint(&lease_end)?;
-    info.finished_at_ms = finished;
-    info.last_error =
-        reply::opt_bytes(last_error)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-    info.result = reply::opt_bytes(result)?;
-    if let Some(percent) = reply::opt_uint(&percent)? {
-        info.progress = Some(Progress::new(
-            percent.min(100) as u8,
-            reply::string(message)?,
-        ));
-    }
-    Ok(info)
-}
-
-/// At most 64 bytes of a string from the store, for messages.
-fn cut(s: &str) -> &str {
-    let mut end = s.len().min(64);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// One entry of the `job` script's reply.
-fn job_entry(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, BackendError> {
-    if matches!(entry, Value::Nil | Value::Boolean(false)) {
-        return Ok(None);
-    }
-    let fields = reply::array(entry)?;
-    if fields.len() == 1 {
-        return Err(error::corrupt(format!(
-            "the record of job {id} in queue {queue} cannot be read"
-        )));
-    }
-    let mut it = fields.into_iter();
-    let [
-        state,
-        name,
-        payload,
-        priority,
-        max_attempts,
-        attempts,
-        deliveries,
-        stalls,
-        created,
-    ] = take::<9>(&mut it)?;
-    let [run_at, lease_end, finished, last_error, result] = take::<5>(&mut it)?;
-    let [percent, message] = take::<2>(&mut it)?;
-    let state = match reply::string(state)?.as_str() {
-        "ready" => JobState::Ready,
-        "scheduled" => JobState::Scheduled,
-        "active" => JobState::Active,
-        "succeeded" => JobState::Succeeded,
-        "dead" => JobState::Dead,
-        "cancelled" => JobState::Cancelled,
-        other => {
-            return Err(error::corrupt(format!(
-                "job {id} in queue {queue} is in no state ({other}): `sweep_orphans` moves it to dead"
-            )));
-        }
-    };
-    Ok(Some(info(
-        id,
-        queue,
-        state,
-        [
-            name,
-            payload,
-            priority,
-            max_attempts,
-            attempts,
-            deliveries,
-            stalls,
-            created,
-        ],
-        [run_at, lease_end, finished, last_error, result],
-        [percent, message],
-    )?))
+/// A page of a batch holds at most [`BATCH_PAGE_MAX`] entries; `None` for an empty page.
+fn page_limit(limit: usize) -> Option<usize> {
+    Some(limit.min(BATCH_PAGE_MAX)).filter(|l| *l > 0)
 }

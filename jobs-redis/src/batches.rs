@@ -17,18 +17,17 @@
 
 use std::time::Duration;
 
-use jobs_core::backend::{BatchAdded, NewJob, RunAt};
-use jobs_core::{
-    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BackendError, BatchCounts, BatchId, BatchSummary,
-    Callback, JobId,
-};
+use jobs_core::backend::{BatchAdded, NewJob};
+use jobs_core::{BackendError, BatchCounts, BatchId, BatchSummary, Callback, JobId};
 use redis::Value;
 
 use crate::backend::RedisBackend;
 use crate::error;
 use crate::keys::{BatchKeys, QueueKeys};
 use crate::reply::{self, take};
-use crate::scripts::SCRIPTS;
+use crate::scripts::batch_add::{self, Answer, decode_job};
+use crate::scripts::batch_done::{self, Status};
+use crate::scripts::{batch_confirm, batch_outbox, batch_status};
 
 /// How long a drainer has to fire a complete batch before another may take the firing
 /// over; see [`crate::RedisBackendBuilder::batch_claim`].
@@ -62,33 +61,6 @@ enum Next {
     CheckLater(u64),
 }
 
-/// A batch script's answer about where the batch stands (see `lua/batch_lib.lua`).
-struct Standing {
-    status: String,
-    retry_in: Option<u64>,
-    summary: Value,
-    /// Added jobs whose adder did not report them enqueued in time.
-    late: Vec<(String, Vec<u8>)>,
-}
-
-impl Standing {
-    fn parse(it: &mut impl Iterator<Item = Value>) -> Result<Self, BackendError> {
-        let [status, retry_in, summary, late] = take::<4>(it)?;
-        let retry_in = reply::int(&retry_in)?;
-        let mut late_it = reply::array(late)?.into_iter();
-        let mut late = Vec::new();
-        while let Ok([id, job]) = take::<2>(&mut late_it) {
-            late.push((reply::string(id)?, reply::bytes(job)?));
-        }
-        Ok(Standing {
-            status: reply::string(status)?,
-            retry_in: u64::try_from(retry_in).ok(),
-            summary,
-            late,
-        })
-    }
-}
-
 /// An outbox entry: `<batch> <job> <s|d>` or `<batch> check`.
 enum Entry {
     Ended(String, String),
@@ -114,99 +86,13 @@ struct Group {
     entries: Vec<(String, bool)>,
 }
 
-/// An added job as kept with its batch until its adder reports it enqueued: a msgpack
-/// array of name, queue, payload, priority, max attempts, run-at (as enqueue takes it).
-fn encode_job(job: &NewJob) -> Vec<u8> {
-    use rmpv::Value as V;
-    let value = V::Array(vec![
-        V::from(job.name.as_str()),
-        V::from(job.queue.as_str()),
-        V::Binary(job.payload.clone()),
-        V::from(job.priority),
-        V::from(job.max_attempts),
-        V::from(run_at_arg(job.run_at).as_str()),
-    ]);
-    let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = rmpv::encode::write_value(&mut out, &value);
-    out
-}
-
-fn decode_job(batch: BatchId, id: &str, mut raw: &[u8]) -> Result<NewJob, BackendError> {
-    let bad = |why: &str| error::corrupt(format!("batch {batch}: added job {id}: {why}"));
-    let value = rmpv::decode::read_value(&mut raw).map_err(|_| bad("not msgpack"))?;
-    let rmpv::Value::Array(f) = value else {
-        return Err(bad("not an array"));
-    };
-    let text = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| bad("a field is not text"))
-    };
-    let num = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.as_i64())
-            .ok_or_else(|| bad("a field is not a number"))
-    };
-    let payload = match f.get(2) {
-        Some(rmpv::Value::Binary(b)) => b.clone(),
-        _ => return Err(bad("no payload")),
-    };
-    let run_at = text(5)?;
-    Ok(NewJob {
-        id: id.parse().map_err(|_| bad("bad id"))?,
-        name: text(0)?.to_owned(),
-        queue: text(1)?.to_owned(),
-        payload,
-        priority: i8::try_from(num(3)?).map_err(|_| bad("bad priority"))?,
-        run_at: if let Some(after) = run_at.strip_prefix('+') {
-            RunAt::After(Duration::from_millis(
-                after.parse().map_err(|_| bad("bad run-at"))?,
-            ))
-        } else if run_at.is_empty() {
-            RunAt::Now
-        } else {
-            RunAt::UnixMillis(run_at.parse().map_err(|_| bad("bad run-at"))?)
-        },
-        max_attempts: u32::try_from(num(4)?).map_err(|_| bad("bad max attempts"))?,
-        batch: Some(batch),
-    })
-}
-
-/// A run-at as the enqueue script takes it: '' now, '+ms' after a delay, 'ms' at a time.
-pub(crate) fn run_at_arg(run_at: RunAt) -> String {
-    match run_at {
-        RunAt::After(d) => format!("+{}", d.as_millis()),
-        RunAt::UnixMillis(t) => t.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl RedisBackend {
-    fn batch_keys(&self, id: BatchId) -> BatchKeys {
+    pub(crate) fn batch_keys(&self, id: BatchId) -> BatchKeys {
         BatchKeys::new(&self.inner.prefix, id)
     }
 
     fn claim_ms(&self) -> u64 {
-        ms(self.inner.batch_claim)
-    }
-
-    /// A batch script call with the batch's keys.
-    fn batch_call<'s>(
-        &self,
-        script: &'s redis::Script,
-        id: BatchId,
-    ) -> redis::ScriptInvocation<'s> {
-        let bk = self.batch_keys(id);
-        let mut call = script.prepare_invoke();
-        for key in bk.all() {
-            call.key(key);
-        }
-        call
+        self.inner.settings.claim_ms()
     }
 
     /// [`RedisBackend::drain_outbox`], logging a failure: the outcome that wrote the
@@ -223,18 +109,7 @@ impl RedisBackend {
     /// woken for it again and again.
     pub(crate) async fn drain_outbox(&self, k: &QueueKeys) -> Result<(), BackendError> {
         for _ in 0..DRAIN_ROUNDS {
-            let entries: Vec<String> = {
-                let mut conn = self.conn().await?;
-                SCRIPTS
-                    .batch_outbox
-                    .key(&k.outbox)
-                    .key(&k.wake)
-                    .arg("due")
-                    .arg(DRAIN_PAGE)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(error::map)?
-            };
+            let entries = batch_outbox::due(&mut self.conn().await?, k, DRAIN_PAGE).await?;
             if entries.is_empty() {
                 return Ok(());
             }
@@ -289,21 +164,7 @@ impl RedisBackend {
                     }
                 }
             }
-            {
-                let mut conn = self.conn().await?;
-                let mut call = SCRIPTS.batch_outbox.prepare_invoke();
-                call.key(&k.outbox)
-                    .key(&k.wake)
-                    .arg("settle")
-                    .arg(remove.len());
-                for entry in &remove {
-                    call.arg(*entry);
-                }
-                for (entry, ms) in &retry {
-                    call.arg(*entry).arg(*ms);
-                }
-                let _: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
-            }
+            batch_outbox::settle(&mut self.conn().await?, k, &remove, &retry).await?;
             if entries.len() < DRAIN_PAGE {
                 return Ok(());
             }
@@ -315,22 +176,20 @@ impl RedisBackend {
     /// died, and fires the batch if it is complete and nobody else is firing it.
     async fn settle_batch(&self, group: &Group) -> Result<Next, BackendError> {
         let batch = group.batch;
-        let mut call = self.batch_call(&SCRIPTS.batch_done, batch);
-        call.arg(self.claim_ms()).arg(BATCH_DEAD_JOBS_MAX);
-        if group.check {
-            call.arg(self.claim_ms());
-        } else {
-            call.arg("");
-        }
-        call.arg(RECOVER_MAX);
-        for (job, outcome) in &group.endings {
-            call.arg(job).arg(outcome);
-        }
-        let reply: Value = {
+        let bk = self.batch_keys(batch);
+        let standing = {
             let mut conn = self.conn().await?;
-            call.invoke_async(&mut conn).await.map_err(error::map)?
+            let claim = self.claim_ms();
+            batch_done::call(
+                &mut conn,
+                &bk,
+                claim,
+                group.check,
+                RECOVER_MAX,
+                &group.endings,
+            )
+            .await?
         };
-        let standing = Standing::parse(&mut reply::array(reply)?.into_iter())?;
         // What counting unreadable added jobs as dead asks of this group's entries (a live
         // claim met then: keep them, as for this call's own answer).
         let mut inner = Next::Remove;
@@ -367,12 +226,12 @@ impl RedisBackend {
         if let Next::Retry(ms) = inner {
             return Ok(Next::Retry(ms));
         }
-        Ok(match standing.status.as_str() {
-            "fire" => {
+        Ok(match standing.status {
+            Status::Fire => {
                 self.fire(batch, standing.summary).await?;
                 Next::Remove
             }
-            "claimed" => Next::Retry(standing.retry_in.unwrap_or(0) + CLAIM_MARGIN_MS),
+            Status::Claimed => Next::Retry(standing.retry_in.unwrap_or(0) + CLAIM_MARGIN_MS),
             _ if group.check => match standing.retry_in {
                 Some(ms) => Next::CheckLater(ms.max(1)),
                 None => Next::Remove,
@@ -409,42 +268,26 @@ impl RedisBackend {
         if !jobs.is_empty() {
             self.enqueue_now(jobs).await?;
         }
-        let keep = self.inner.retention.succeeded_max_age.as_millis().max(1) as u64;
-        let mut conn = self.conn().await?;
-        let _: i64 = self
-            .batch_call(&SCRIPTS.batch_confirm, batch)
-            .arg(keep)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        Ok(())
+        let keep = self
+            .inner
+            .settings
+            .retention
+            .succeeded_max_age
+            .as_millis()
+            .max(1) as u64;
+        batch_confirm::call(&mut self.conn().await?, &self.batch_keys(batch), keep).await
     }
 
-    /// Schedules a check of `batch` in `queue`'s outbox, due `delay_ms` from now.
-    async fn schedule_check(
-        &self,
-        queue: &str,
-        batch: BatchId,
-        delay_ms: u64,
-    ) -> Result<(), BackendError> {
+    /// Schedules a check of `batch` in `queue`'s outbox, due after the claim period.
+    async fn schedule_check(&self, queue: &str, batch: BatchId) -> Result<(), BackendError> {
         let k = self.keys(queue)?;
-        let mut conn = self.conn().await?;
-        let _: i64 = SCRIPTS
-            .batch_outbox
-            .key(&k.outbox)
-            .key(&k.wake)
-            .arg("check")
-            .arg(delay_ms)
-            .arg(batch.to_string())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        Ok(())
+        let delay = self.claim_ms() + CHECK_MARGIN_MS;
+        batch_outbox::check(&mut self.conn().await?, &k, batch, delay).await
     }
 
     /// Records members in chunks, schedules a check (so that a firing the open claims is
     /// taken up should this caller die), then opens the batch and fires it if complete.
-    pub(crate) async fn batch_open_now(
+    pub(crate) async fn open_batch(
         &self,
         id: BatchId,
         members: Vec<(JobId, String)>,
@@ -453,6 +296,7 @@ impl RedisBackend {
         for (_, queue) in &members {
             self.keys(queue)?;
         }
+        let bk = self.batch_keys(id);
         // At least one call, even for an empty batch: the check below then finds the
         // batch created (and waits for its open) rather than unknown.
         let chunks: Vec<&[(JobId, String)]> = if members.is_empty() {
@@ -461,16 +305,10 @@ impl RedisBackend {
             members.chunks(REGISTER_CHUNK).collect()
         };
         for chunk in chunks {
-            let mut call = self.batch_call(&SCRIPTS.batch_add, id);
-            call.arg("register").arg(UNOPENED_TTL_MS);
-            for (job, queue) in chunk {
-                call.arg(job.to_string()).arg(queue);
-            }
-            let status: String = {
-                let mut conn = self.conn().await?;
-                call.invoke_async(&mut conn).await.map_err(error::map)?
-            };
-            if status == "finished" {
+            let mut conn = self.conn().await?;
+            if batch_add::register(&mut conn, &bk, UNOPENED_TTL_MS, chunk).await?
+                == Answer::Finished
+            {
                 return Ok(BatchAdded::Finished);
             }
         }
@@ -480,29 +318,18 @@ impl RedisBackend {
             .map(|c| c.queue.as_str())
             .or(members.first().map(|(_, q)| q.as_str()));
         if let Some(queue) = check_queue {
-            self.schedule_check(queue, id, self.claim_ms() + CHECK_MARGIN_MS)
-                .await?;
+            self.schedule_check(queue, id).await?;
         }
-        let mut call = self.batch_call(&SCRIPTS.batch_add, id);
-        call.arg("open")
-            .arg(self.claim_ms())
-            .arg(BATCH_DEAD_JOBS_MAX);
-        for cb in &callbacks {
-            let json = serde_json::to_string(cb).map_err(|e| BackendError::Other(Box::new(e)))?;
-            call.arg(cb.kind.name()).arg(json);
-        }
-        let reply: Value = {
+        let opened = {
             let mut conn = self.conn().await?;
-            call.invoke_async(&mut conn).await.map_err(error::map)?
+            batch_add::open(&mut conn, &bk, self.claim_ms(), &callbacks).await?
         };
-        let mut it = reply::array(reply)?.into_iter();
-        let [added] = take::<1>(&mut it)?;
-        if reply::string(added)? == "finished" {
-            return Ok(BatchAdded::Finished);
-        }
-        let standing = Standing::parse(&mut it)?;
-        if standing.status == "fire" {
-            self.fire(id, standing.summary).await?;
+        match opened {
+            (Answer::Finished, _) => return Ok(BatchAdded::Finished),
+            (_, Some(standing)) if standing.status == Status::Fire => {
+                self.fire(id, standing.summary).await?;
+            }
+            _ => {}
         }
         Ok(BatchAdded::Added)
     }
@@ -510,7 +337,7 @@ impl RedisBackend {
     /// Adds jobs to an open batch and enqueues them. Each job is kept with the batch
     /// until it is enqueued, and a check is scheduled first: should this caller die in
     /// between, a worker enqueues the jobs once the claim period has passed.
-    pub(crate) async fn batch_add_now(
+    pub(crate) async fn add_to_batch(
         &self,
         id: BatchId,
         mut jobs: Vec<NewJob>,
@@ -523,12 +350,12 @@ impl RedisBackend {
             }
         }
         for queue in queues {
-            self.schedule_check(queue, id, self.claim_ms() + CHECK_MARGIN_MS)
-                .await?;
+            self.schedule_check(queue, id).await?;
         }
         for job in &mut jobs {
             job.batch = Some(id);
         }
+        let bk = self.batch_keys(id);
         // At least one call: adding nothing still says whether the batch takes members.
         let chunks: Vec<&[NewJob]> = if jobs.is_empty() {
             vec![&[]]
@@ -536,21 +363,10 @@ impl RedisBackend {
             jobs.chunks(REGISTER_CHUNK).collect()
         };
         for chunk in chunks {
-            let mut call = self.batch_call(&SCRIPTS.batch_add, id);
-            call.arg("add");
-            for job in chunk {
-                call.arg(job.id.to_string())
-                    .arg(&job.queue)
-                    .arg(encode_job(job));
-            }
-            let status: String = {
-                let mut conn = self.conn().await?;
-                call.invoke_async(&mut conn).await.map_err(error::map)?
-            };
-            match status.as_str() {
-                "added" => {}
-                "finished" => return Ok(BatchAdded::Finished),
-                _ => return Ok(BatchAdded::NotFound),
+            match batch_add::add(&mut self.conn().await?, &bk, chunk).await? {
+                Answer::Added => {}
+                Answer::Finished => return Ok(BatchAdded::Finished),
+                Answer::NotFound => return Ok(BatchAdded::NotFound),
             }
         }
         let ids: Vec<String> = jobs.iter().map(|j| j.id.to_string()).collect();
@@ -566,42 +382,30 @@ impl RedisBackend {
 
     /// Reports added jobs enqueued: they are no longer kept with the batch.
     async fn added(&self, batch: BatchId, ids: &[&str]) -> Result<(), BackendError> {
+        let bk = self.batch_keys(batch);
         for chunk in ids.chunks(REGISTER_CHUNK) {
-            let mut call = self.batch_call(&SCRIPTS.batch_add, batch);
-            call.arg("added");
-            for id in chunk {
-                call.arg(*id);
-            }
-            let mut conn = self.conn().await?;
-            let _: i64 = call.invoke_async(&mut conn).await.map_err(error::map)?;
+            batch_add::added(&mut self.conn().await?, &bk, chunk).await?;
         }
         Ok(())
     }
 
     /// The batch's counts in one script call, then how many members run: one field read
     /// per queue the members sit on.
-    pub(crate) async fn batch_counts(
+    pub(crate) async fn batch_status(
         &self,
         id: BatchId,
     ) -> Result<Option<BatchCounts>, BackendError> {
-        let reply: Value = {
+        let status = {
             let mut conn = self.conn().await?;
-            self.batch_call(&SCRIPTS.batch_status, id)
-                .arg(BATCH_DEAD_JOBS_MAX)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(error::map)?
+            batch_status::call(&mut conn, &self.batch_keys(id)).await?
         };
-        if reply == Value::Nil {
+        let Some(status) = status else {
             return Ok(None);
-        }
-        let mut it = reply::array(reply)?.into_iter();
-        let [total, succeeded, dead, finished, dead_ids, queues] = take::<6>(&mut it)?;
-        let finished = reply::uint(&finished)? == 1;
+        };
         let mut running = 0;
-        if !finished {
-            for queue in reply::array(queues)? {
-                let k = self.keys(&reply::string(queue)?)?;
+        if !status.finished {
+            for queue in &status.queues {
+                let k = self.keys(queue)?;
                 let mut conn = self.conn().await?;
                 let n: Option<i64> = redis::cmd("HGET")
                     .arg(&k.batch_active)
@@ -614,99 +418,20 @@ impl RedisBackend {
         }
         Ok(Some(
             BatchCounts::new(
-                reply::uint(&total)?,
-                reply::uint(&succeeded)?,
-                reply::uint(&dead)?,
-                reply::array(dead_ids)?
-                    .into_iter()
-                    .map(reply::job_id)
-                    .collect::<Result<_, _>>()?,
-                finished,
+                status.total,
+                status.succeeded,
+                status.dead,
+                status.dead_jobs,
+                status.finished,
             )
             .with_running(running),
         ))
-    }
-
-    async fn batch_page(
-        &self,
-        id: BatchId,
-        what: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<Value>, BackendError> {
-        let limit = limit.min(BATCH_PAGE_MAX);
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn().await?;
-        let reply: Value = self
-            .batch_call(&SCRIPTS.batch_page, id)
-            .arg(what)
-            .arg(offset)
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        reply::array(reply)
-    }
-
-    pub(crate) async fn batch_member_page(
-        &self,
-        id: BatchId,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<(JobId, String)>, BackendError> {
-        let mut it = self
-            .batch_page(id, "members", offset, limit)
-            .await?
-            .into_iter();
-        let mut out = Vec::new();
-        while let Ok([job, queue]) = take::<2>(&mut it) {
-            out.push((reply::job_id(job)?, reply::string(queue)?));
-        }
-        Ok(out)
-    }
-
-    pub(crate) async fn batch_dead_page(
-        &self,
-        id: BatchId,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<JobId>, BackendError> {
-        self.batch_page(id, "dead", offset, limit)
-            .await?
-            .into_iter()
-            .map(reply::job_id)
-            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_added_job_survives_its_encoding() {
-        let batch = BatchId::new();
-        for run_at in [
-            RunAt::Now,
-            RunAt::After(Duration::from_millis(1500)),
-            RunAt::UnixMillis(1_764_190_000_000),
-        ] {
-            let job = NewJob {
-                id: JobId::new(),
-                name: "format_disk".into(),
-                queue: "disks".into(),
-                payload: br#"{"host":"node-1"}"#.to_vec(),
-                priority: -3,
-                run_at,
-                max_attempts: 7,
-                batch: Some(batch),
-            };
-            let raw = encode_job(&job);
-            assert_eq!(decode_job(batch, &job.id.to_string(), &raw).unwrap(), job);
-        }
-    }
 
     #[test]
     fn outbox_entries_parse() {

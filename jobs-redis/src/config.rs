@@ -13,7 +13,7 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectio
 use crate::backend::{Inner, RedisBackend};
 use crate::batches::DEFAULT_BATCH_CLAIM;
 use crate::conn::{Connections, Manager, Pool};
-use crate::scripts::SCRIPTS;
+use crate::scripts::{self, Settings};
 use crate::tls::{self, TlsSettings};
 use crate::waiter::{WaitClient, Waiter};
 
@@ -292,10 +292,12 @@ impl RedisBackendBuilder {
             inner: Arc::new(Inner {
                 conns,
                 prefix: self.prefix,
-                retention: self.retention,
-                max_stalls: self.max_stalls,
-                events_max_len: self.events_max_len,
-                batch_claim: self.batch_claim,
+                settings: Settings {
+                    retention: self.retention,
+                    max_stalls: self.max_stalls,
+                    events_max_len: self.events_max_len,
+                    batch_claim: self.batch_claim,
+                },
                 waiter: Waiter::new(waits),
                 hints: Default::default(),
                 combiner: Default::default(),
@@ -507,12 +509,8 @@ impl RedisBackend {
     /// Loads every script into the server's script cache (they are also loaded on demand).
     pub async fn load_scripts(&self) -> Result<(), BackendError> {
         let mut conn = self.conn().await?;
-        for script in SCRIPTS.all() {
-            script
-                .prepare_invoke()
-                .load_async(&mut conn)
-                .await
-                .map_err(crate::error::map)?;
+        for script in scripts::all() {
+            script.load(&mut conn).await?;
         }
         Ok(())
     }

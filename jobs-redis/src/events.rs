@@ -11,87 +11,89 @@ use crate::backend::RedisBackend;
 use crate::error;
 use crate::reply;
 
-impl RedisBackend {
-    pub(crate) async fn read_events_from(
-        &self,
-        queue: &str,
-        after: Option<EventCursor>,
-        max_entries: usize,
-        wait: Duration,
-    ) -> Result<Vec<Event>, BackendError> {
-        let k = self.keys(queue)?;
-        let count = max_entries.max(1);
-        let mut out = Vec::new();
-        let start = match &after {
-            Some(c) => {
-                // The rest of the entry the cursor points into, if any.
-                let mut conn = self.conn().await?;
-                let id = c.entry.to_string();
-                let entry: Value = redis::cmd("XRANGE")
-                    .arg(&k.events)
-                    .arg(&id)
-                    .arg(&id)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(error::map)?;
-                for e in reply::array(entry)? {
-                    out.extend(parse_entry(e)?.into_iter().filter(|ev| ev.cursor > *c));
-                }
-                id
+/// [`jobs_core::Backend::read_events`] on Redis: `XRANGE` for the rest of the entry the
+/// cursor points into, then `XREAD` (blocking on the waiter's connection when nothing
+/// was found and `wait` is not zero).
+pub(crate) async fn read(
+    this: &RedisBackend,
+    queue: &str,
+    after: Option<EventCursor>,
+    max_entries: usize,
+    wait: Duration,
+) -> Result<Vec<Event>, BackendError> {
+    let k = this.keys(queue)?;
+    let count = max_entries.max(1);
+    let mut out = Vec::new();
+    let start = match &after {
+        Some(c) => {
+            // The rest of the entry the cursor points into, if any.
+            let mut conn = this.conn().await?;
+            let id = c.entry.to_string();
+            let entry: Value = redis::cmd("XRANGE")
+                .arg(&k.events)
+                .arg(&id)
+                .arg(&id)
+                .query_async(&mut conn)
+                .await
+                .map_err(error::map)?;
+            for e in reply::array(entry)? {
+                out.extend(parse_entry(e)?.into_iter().filter(|ev| ev.cursor > *c));
             }
-            None => "0-0".to_owned(),
-        };
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(count);
-        let blocking = out.is_empty() && !wait.is_zero();
-        if blocking {
-            // 0 would block forever.
-            cmd.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
+            id
         }
-        cmd.arg("STREAMS").arg(&k.events).arg(&start);
-        let reply = if blocking {
-            self.inner.waiter.blocking(&cmd, wait).await?
-        } else {
-            let mut conn = self.conn().await?;
-            cmd.query_async(&mut conn).await.map_err(error::map)?
-        };
-        // [[key, [entry, ...]]], or nil when nothing came.
-        for stream in reply::array(reply)? {
-            let mut parts = reply::array(stream)?.into_iter();
-            let [_key, entries] = reply::take::<2>(&mut parts)?;
-            for e in reply::array(entries)? {
-                out.extend(parse_entry(e)?);
-            }
-        }
-        Ok(out)
+        None => "0-0".to_owned(),
+    };
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(count);
+    let blocking = out.is_empty() && !wait.is_zero();
+    if blocking {
+        // 0 would block forever.
+        cmd.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
     }
+    cmd.arg("STREAMS").arg(&k.events).arg(&start);
+    let reply = if blocking {
+        this.inner.waiter.blocking(&cmd, wait).await?
+    } else {
+        let mut conn = this.conn().await?;
+        cmd.query_async(&mut conn).await.map_err(error::map)?
+    };
+    // [[key, [entry, ...]]], or nil when nothing came.
+    for stream in reply::array(reply)? {
+        let mut parts = reply::array(stream)?.into_iter();
+        let [_key, entries] = reply::take::<2>(&mut parts)?;
+        for e in reply::array(entries)? {
+            out.extend(parse_entry(e)?);
+        }
+    }
+    Ok(out)
+}
 
-    pub(crate) async fn last_event_of(
-        &self,
-        queue: &str,
-    ) -> Result<Option<EventCursor>, BackendError> {
-        let k = self.keys(queue)?;
-        let mut conn = self.conn().await?;
-        let reply: Value = redis::cmd("XREVRANGE")
-            .arg(&k.events)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut conn)
-            .await
-            .map_err(error::map)?;
-        let Some(entry) = reply::array(reply)?.into_iter().next() else {
-            return Ok(None);
-        };
-        let mut parts = reply::array(entry)?.into_iter();
-        let [id, fields] = reply::take::<2>(&mut parts)?;
-        let pairs = reply::array(fields)?.len() / 2;
-        Ok(Some(EventCursor {
-            entry: entry_id(id)?,
-            index: pairs.saturating_sub(2) as u32,
-        }))
-    }
+/// [`jobs_core::Backend::last_event`] on Redis: the newest entry's last event.
+pub(crate) async fn last(
+    this: &RedisBackend,
+    queue: &str,
+) -> Result<Option<EventCursor>, BackendError> {
+    let k = this.keys(queue)?;
+    let mut conn = this.conn().await?;
+    let reply: Value = redis::cmd("XREVRANGE")
+        .arg(&k.events)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .map_err(error::map)?;
+    let Some(entry) = reply::array(reply)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut parts = reply::array(entry)?.into_iter();
+    let [id, fields] = reply::take::<2>(&mut parts)?;
+    let pairs = reply::array(fields)?.len() / 2;
+    Ok(Some(EventCursor {
+        entry: entry_id(id)?,
+        index: pairs.saturating_sub(2) as u32,
+    }))
 }
 
 fn entry_id(v: Value) -> Result<EntryId, BackendError> {

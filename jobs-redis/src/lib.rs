@@ -28,6 +28,7 @@ mod config;
 mod conn;
 mod error;
 mod events;
+mod grouping;
 mod keys;
 mod record;
 mod reply;

@@ -1,0 +1,62 @@
+//! `batch_status.lua`: a batch's counts, read atomically in steps that do not grow with it.
+
+use std::sync::LazyLock;
+
+use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError, JobId};
+use redis::Value;
+
+use super::{BATCH_KEYS, BatchKeys, Flags, Libs, Lua, batch_keys};
+use crate::conn::Conn;
+use crate::error;
+use crate::reply::{self, take};
+
+pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        "batch_status",
+        Flags::ReadOnly,
+        Libs::Batch,
+        include_str!("../../lua/batch_status.lua"),
+        BATCH_KEYS,
+    )
+});
+
+/// A batch's counts, as stored with the batch.
+pub(crate) struct Status {
+    pub total: u64,
+    pub succeeded: u64,
+    pub dead: u64,
+    pub finished: bool,
+    /// The first dead ids.
+    pub dead_jobs: Vec<JobId>,
+    /// The queues its members sit on.
+    pub queues: Vec<String>,
+}
+
+/// The batch's counts; `None` for a batch never opened.
+pub(crate) async fn call(conn: &mut Conn, bk: &BatchKeys) -> Result<Option<Status>, BackendError> {
+    let reply: Value = SCRIPT
+        .call(batch_keys(bk))
+        .arg(BATCH_DEAD_JOBS_MAX)
+        .invoke_async(conn)
+        .await
+        .map_err(error::map)?;
+    if reply == Value::Nil {
+        return Ok(None);
+    }
+    let mut it = reply::array(reply)?.into_iter();
+    let [total, succeeded, dead, finished, dead_ids, queues] = take::<6>(&mut it)?;
+    Ok(Some(Status {
+        total: reply::uint(&total)?,
+        succeeded: reply::uint(&succeeded)?,
+        dead: reply::uint(&dead)?,
+        finished: reply::uint(&finished)? == 1,
+        dead_jobs: reply::array(dead_ids)?
+            .into_iter()
+            .map(reply::job_id)
+            .collect::<Result<_, _>>()?,
+        queues: reply::array(queues)?
+            .into_iter()
+            .map(reply::string)
+            .collect::<Result<_, _>>()?,
+    }))
+}

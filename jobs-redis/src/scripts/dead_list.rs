@@ -1,0 +1,75 @@
+//! `dead_list.lua`: a page of a queue's dead set, most recent first, with the records.
+
+use std::sync::LazyLock;
+
+use jobs_core::BackendError;
+use jobs_core::backend::{JobInfo, JobState};
+use redis::Value;
+
+use super::{Flags, Libs, Lua, QueueKeys};
+use crate::conn::Conn;
+use crate::error;
+use crate::reply::{self, take};
+
+const KEYS: usize = 2;
+
+pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        "dead_list",
+        Flags::ReadOnly,
+        Libs::Queue,
+        include_str!("../../lua/dead_list.lua"),
+        KEYS,
+    )
+});
+
+fn keys(k: &QueueKeys) -> [&str; KEYS] {
+    [&k.jobs, &k.dead]
+}
+
+/// The dead jobs of `queue` from `offset`, at most `limit` (the caller bounds it).
+pub(crate) async fn call(
+    conn: &mut Conn,
+    k: &QueueKeys,
+    queue: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<JobInfo>, BackendError> {
+    let reply: Value = SCRIPT
+        .call(keys(k))
+        .arg(offset)
+        .arg(limit)
+        .invoke_async(conn)
+        .await
+        .map_err(error::map)?;
+    let mut out = Vec::new();
+    for entry in reply::array(reply)? {
+        let mut it = reply::array(entry)?.into_iter();
+        let [id] = take::<1>(&mut it)?;
+        let fixed = take::<8>(&mut it)?;
+        let [finished, last_error, result] = take::<3>(&mut it)?;
+        let progress = take::<2>(&mut it)?;
+        // An id written outside the framework cannot be shown as a JobId: skipped
+        // (counted in `stats`), so the rest of the page is still listed.
+        let Ok(id) = reply::job_id(id.clone()) else {
+            tracing::warn!(queue, id = ?id, "skipped a dead entry whose id is not a job id");
+            continue;
+        };
+        let varying = [
+            Value::BulkString(Vec::new()),
+            Value::BulkString(Vec::new()),
+            finished,
+            last_error,
+            result,
+        ];
+        out.push(super::job::info(
+            id,
+            queue,
+            JobState::Dead,
+            fixed,
+            varying,
+            progress,
+        )?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,57 @@
+//! `enqueue.lua`: store new jobs of one queue; each becomes ready, or scheduled.
+
+use std::sync::LazyLock;
+
+use jobs_core::BackendError;
+use jobs_core::backend::{NewJob, RunAt};
+
+use super::{Flags, Libs, Lua, QueueKeys, Settings, ms};
+use crate::conn::Conn;
+use crate::error;
+
+const KEYS: usize = 5;
+
+pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        "enqueue",
+        Flags::Writes,
+        Libs::Queue,
+        include_str!("../../lua/enqueue.lua"),
+        KEYS,
+    )
+});
+
+fn keys(k: &QueueKeys) -> [&str; KEYS] {
+    [&k.jobs, &k.ready, &k.scheduled, &k.wake, &k.events]
+}
+
+/// Stores `jobs` (all of `k`'s queue) in one atomic call; an id already stored is
+/// skipped. Returns how many were stored.
+pub(crate) async fn call(
+    conn: &mut Conn,
+    k: &QueueKeys,
+    settings: &Settings,
+    jobs: &[&NewJob],
+) -> Result<u64, BackendError> {
+    let mut call = SCRIPT.call(keys(k));
+    call.arg(jobs.len()).arg(settings.events_max_len);
+    for job in jobs {
+        call.arg(job.id.to_string())
+            .arg(&job.name)
+            .arg(&job.payload[..])
+            .arg(job.priority)
+            .arg(job.max_attempts.max(1))
+            .arg(run_at_arg(job.run_at))
+            .arg(job.batch.map(|b| b.to_string()).unwrap_or_default());
+    }
+    call.invoke_async(conn).await.map_err(error::map)
+}
+
+/// A run-at as the script takes it: '' now, '+ms' after a delay, 'ms' at a time.
+pub(crate) fn run_at_arg(run_at: RunAt) -> String {
+    match run_at {
+        RunAt::After(d) => format!("+{}", ms(d)),
+        RunAt::UnixMillis(t) => t.to_string(),
+        _ => String::new(),
+    }
+}

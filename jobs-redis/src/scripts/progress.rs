@@ -1,0 +1,59 @@
+//! `progress.lua`: record the progress of leased jobs.
+
+use std::sync::LazyLock;
+
+use jobs_core::BackendError;
+use jobs_core::backend::{Lease, LeaseStatus, Progress};
+
+use super::{Flags, Libs, Lua, QueueKeys, Settings};
+use crate::conn::Conn;
+use crate::{error, reply};
+
+const KEYS: usize = 4;
+
+pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        "progress",
+        Flags::Writes,
+        Libs::Queue,
+        include_str!("../../lua/progress.lua"),
+        KEYS,
+    )
+});
+
+fn keys(k: &QueueKeys) -> [&str; KEYS] {
+    [&k.jobs, &k.leased, &k.events, &k.tokens]
+}
+
+/// Records each item's progress if its lease is still held (at most a chunk, all of
+/// `k`'s queue): one status per item, in order.
+pub(crate) async fn call(
+    conn: &mut Conn,
+    k: &QueueKeys,
+    settings: &Settings,
+    items: &[&(Lease, Progress)],
+) -> Result<Vec<LeaseStatus>, BackendError> {
+    let mut call = SCRIPT.call(keys(k));
+    call.arg(settings.events_max_len);
+    for (lease, progress) in items {
+        call.arg(lease.id.to_string())
+            .arg(lease.token)
+            .arg(progress.percent)
+            .arg(&progress.message);
+    }
+    let reply = call.invoke_async(conn).await.map_err(error::map)?;
+    items
+        .iter()
+        .zip(reply::array(reply)?)
+        // RECORDED = 1, STALE = 0.
+        .map(|((lease, _), v)| {
+            Ok(if reply::int(&v)? == 1 {
+                LeaseStatus::Held {
+                    expires_at_ms: lease.expires_at_ms,
+                }
+            } else {
+                LeaseStatus::Stale
+            })
+        })
+        .collect()
+}
