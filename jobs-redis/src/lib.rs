@@ -26,6 +26,7 @@ mod batches;
 mod combiner;
 mod config;
 mod conn;
+mod connect;
 mod error;
 mod events;
 mod grouping;
@@ -38,4 +39,5 @@ mod waiter;
 
 pub use backend::RedisBackend;
 pub use batches::DEFAULT_BATCH_CLAIM;
-pub use config::{ConnectError, EvictionCheck, RedisBackendBuilder};
+pub use config::{EvictionCheck, RedisBackendBuilder};
+pub use connect::ConnectError;
