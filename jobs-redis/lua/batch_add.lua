@@ -16,7 +16,7 @@
 --              next check of the batch enqueues it (batch_done.lua).
 --   'added'    job ids: those added jobs are enqueued.
 --
--- Returns:
+-- Returns (src/scripts/batch_add.rs reads the statuses as batch_add::Answer):
 --   register, add: 'added', 'finished' (refused, nothing changed: the batch finished, or
 --     is complete and the call names a member it does not have) or 'not_found' (add
 --     only: the batch was never opened)

@@ -41,7 +41,8 @@ local function batch_is_complete()
   return redis.call('HLEN', B_DONE) >= redis.call('HLEN', B_MEMBERS)
 end
 
--- Where a batch stands, and what its caller does next:
+-- Where a batch stands, and what its caller does next (src/scripts/batch_done.rs reads
+-- these statuses as batch_done::Status):
 --   'gone'      no such batch (never created, or expired after it finished)
 --   'unopened'  members are being recorded; its opener has not opened it yet
 --   'finished'  its callbacks fired
@@ -63,8 +64,9 @@ local function batch_state(now, claim_ms)
   return 'fire'
 end
 
--- What a firing needs: { total, succeeded, dead, the first `dead_cap` dead ids, callbacks
--- (JSON, those that fire) }.
+-- What a firing needs: { total, succeeded, dead, the first `dead_cap` dead ids, every
+-- callback (JSON) }. Which of them fire is decided by the caller (CallbackKind::fires in
+-- jobs-core), so the rule is written once for every backend.
 local function batch_summary(dead_cap)
   local counts = redis.call('HMGET', B_META, 'succeeded', 'dead')
   local succeeded, dead = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
@@ -72,14 +74,12 @@ local function batch_summary(dead_cap)
   if dead > 0 then
     dead_ids = redis.call('LRANGE', B_DEAD, 0, dead_cap - 1)
   end
-  local fire = {}
+  local callbacks = {}
   for _, kind in ipairs({ 'success', 'complete', 'failure' }) do
     local cb = redis.call('HGET', B_META, 'cb:' .. kind)
-    if cb and (kind == 'complete' or (kind == 'success' and dead == 0) or (kind == 'failure' and dead > 0)) then
-      fire[#fire + 1] = cb
-    end
+    if cb then callbacks[#callbacks + 1] = cb end
   end
-  return { redis.call('HLEN', B_MEMBERS), succeeded, dead, dead_ids, fire }
+  return { redis.call('HLEN', B_MEMBERS), succeeded, dead, dead_ids, callbacks }
 end
 
 -- The answer of batch_done.lua and of batch_add.lua's open: { status, retry_in (ms, -1

@@ -10,8 +10,9 @@
 --
 -- A job in no set at all (an orphan, see sweep.lua) is cancelled at once.
 --
--- Returns: { what, outbox entries due }, what one of 'cancelled', 'requested', 'finished',
--- 'not_found'.
+-- Returns: { what, outbox entries due }, what one of (src/scripts/cancel.rs reads them as
+-- CancelOutcome): 'cancelled' (ended now), 'requested' (running: its worker is told),
+-- 'finished' (too late: it ended), 'not_found'.
 --
 -- Uses lib.lua: check_types, emit_events, now_ms, load, trim, cancel_job.
 

@@ -17,9 +17,12 @@
 --                   read): dead with data as the reason (the record kept as it is when
 --                   the script cannot read it either)
 --
--- Returns: one number per item: the lease end it was held under; 0 when the token is
--- stale; -1 when this delivery's outcome was already recorded (a retried call whose first
--- answer was lost) or the job is no longer stored. Nothing is changed for 0 and -1.
+-- Returns: one status per item (src/scripts/finish.rs reads them as LeaseStatus):
+--   HELD  the lease end it was held under (> 0): the outcome is recorded;
+--   STALE = 0: the token is stale;
+--   DONE  = -1: this delivery's outcome was already recorded (a retried call whose first
+--         answer was lost) or the job is no longer stored.
+-- Nothing is changed for STALE and DONE.
 -- Then one more: the outbox entries due when an item belonged to a batch (else 0), so the
 -- caller drains the outbox only when something is in it.
 --

@@ -5,9 +5,11 @@
 -- KEYS[3] tokens  hash: leased id -> token
 -- ARGV[1] lease ms, then 2 per lease: id, token
 --
--- Returns: one number per lease: the new lease end; its negative when the job was
--- cancelled (the worker tells it to stop); 0 when the token is stale (the job was
--- recovered, handed to another worker, or finished). A stale lease is left unchanged.
+-- Returns: one status per lease (src/scripts/renew.rs reads them as LeaseStatus):
+--   HELD    the new lease end (> 0);
+--   CANCEL  its negative (< 0): the job was cancelled (the worker tells it to stop);
+--   STALE = 0: the token is stale (the job was recovered, handed to another worker, or
+--           finished). A stale lease is left unchanged.
 --
 -- Uses lib.lua: check_types, now_ms, lease_tokens.
 

@@ -8,8 +8,7 @@
 //! while the job runs → [`finish`](jobs_core::Backend::finish), which drains the batch
 //! outbox ([`crate::batches`]) when a batch member ended.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jobs_core::backend::{BatchAdded, CancelOutcome};
@@ -19,13 +18,13 @@ use jobs_core::backend::{
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH};
 use jobs_core::{BatchCounts, BatchId, Callback};
-use tokio::time::Instant;
 
+use crate::batches;
 use crate::combiner::Combiner;
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::grouping::{self, Chunk, by_queue};
-use crate::keys::QueueKeys;
+use crate::keys::{BatchKeys, QueueKeys};
 use crate::scripts::{self, Settings, finish, ms};
 use crate::waiter::Waiter;
 
@@ -36,9 +35,6 @@ use crate::waiter::Waiter;
 const ENQUEUE_CHUNK: usize = 250;
 /// Most dead jobs retried in one script call.
 const RETRY_CHUNK: usize = 1_000;
-/// An idle worker with nothing due reserves again after this many idle waits (5 min with
-/// the default `idle_wait`).
-const IDLE_BACKSTOP: u32 = 60;
 /// Most jobs looked up by one script call (under 5 ms of server time, as for enqueue).
 const LOOKUP_CHUNK: usize = 250;
 /// Stored jobs examined by one sweep script call.
@@ -69,9 +65,6 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     pub(crate) settings: Settings,
     pub(crate) waiter: Arc<Waiter>,
-    /// Per queue: when the earliest scheduled job or lease end is due, as learned from the
-    /// last empty reservation. Idle workers block until then at most.
-    pub(crate) hints: Mutex<HashMap<String, Instant>>,
     pub(crate) combiner: Combiner,
 }
 
@@ -100,21 +93,13 @@ impl RedisBackend {
         QueueKeys::new(&self.inner.prefix, queue)
     }
 
+    pub(crate) fn batch_keys(&self, id: BatchId) -> BatchKeys {
+        BatchKeys::new(&self.inner.prefix, id)
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
-    }
-
-    fn set_hint(&self, queue: &str, next_in_ms: Option<u64>) {
-        let mut hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
-        match next_in_ms {
-            Some(ms) => {
-                hints.insert(queue.to_owned(), Instant::now() + Duration::from_millis(ms));
-            }
-            None => {
-                hints.remove(queue);
-            }
-        }
     }
 
     /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue; the first error.
@@ -161,6 +146,22 @@ impl RedisBackend {
         out
     }
 
+    /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`
+    /// when not stored, or why it cannot be shown.
+    async fn lookup(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            out.extend(scripts::job::call(&mut conn, &k, queue, chunk).await?);
+        }
+        Ok(out)
+    }
+
     /// One queue's reservation, appended to `out`; `drains` gets the queue's keys when
     /// its outbox has batch work due.
     async fn reserve_from(
@@ -199,7 +200,7 @@ impl RedisBackend {
             drains.push(k);
         }
         if out.len() == before {
-            self.set_hint(queue, reply.next_in_ms);
+            self.inner.waiter.note_next(queue, reply.next_in_ms);
         }
         Ok(())
     }
@@ -263,7 +264,7 @@ impl jobs_core::Backend for RedisBackend {
             let this = self.clone();
             tokio::spawn(async move {
                 for k in drains {
-                    this.drain_quietly(&k).await;
+                    batches::drain_quietly(&this, &k).await;
                 }
             });
         }
@@ -275,26 +276,14 @@ impl jobs_core::Backend for RedisBackend {
         queues: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
-        // The earliest scheduled job or lease end the queues are known to have. With none,
-        // nothing comes due unannounced (a script that makes work pushes a wake-up token),
-        // so the wait goes on, re-issued every `timeout`, until a token arrives.
-        // A backstop all the same: a wake-up token lost with a dropped connection must not
-        // leave work waiting for good, so an idle worker reserves once per IDLE_BACKSTOP
-        // waits even with nothing due.
-        let backstop = Instant::now() + timeout.saturating_mul(IDLE_BACKSTOP);
-        let due = {
-            let hints = self.inner.hints.lock().unwrap_or_else(|p| p.into_inner());
-            queues.iter().filter_map(|q| hints.get(q).copied()).min()
-        }
-        .map_or(backstop, |due| due.min(backstop));
-        if due <= Instant::now() {
-            return Ok(());
-        }
         let keys = queues
             .iter()
             .map(|q| self.keys(q).map(|k| k.wake))
             .collect::<Result<Vec<_>, _>>()?;
-        self.inner.waiter.wait(&keys, timeout, due).await
+        self.inner
+            .waiter
+            .wait_for_work(queues, &keys, timeout)
+            .await
     }
 
     async fn renew(
@@ -329,7 +318,7 @@ impl jobs_core::Backend for RedisBackend {
         // Count the batch members that just ended. Should this fail or the process die
         // now, the entries stay in the outbox and the next reservation drains them.
         for k in drains {
-            self.drain_quietly(&k).await;
+            batches::drain_quietly(self, &k).await;
         }
         Ok(out)
     }
@@ -355,7 +344,7 @@ impl jobs_core::Backend for RedisBackend {
         let reply = scripts::recover::call(&mut conn, &k, &self.inner.settings, limit).await?;
         drop(conn);
         if reply.outbox > 0 {
-            self.drain_quietly(&k).await;
+            batches::drain_quietly(self, &k).await;
         }
         let mut out = Recovered::default();
         out.requeued = reply.requeued;
@@ -399,7 +388,7 @@ impl jobs_core::Backend for RedisBackend {
             }
         };
         if outbox > 0 {
-            self.drain_quietly(&k).await;
+            batches::drain_quietly(self, &k).await;
         }
         Ok(moved)
     }
@@ -439,7 +428,7 @@ impl jobs_core::Backend for RedisBackend {
             scripts::cancel::call(&mut conn, &k, &self.inner.settings, id).await?
         };
         if outbox > 0 {
-            self.drain_quietly(&k).await;
+            batches::drain_quietly(self, &k).await;
         }
         Ok(outcome)
     }
@@ -450,15 +439,15 @@ impl jobs_core::Backend for RedisBackend {
         members: Vec<(JobId, String)>,
         callbacks: Vec<Callback>,
     ) -> Result<BatchAdded, BackendError> {
-        self.open_batch(id, members, callbacks).await
+        crate::batches::batch_open(self, id, members, callbacks).await
     }
 
     async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
-        self.add_to_batch(id, jobs).await
+        crate::batches::batch_add(self, id, jobs).await
     }
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
-        self.batch_status(id).await
+        crate::batches::batch(self, id).await
     }
 
     async fn batch_members(
@@ -494,29 +483,11 @@ impl jobs_core::Backend for RedisBackend {
         max_entries: usize,
         wait: Duration,
     ) -> Result<Vec<Event>, BackendError> {
-        crate::events::read(self, queue, after, max_entries, wait).await
+        crate::events::read_events(self, queue, after, max_entries, wait).await
     }
 
     async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
-        crate::events::last(self, queue).await
-    }
-}
-
-impl RedisBackend {
-    /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`
-    /// when not stored, or why it cannot be shown.
-    async fn lookup(
-        &self,
-        queue: &str,
-        ids: &[JobId],
-    ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
-        let k = self.keys(queue)?;
-        let mut conn = self.conn().await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            out.extend(scripts::job::call(&mut conn, &k, queue, chunk).await?);
-        }
-        Ok(out)
+        crate::events::last_event(self, queue).await
     }
 }
 

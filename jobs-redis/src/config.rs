@@ -230,7 +230,6 @@ impl RedisBackendBuilder {
                     batch_claim: self.batch_claim,
                 },
                 waiter: Waiter::new(waits),
-                hints: Default::default(),
                 combiner: Default::default(),
             }),
         })

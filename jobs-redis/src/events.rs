@@ -14,7 +14,7 @@ use crate::reply;
 /// [`jobs_core::Backend::read_events`] on Redis: `XRANGE` for the rest of the entry the
 /// cursor points into, then `XREAD` (blocking on the waiter's connection when nothing
 /// was found and `wait` is not zero).
-pub(crate) async fn read(
+pub(crate) async fn read_events(
     this: &RedisBackend,
     queue: &str,
     after: Option<EventCursor>,
@@ -69,7 +69,7 @@ pub(crate) async fn read(
 }
 
 /// [`jobs_core::Backend::last_event`] on Redis: the newest entry's last event.
-pub(crate) async fn last(
+pub(crate) async fn last_event(
     this: &RedisBackend,
     queue: &str,
 ) -> Result<Option<EventCursor>, BackendError> {

@@ -1,4 +1,5 @@
-//! The Redis backend for `jobs-core`.
+//! The Redis backend for `jobs-core`: jobs survive restarts of workers, machines and
+//! Redis (with persistence on), and many worker processes on many machines share them.
 //!
 //! Jobs live in Redis under a key prefix, one hash and a few sorted sets per queue; every
 //! state change is one Lua script (`lua/*.lua`), so each transition is atomic. Leases,
@@ -20,6 +21,39 @@
 //! Worker::builder(client).register::<FormatDisk>().build().run().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Options (key prefix, retention, pool, timeouts, TLS, Redis Cluster) are on
+//! [`RedisBackendBuilder`]:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), jobs_redis::ConnectError> {
+//! let backend = jobs_redis::RedisBackend::builder("rediss://:password@redis.internal:6380")
+//!     .prefix("ops")
+//!     .pool_size(32)
+//!     .connect()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How the crate is laid out
+//!
+//! In the order a job travels:
+//! - `config.rs`, `connect.rs`, `conn.rs`, `tls.rs`: the builder, and turning its settings
+//!   into a pool (one server) or a cluster client;
+//! - `keys.rs`: every key name, built in one place (`{prefix}:{queue}:…`, the queue in a
+//!   hash tag so one script's keys share a cluster slot);
+//! - `backend.rs`: the `Backend` implementation, which only coordinates: which script,
+//!   which chunk (`grouping.rs`), what to do with the answer; `combiner.rs` lets
+//!   concurrent single enqueues share a script call;
+//! - `scripts/`: one module per Lua script (`enqueue`, `reserve`, `renew`, `progress`,
+//!   `finish`, `recover`, then the read and operator scripts): its key list, its
+//!   arguments, its reply as a typed value; `scripts/mod.rs` loads them, with
+//!   `lua/lib.lua` prepended, and checks each header's declared key count;
+//! - `record.rs`: the stored job record (msgpack), decoded on the worker, not in Lua;
+//! - `waiter.rs`: idle workers' blocking waits on a dedicated connection;
+//! - `batches.rs`: counting ended batch members from each queue's outbox and firing the
+//!   callbacks; `events.rs`: reading the per-queue event streams;
+//! - `reply.rs`, `error.rs`: strict reading of replies and errors with context.
 
 mod backend;
 mod batches;
