@@ -92,7 +92,67 @@ impl BatchKeys {
     }
 }
 
+/// One of a queue's keys, as a script's header names it (`-- KEYS[n] name`): the scripts'
+/// key lists are written once, in their headers, and built from these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueKey {
+    Jobs,
+    Ready,
+    Scheduled,
+    Leased,
+    Succeeded,
+    Dead,
+    Wake,
+    Seq,
+    Events,
+    Outbox,
+    Cancel,
+    Tokens,
+    BatchActive,
+}
+
+impl QueueKey {
+    /// The key a header names (the field's name in [`QueueKeys`]).
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "jobs" => QueueKey::Jobs,
+            "ready" => QueueKey::Ready,
+            "scheduled" => QueueKey::Scheduled,
+            "leased" => QueueKey::Leased,
+            "succeeded" => QueueKey::Succeeded,
+            "dead" => QueueKey::Dead,
+            "wake" => QueueKey::Wake,
+            "seq" => QueueKey::Seq,
+            "events" => QueueKey::Events,
+            "outbox" => QueueKey::Outbox,
+            "cancel" => QueueKey::Cancel,
+            "tokens" => QueueKey::Tokens,
+            "batch_active" => QueueKey::BatchActive,
+            _ => return None,
+        })
+    }
+}
+
 impl QueueKeys {
+    /// The key `key` of this queue.
+    pub(crate) fn get(&self, key: QueueKey) -> &str {
+        match key {
+            QueueKey::Jobs => &self.jobs,
+            QueueKey::Ready => &self.ready,
+            QueueKey::Scheduled => &self.scheduled,
+            QueueKey::Leased => &self.leased,
+            QueueKey::Succeeded => &self.succeeded,
+            QueueKey::Dead => &self.dead,
+            QueueKey::Wake => &self.wake,
+            QueueKey::Seq => &self.seq,
+            QueueKey::Events => &self.events,
+            QueueKey::Outbox => &self.outbox,
+            QueueKey::Cancel => &self.cancel,
+            QueueKey::Tokens => &self.tokens,
+            QueueKey::BatchActive => &self.batch_active,
+        }
+    }
+
     /// The keys of `queue` under `prefix`. Refuses names that could break out of the hash
     /// tag or the key layout.
     pub(crate) fn new(prefix: &str, queue: &str) -> Result<Self, BackendError> {

@@ -1,30 +1,21 @@
 //! `batch_add.lua`: record a batch's members, open it, add members to it from a running
 //! job, and report added jobs enqueued.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use jobs_core::backend::{NewJob, RunAt};
 use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError, BatchId, Callback, JobId};
 use redis::Value;
 
+use super::BatchKeys;
 use super::batch_done::Standing;
 use super::enqueue::run_at_arg;
-use super::{BATCH_KEYS, BatchKeys, Flags, Libs, Lua, batch_keys};
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "batch_add",
-        // New work: refused at maxmemory before it writes anything.
-        Flags::Writes,
-        Libs::Batch,
-        include_str!("../../lua/batch_add.lua"),
-        BATCH_KEYS,
-    )
-});
+// New work: refused at maxmemory before it writes anything.
+super::script!("batch_add", Writes, Batch);
 
 /// The status codes of `register`, `add` and `open`, named in the script's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +52,7 @@ pub(crate) async fn register(
     ttl_ms: u64,
     members: &[(JobId, String)],
 ) -> Result<Answer, BackendError> {
-    let mut call = SCRIPT.call(batch_keys(bk));
+    let mut call = SCRIPT.on_batch(bk);
     call.arg("register").arg(ttl_ms);
     for (job, queue) in members {
         call.arg(job.to_string()).arg(queue);
@@ -77,7 +68,7 @@ pub(crate) async fn open(
     claim_ms: u64,
     callbacks: &[Callback],
 ) -> Result<(Answer, Option<Standing>), BackendError> {
-    let mut call = SCRIPT.call(batch_keys(bk));
+    let mut call = SCRIPT.on_batch(bk);
     call.arg("open").arg(claim_ms).arg(BATCH_DEAD_JOBS_MAX);
     for cb in callbacks {
         let json = serde_json::to_string(cb).map_err(|e| BackendError::Other(Box::new(e)))?;
@@ -100,7 +91,7 @@ pub(crate) async fn add(
     bk: &BatchKeys,
     jobs: &[NewJob],
 ) -> Result<Answer, BackendError> {
-    let mut call = SCRIPT.call(batch_keys(bk));
+    let mut call = SCRIPT.on_batch(bk);
     call.arg("add");
     for job in jobs {
         call.arg(job.id.to_string())
@@ -116,7 +107,7 @@ pub(crate) async fn added(
     bk: &BatchKeys,
     ids: &[&str],
 ) -> Result<(), BackendError> {
-    let mut call = SCRIPT.call(batch_keys(bk));
+    let mut call = SCRIPT.on_batch(bk);
     call.arg("added");
     for id in ids {
         call.arg(*id);

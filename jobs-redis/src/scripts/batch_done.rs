@@ -2,26 +2,16 @@
 //! firing when it is complete. Also where a batch stands (`batch_reply` of
 //! `lua/batch_lib.lua`), which `batch_add.lua`'s open answers too.
 
-use std::sync::LazyLock;
-
 use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError};
 use redis::Value;
 
-use super::{BATCH_KEYS, BatchKeys, Flags, Libs, Lua, batch_keys};
+use super::BatchKeys;
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "batch_done",
-        // Counting endings frees work (callbacks wait on it): runs at maxmemory too.
-        Flags::AllowOom,
-        Libs::Batch,
-        include_str!("../../lua/batch_done.lua"),
-        BATCH_KEYS,
-    )
-});
+// Counting endings frees work (callbacks wait on it): runs at maxmemory too.
+super::script!("batch_done", AllowOom, Batch);
 
 /// Where a batch stands (`batch_state` in `lua/batch_lib.lua`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +86,7 @@ pub(crate) async fn call(
     recover_max: usize,
     endings: &[(String, String)],
 ) -> Result<Standing, BackendError> {
-    let mut call = SCRIPT.call(batch_keys(bk));
+    let mut call = SCRIPT.on_batch(bk);
     call.arg(claim_ms).arg(BATCH_DEAD_JOBS_MAX);
     if check {
         call.arg(claim_ms);

@@ -1,30 +1,14 @@
 //! `batch_outbox.lua`: a queue's outbox of batch work, on the server's clock.
 
-use std::sync::LazyLock;
-
 use jobs_core::{BackendError, BatchId};
 
-use super::{Flags, Libs, Lua, QueueKeys};
+use super::QueueKeys;
 use crate::conn::Conn;
 use crate::error;
 
-const KEYS: usize = 2;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "batch_outbox",
-        // Removes and re-times entries (and writes a check before new work, which is
-        // itself refused at maxmemory): runs at maxmemory too.
-        Flags::AllowOom,
-        Libs::Queue,
-        include_str!("../../lua/batch_outbox.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [&k.outbox, &k.wake]
-}
+// Removes and re-times entries (and writes a check before new work, which is
+// itself refused at maxmemory): runs at maxmemory too.
+super::script!("batch_outbox", AllowOom, Queue);
 
 /// The oldest due entries, at most `limit`.
 pub(crate) async fn due(
@@ -33,7 +17,7 @@ pub(crate) async fn due(
     limit: usize,
 ) -> Result<Vec<String>, BackendError> {
     SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg("due")
         .arg(limit)
         .invoke_async(conn)
@@ -49,7 +33,7 @@ pub(crate) async fn check(
     delay_ms: u64,
 ) -> Result<(), BackendError> {
     let _: i64 = SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg("check")
         .arg(delay_ms)
         .arg(batch.to_string())
@@ -66,7 +50,7 @@ pub(crate) async fn settle(
     remove: &[&str],
     retry: &[(&str, u64)],
 ) -> Result<(), BackendError> {
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     call.arg("settle").arg(remove.len());
     for entry in remove {
         call.arg(*entry);

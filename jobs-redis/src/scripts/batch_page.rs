@@ -1,24 +1,14 @@
 //! `batch_page.lua`: one page of a batch's members, or of its dead members.
 
-use std::sync::LazyLock;
-
 use jobs_core::{BackendError, JobId};
 use redis::Value;
 
-use super::{BATCH_KEYS, BatchKeys, Flags, Libs, Lua, batch_keys};
+use super::BatchKeys;
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "batch_page",
-        Flags::ReadOnly,
-        Libs::Batch,
-        include_str!("../../lua/batch_page.lua"),
-        BATCH_KEYS,
-    )
-});
+super::script!("batch_page", ReadOnly, Batch);
 
 async fn page(
     conn: &mut Conn,
@@ -28,7 +18,7 @@ async fn page(
     limit: usize,
 ) -> Result<Vec<Value>, BackendError> {
     let reply: Value = SCRIPT
-        .call(batch_keys(bk))
+        .on_batch(bk)
         .arg(what)
         .arg(offset)
         .arg(limit)

@@ -1,24 +1,14 @@
 //! `batch_status.lua`: a batch's counts, read atomically in steps that do not grow with it.
 
-use std::sync::LazyLock;
-
 use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError, JobId};
 use redis::Value;
 
-use super::{BATCH_KEYS, BatchKeys, Flags, Libs, Lua, batch_keys};
+use super::BatchKeys;
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "batch_status",
-        Flags::ReadOnly,
-        Libs::Batch,
-        include_str!("../../lua/batch_status.lua"),
-        BATCH_KEYS,
-    )
-});
+super::script!("batch_status", ReadOnly, Batch);
 
 /// A batch's counts, as stored with the batch.
 pub(crate) struct Status {
@@ -35,7 +25,7 @@ pub(crate) struct Status {
 /// The batch's counts; `None` for a batch never opened.
 pub(crate) async fn call(conn: &mut Conn, bk: &BatchKeys) -> Result<Option<Status>, BackendError> {
     let reply: Value = SCRIPT
-        .call(batch_keys(bk))
+        .on_batch(bk)
         .arg(BATCH_DEAD_JOBS_MAX)
         .invoke_async(conn)
         .await

@@ -1,40 +1,14 @@
 //! `cancel.lua`: cancel a waiting job at once, or mark a running one.
 
-use std::sync::LazyLock;
-
 use jobs_core::backend::CancelOutcome;
 use jobs_core::{BackendError, JobId};
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings};
+use super::{QueueKeys, Settings};
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-const KEYS: usize = 9;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "cancel",
-        Flags::Writes,
-        Libs::Queue,
-        include_str!("../../lua/cancel.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [
-        &k.jobs,
-        &k.ready,
-        &k.scheduled,
-        &k.leased,
-        &k.succeeded,
-        &k.dead,
-        &k.events,
-        &k.outbox,
-        &k.cancel,
-    ]
-}
+super::script!("cancel", Writes, Queue);
 
 /// Cancels job `id` of `k`'s queue: what happened, and the outbox entries due.
 pub(crate) async fn call(
@@ -45,7 +19,7 @@ pub(crate) async fn call(
 ) -> Result<(CancelOutcome, u64), BackendError> {
     let [dead_max, dead_age, trim] = settings.dead_args();
     let reply = SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg(id.to_string())
         .arg(settings.events_max_len)
         .arg(dead_max)

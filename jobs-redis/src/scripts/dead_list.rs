@@ -1,31 +1,15 @@
 //! `dead_list.lua`: a page of a queue's dead set, most recent first, with the records.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 use jobs_core::backend::{JobInfo, JobState};
 use redis::Value;
 
-use super::{Flags, Libs, Lua, QueueKeys};
+use super::QueueKeys;
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-const KEYS: usize = 2;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "dead_list",
-        Flags::ReadOnly,
-        Libs::Queue,
-        include_str!("../../lua/dead_list.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [&k.jobs, &k.dead]
-}
+super::script!("dead_list", ReadOnly, Queue);
 
 /// The dead jobs of `queue` from `offset`, at most `limit` (the caller bounds it).
 pub(crate) async fn call(
@@ -36,7 +20,7 @@ pub(crate) async fn call(
     limit: usize,
 ) -> Result<Vec<JobInfo>, BackendError> {
     let reply: Value = SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg(offset)
         .arg(limit)
         .invoke_async(conn)

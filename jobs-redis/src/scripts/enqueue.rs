@@ -1,29 +1,13 @@
 //! `enqueue.lua`: store new jobs of one queue; each becomes ready, or scheduled.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 use jobs_core::backend::{NewJob, RunAt};
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings, ms};
+use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
 use crate::error;
 
-const KEYS: usize = 5;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "enqueue",
-        Flags::Writes,
-        Libs::Queue,
-        include_str!("../../lua/enqueue.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [&k.jobs, &k.ready, &k.scheduled, &k.wake, &k.events]
-}
+super::script!("enqueue", Writes, Queue);
 
 /// Stores `jobs` (all of `k`'s queue) in one atomic call; an id already stored is
 /// skipped. Returns how many were stored.
@@ -33,7 +17,7 @@ pub(crate) async fn call(
     settings: &Settings,
     jobs: &[&NewJob],
 ) -> Result<u64, BackendError> {
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     call.arg(jobs.len()).arg(settings.events_max_len);
     for job in jobs {
         call.arg(job.id.to_string())

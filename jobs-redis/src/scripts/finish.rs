@@ -1,42 +1,13 @@
 //! `finish.lua`: end leases with their outcomes.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 use jobs_core::backend::{Lease, LeaseStatus, Outcome};
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings, ms};
+use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
 use crate::{error, reply};
 
-const KEYS: usize = 12;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "finish",
-        Flags::AllowOom,
-        Libs::Queue,
-        include_str!("../../lua/finish.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [
-        &k.jobs,
-        &k.ready,
-        &k.scheduled,
-        &k.leased,
-        &k.succeeded,
-        &k.dead,
-        &k.wake,
-        &k.events,
-        &k.outbox,
-        &k.cancel,
-        &k.tokens,
-        &k.batch_active,
-    ]
-}
+super::script!("finish", AllowOom, Queue);
 
 /// One lease to end, as the script's six arguments per item.
 pub(crate) struct Item<'a> {
@@ -107,7 +78,7 @@ pub(crate) async fn call(
 ) -> Result<Reply, BackendError> {
     let r = &settings.retention;
     let [dead_max, dead_age, trim] = settings.dead_args();
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     call.arg(r.succeeded_max)
         .arg(ms(r.succeeded_max_age))
         .arg(dead_max)

@@ -1,39 +1,16 @@
 //! `job.lua`: records and states of jobs of one queue, read atomically; and the decoding
 //! of a record's fields that `dead_list.lua` shares.
 
-use std::sync::LazyLock;
-
 use jobs_core::backend::{JobInfo, JobState, Progress};
 use jobs_core::{BackendError, JobId};
 use redis::Value;
 
-use super::{Flags, Libs, Lua, QueueKeys};
+use super::QueueKeys;
 use crate::conn::Conn;
 use crate::error;
 use crate::reply::{self, take};
 
-const KEYS: usize = 6;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "job",
-        Flags::ReadOnly,
-        Libs::Queue,
-        include_str!("../../lua/job.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [
-        &k.jobs,
-        &k.ready,
-        &k.scheduled,
-        &k.leased,
-        &k.succeeded,
-        &k.dead,
-    ]
-}
+super::script!("job", ReadOnly, Queue);
 
 /// Looks `ids` of `queue` up (the caller bounds how many): per id, its record, `None`
 /// when not stored, or why it cannot be shown.
@@ -43,7 +20,7 @@ pub(crate) async fn call(
     queue: &str,
     ids: &[JobId],
 ) -> Result<Vec<Result<Option<JobInfo>, BackendError>>, BackendError> {
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     for id in ids {
         call.arg(id.to_string());
     }

@@ -39,8 +39,7 @@ pub(crate) mod retry_dead;
 pub(crate) mod stats;
 pub(crate) mod sweep;
 
-#[allow(unused_imports)]
-pub(crate) use crate::keys::{BatchKeys, QueueKeys};
+pub(crate) use crate::keys::{BatchKeys, QueueKey, QueueKeys};
 
 const LIB: &str = include_str!("../../lua/lib.lua");
 /// The batch scripts' own steps and key names, prepended after `LIB`.
@@ -69,29 +68,41 @@ pub(crate) enum Libs {
     Batch,
 }
 
-/// One loaded script: its source with the helpers prepended, and how many keys it takes.
+/// The keys a script takes, as its header declares them.
+enum Keys {
+    /// Keys of one queue, in the header's order.
+    Queue(Vec<QueueKey>),
+    /// The batch's keys (`lua/batch_lib.lua`), declared `KEYS[1..8]`.
+    Batch,
+}
+
+/// One loaded script: its source with the helpers prepended, and the keys it takes.
 pub(crate) struct Lua {
     name: &'static str,
     script: Script,
-    keys: usize,
+    keys: Keys,
 }
 
 impl Lua {
-    /// The script `name` from `body`. Panics when the header declares another number of
-    /// keys than `keys`, the number its module passes: a mistake in this crate, caught by
-    /// the first call of any test (and by this module's unit test).
-    pub(crate) fn new(
-        name: &'static str,
-        flags: Flags,
-        libs: Libs,
-        body: &str,
-        keys: usize,
-    ) -> Self {
-        let declared = declared_keys(body);
-        assert_eq!(
-            declared, keys,
-            "lua/{name}.lua declares {declared} keys in its header, its module passes {keys}"
-        );
+    /// The script `name` from `body`, taking the keys its header declares. Panics when
+    /// the header's key list cannot be read (a key this crate does not know, a gap in the
+    /// numbering, batch keys in a queue script): a mistake in this crate, caught by the
+    /// first call of any test (and by this module's unit test).
+    pub(crate) fn new(name: &'static str, flags: Flags, libs: Libs, body: &str) -> Self {
+        let keys = match (libs, declared_keys(body)) {
+            (Libs::Queue, Declared::Queue(names)) => Keys::Queue(
+                names
+                    .iter()
+                    .map(|n| {
+                        QueueKey::named(n).unwrap_or_else(|| {
+                            panic!("lua/{name}.lua declares key {n:?}, which is not a queue key")
+                        })
+                    })
+                    .collect(),
+            ),
+            (Libs::Batch, Declared::Batch) => Keys::Batch,
+            (_, declared) => panic!("lua/{name}.lua: bad key declaration {declared:?}"),
+        };
         let shebang = match flags {
             Flags::Writes => "#!lua",
             Flags::ReadOnly => "#!lua flags=no-writes",
@@ -108,11 +119,30 @@ impl Lua {
         }
     }
 
-    /// A call with `keys`; the arguments follow.
-    pub(crate) fn call<const N: usize>(&self, keys: [&str; N]) -> ScriptInvocation<'_> {
-        debug_assert_eq!(N, self.keys, "{}: wrong key count", self.name);
+    /// A call with the keys of the queue `k` that the script declares; the arguments
+    /// follow.
+    pub(crate) fn on_queue(&self, k: &QueueKeys) -> ScriptInvocation<'_> {
         let mut call = self.script.prepare_invoke();
-        for key in keys {
+        match &self.keys {
+            Keys::Queue(keys) => {
+                for key in keys {
+                    call.key(k.get(*key));
+                }
+            }
+            Keys::Batch => unreachable!("{} takes a batch's keys", self.name),
+        }
+        call
+    }
+
+    /// A call with the batch's keys; the arguments follow.
+    pub(crate) fn on_batch(&self, bk: &BatchKeys) -> ScriptInvocation<'_> {
+        debug_assert!(
+            matches!(self.keys, Keys::Batch),
+            "{} takes a queue's keys",
+            self.name
+        );
+        let mut call = self.script.prepare_invoke();
+        for key in bk.all() {
             call.key(key);
         }
         call
@@ -129,10 +159,22 @@ impl Lua {
     }
 }
 
-/// The number of keys a script's header declares: the highest `KEYS[n]` (or `KEYS[a..n]`)
-/// in the comment lines before its first line of code.
-fn declared_keys(body: &str) -> usize {
-    let mut most = 0;
+/// A script header's key declaration.
+#[derive(Debug, PartialEq, Eq)]
+enum Declared {
+    /// `-- KEYS[1] jobs  KEYS[2] ready ...`: the names, in order.
+    Queue(Vec<String>),
+    /// `-- KEYS[1..8] the batch's keys`.
+    Batch,
+    /// Neither, or a gap in the numbering.
+    Unreadable,
+}
+
+/// The keys a script's header declares, from the comment lines before its first line of
+/// code: `KEYS[n] name` for each, numbered from 1 without gaps, or `KEYS[1..8]` for the
+/// batch's keys.
+fn declared_keys(body: &str) -> Declared {
+    let mut names = Vec::new();
     for line in body
         .lines()
         .take_while(|l| l.starts_with("--") || l.is_empty())
@@ -140,15 +182,42 @@ fn declared_keys(body: &str) -> usize {
         let mut rest = line;
         while let Some(at) = rest.find("KEYS[") {
             rest = &rest[at + 5..];
-            let inside = rest.split(']').next().unwrap_or("");
-            let last = inside.rsplit("..").next().unwrap_or("");
-            if let Ok(n) = last.trim().parse::<usize>() {
-                most = most.max(n);
+            let Some((index, after)) = rest.split_once(']') else {
+                return Declared::Unreadable;
+            };
+            if index == "1..8" {
+                return Declared::Batch;
             }
+            if index.parse::<usize>().ok() != Some(names.len() + 1) {
+                return Declared::Unreadable;
+            }
+            let name = after.split_whitespace().next().unwrap_or("");
+            names.push(name.to_owned());
+            rest = after;
         }
     }
-    most
+    if names.is_empty() {
+        Declared::Unreadable
+    } else {
+        Declared::Queue(names)
+    }
 }
+
+/// The static of a script module: `script!("name", Flags, Libs)` loads `lua/name.lua`.
+macro_rules! script {
+    ($name:literal, $flags:ident, $libs:ident) => {
+        pub(crate) static SCRIPT: std::sync::LazyLock<$crate::scripts::Lua> =
+            std::sync::LazyLock::new(|| {
+                $crate::scripts::Lua::new(
+                    $name,
+                    $crate::scripts::Flags::$flags,
+                    $crate::scripts::Libs::$libs,
+                    include_str!(concat!("../../lua/", $name, ".lua")),
+                )
+            });
+    };
+}
+pub(crate) use script;
 
 /// Every script, for loading them all at once.
 pub(crate) fn all() -> [&'static Lua; 18] {
@@ -191,6 +260,14 @@ impl Settings {
         [r.dead_max, ms(r.dead_max_age), TRIM_BATCH as u64]
     }
 
+    /// The arguments of a script that recovers expired leases, in its ARGV order: max
+    /// stalls, then [`Self::dead_args`], then the events' max length.
+    fn recovery_args(&self) -> [u64; 5] {
+        let [dead_max, dead_age, trim] = self.dead_args();
+        let events = self.events_max_len as u64;
+        [u64::from(self.max_stalls), dead_max, dead_age, trim, events]
+    }
+
     /// The claim period in ms.
     pub(crate) fn claim_ms(&self) -> u64 {
         ms(self.batch_claim)
@@ -202,32 +279,36 @@ pub(crate) fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How many keys every batch script takes: the batch's keys (`lua/batch_lib.lua`).
-const BATCH_KEYS: usize = 8;
-
-fn batch_keys(bk: &BatchKeys) -> [&str; BATCH_KEYS] {
-    bk.all().map(String::as_str)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_header_declares_the_keys_its_module_passes() {
-        // Loading checks it; this forces every script to load.
+    fn every_header_declares_keys_this_crate_knows() {
+        // Loading reads and checks the declarations; this loads every script.
         for script in all() {
-            assert!(script.keys > 0, "{}", script.name);
+            match &script.keys {
+                Keys::Queue(keys) => assert!(!keys.is_empty(), "{}", script.name),
+                Keys::Batch => assert!(script.name.starts_with("batch_"), "{}", script.name),
+            }
         }
     }
 
     #[test]
     fn key_declarations_are_read_from_the_header_only() {
+        let names = |v: &[&str]| Declared::Queue(v.iter().map(|s| s.to_string()).collect());
         assert_eq!(
-            declared_keys("-- KEYS[1] a  KEYS[2] b\n-- KEYS[3] c\nlocal x = KEYS[9]"),
-            3
+            declared_keys("-- KEYS[1] a  KEYS[2] b (x)\n-- KEYS[3] c\nlocal x = KEYS[9]"),
+            names(&["a", "b", "c"])
         );
-        assert_eq!(declared_keys("-- KEYS[1..8] the batch's keys\n"), 8);
-        assert_eq!(declared_keys("local x = 1"), 0);
+        assert_eq!(
+            declared_keys("-- KEYS[1..8] the batch's keys\n"),
+            Declared::Batch
+        );
+        assert_eq!(
+            declared_keys("-- KEYS[1] a KEYS[3] c\n"),
+            Declared::Unreadable
+        );
+        assert_eq!(declared_keys("local x = 1"), Declared::Unreadable);
     }
 }

@@ -1,29 +1,13 @@
 //! `progress.lua`: record the progress of leased jobs.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 use jobs_core::backend::{Lease, LeaseStatus, Progress};
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings};
+use super::{QueueKeys, Settings};
 use crate::conn::Conn;
 use crate::{error, reply};
 
-const KEYS: usize = 4;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "progress",
-        Flags::Writes,
-        Libs::Queue,
-        include_str!("../../lua/progress.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [&k.jobs, &k.leased, &k.events, &k.tokens]
-}
+super::script!("progress", Writes, Queue);
 
 /// Records each item's progress if its lease is still held (at most a chunk, all of
 /// `k`'s queue): one status per item, in order.
@@ -33,7 +17,7 @@ pub(crate) async fn call(
     settings: &Settings,
     items: &[&(Lease, Progress)],
 ) -> Result<Vec<LeaseStatus>, BackendError> {
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     call.arg(settings.events_max_len);
     for (lease, progress) in items {
         call.arg(lease.id.to_string())

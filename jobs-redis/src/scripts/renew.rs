@@ -1,29 +1,13 @@
 //! `renew.lua`: extend the leases still held by their tokens.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 use jobs_core::backend::{Lease, LeaseStatus};
 
-use super::{Flags, Libs, Lua, QueueKeys};
+use super::QueueKeys;
 use crate::conn::Conn;
 use crate::{error, reply};
 
-const KEYS: usize = 3;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "renew",
-        Flags::AllowOom,
-        Libs::Queue,
-        include_str!("../../lua/renew.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [&k.leased, &k.cancel, &k.tokens]
-}
+super::script!("renew", AllowOom, Queue);
 
 /// Renews `leases` (all of `k`'s queue, at most a chunk) for `lease_ms`: one status per
 /// lease, in order.
@@ -33,7 +17,7 @@ pub(crate) async fn call(
     lease_ms: u64,
     leases: &[&Lease],
 ) -> Result<Vec<LeaseStatus>, BackendError> {
-    let mut call = SCRIPT.call(keys(k));
+    let mut call = SCRIPT.on_queue(k);
     call.arg(lease_ms);
     for lease in leases {
         call.arg(lease.id.to_string()).arg(lease.token);

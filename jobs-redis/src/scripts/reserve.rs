@@ -1,46 +1,18 @@
 //! `reserve.lua`: lease up to N ready jobs of one queue (after making due scheduled jobs
 //! ready and recovering expired leases, each in a bounded slice).
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use jobs_core::backend::{Lease, Reserved};
 use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH};
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings, ms};
+use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
 use crate::error;
 use crate::record::{self, Record};
 use crate::reply::{self, take};
 
-const KEYS: usize = 12;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "reserve",
-        Flags::AllowOom,
-        Libs::Queue,
-        include_str!("../../lua/reserve.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [
-        &k.jobs,
-        &k.ready,
-        &k.scheduled,
-        &k.leased,
-        &k.dead,
-        &k.wake,
-        &k.seq,
-        &k.events,
-        &k.outbox,
-        &k.cancel,
-        &k.tokens,
-        &k.batch_active,
-    ]
-}
+super::script!("reserve", AllowOom, Queue);
 
 /// One leased job as the script handed it out.
 pub(crate) struct Leased {
@@ -108,18 +80,13 @@ pub(crate) async fn call(
     max: usize,
     lease_for: Duration,
 ) -> Result<Reply, BackendError> {
-    let [dead_max, dead_age, trim] = settings.dead_args();
     let reply = SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg(max)
         .arg(ms(lease_for))
         .arg(PROMOTE_BATCH)
         .arg(RECOVER_BATCH)
-        .arg(settings.max_stalls)
-        .arg(dead_max)
-        .arg(dead_age)
-        .arg(trim)
-        .arg(settings.events_max_len)
+        .arg(&settings.recovery_args()[..])
         .invoke_async(conn)
         .await
         .map_err(error::map)?;

@@ -1,39 +1,14 @@
 //! `sweep.lua`: move stored jobs that are in no state to dead, one page of the job hash
 //! per call.
 
-use std::sync::LazyLock;
-
 use jobs_core::BackendError;
 
-use super::{Flags, Libs, Lua, QueueKeys, Settings};
+use super::{QueueKeys, Settings};
 use crate::conn::Conn;
 use crate::error;
 
-const KEYS: usize = 8;
-
-pub(crate) static SCRIPT: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
-        "sweep",
-        // Moves records, adds none: runs at maxmemory too.
-        Flags::AllowOom,
-        Libs::Queue,
-        include_str!("../../lua/sweep.lua"),
-        KEYS,
-    )
-});
-
-fn keys(k: &QueueKeys) -> [&str; KEYS] {
-    [
-        &k.jobs,
-        &k.ready,
-        &k.scheduled,
-        &k.leased,
-        &k.succeeded,
-        &k.dead,
-        &k.events,
-        &k.outbox,
-    ]
-}
+// Moves records, adds none: runs at maxmemory too.
+super::script!("sweep", AllowOom, Queue);
 
 /// One page of a sweep.
 pub(crate) struct Reply {
@@ -54,7 +29,7 @@ pub(crate) async fn call(
     page: usize,
 ) -> Result<Reply, BackendError> {
     let (next, moved, outbox): (String, u64, u64) = SCRIPT
-        .call(keys(k))
+        .on_queue(k)
         .arg(cursor)
         .arg(page)
         .arg(settings.events_max_len)
