@@ -8,45 +8,36 @@
 //! The workspace README is the guide: options of `#[job]`, the worker's settings, the
 //! lifecycle and the guarantees.
 
-pub mod backend;
-mod backoff;
-mod batch;
-mod batch_client;
 mod client;
-mod context;
-mod data;
-mod error;
-pub mod event;
-mod event_log;
-mod follow;
-mod id;
 mod job;
 mod memory;
-mod queue_name;
-mod registry;
-mod retention;
-mod signal;
+mod store;
 mod worker;
 
-pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
-pub use backoff::Backoff;
-pub use batch::{
-    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchError, BatchId, BatchStatus,
-    BatchSummary, Callback, CallbackKind,
-};
-pub use batch_client::{BatchBuilder, BatchMember};
-pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
-pub use context::{CancelReason, JobContext};
-pub use data::{Data, DataMap, DataType};
-pub use error::{BackendError, BoxError, EnqueueError, JobError, JobErrorKind};
-pub use event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
-pub use follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
-pub use id::{InvalidJobId, JobId};
+pub use store::{backend, event};
+
+pub use client::batch::{BatchBuilder, BatchError, BatchMember, BatchStatus};
+pub use client::enqueue::{Enqueue, EnqueueError, EnqueueMany};
+pub use client::follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
+pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use job::backoff::Backoff;
+pub use job::context::{CancelReason, JobContext};
+pub use job::data::{Data, DataMap, DataType};
+pub use job::error::{JobError, JobErrorKind};
 pub use job::{Job, JobOptions};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
-pub use queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
-pub use retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
-pub use signal::shutdown_signal;
+pub use store::backend::{Backend, JobInfo, JobState, Progress, QueueStats};
+pub use store::batch::{
+    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind,
+};
+pub use store::error::{BackendError, BoxError};
+pub use store::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
+pub use store::id::{InvalidJobId, JobId};
+pub use store::queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
+pub use store::retention::{
+    DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH,
+};
+pub use worker::signal::shutdown_signal;
 pub use worker::{Worker, WorkerBuilder, WorkerError};
 
 /// Turns an `async fn` into a job type; see the crate README for the options.

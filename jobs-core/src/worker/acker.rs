@@ -19,7 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use crate::backend::{Backend, Finish, LeaseStatus};
+use crate::store::backend::{Backend, Finish, LeaseStatus};
 
 /// Most outcomes sent in one call.
 const BATCH_MAX: usize = 1_000;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use crate::CancelReason;
-use crate::backend::{Backend, LeaseStatus};
+use crate::job::context::CancelReason;
+use crate::store::backend::{Backend, LeaseStatus};
 
 pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationToken) {
     let every = shared.config.lease / 3;

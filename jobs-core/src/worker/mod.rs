@@ -11,6 +11,7 @@ mod active;
 mod heartbeat;
 mod processor;
 mod progress;
+pub(crate) mod signal;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,9 +21,14 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::backend::Backend;
-use crate::registry::Registry;
-use crate::{Backoff, Client, DataMap, InvalidQueueName, Job, validate_queue_name};
+use crate::client::Client;
+use crate::job::Job;
+use crate::job::backoff::Backoff;
+use crate::job::data::DataMap;
+use crate::job::registry::Registry;
+use crate::store::backend::Backend;
+use crate::store::error::BackendError;
+use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 
 /// Backoff between retries of a failing backend call (reserve, finish).
 const RETRY_BACKOFF: Backoff =
@@ -340,7 +346,7 @@ impl<B: Backend> Worker<B> {
 
     /// Runs until ctrl-c or SIGTERM; see [`Worker::run_until`].
     pub async fn run(self) -> Result<(), WorkerError> {
-        self.run_until(crate::shutdown_signal()).await
+        self.run_until(signal::shutdown_signal()).await
     }
 }
 
@@ -409,7 +415,7 @@ async fn fetch_loop<B: Backend>(
     }
 }
 
-async fn backoff(error: &crate::BackendError, failures: u32, stop: &CancellationToken) {
+async fn backoff(error: &BackendError, failures: u32, stop: &CancellationToken) {
     let wait = RETRY_BACKOFF.delay_with_jitter(failures, fastrand::f64());
     tracing::warn!(%error, retry_in = ?wait, "backend call failed; backing off");
     tokio::select! {

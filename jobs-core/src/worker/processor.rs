@@ -16,8 +16,10 @@ use tracing::Instrument;
 
 use super::Shared;
 use super::acker::Ack;
-use crate::backend::{Backend, Finish, Outcome, Reserved};
-use crate::{Backoff, CancelReason, JobContext, JobErrorKind};
+use crate::job::backoff::Backoff;
+use crate::job::context::{CancelReason, JobContext};
+use crate::job::error::JobErrorKind;
+use crate::store::backend::{Backend, Finish, Outcome, Reserved};
 
 pub(crate) async fn process<B: Backend>(
     shared: Arc<Shared<B>>,

@@ -1,12 +1,21 @@
 //! The `Job` trait and per-type job options.
 
+pub(crate) mod backoff;
+pub(crate) mod context;
+pub(crate) mod data;
+pub(crate) mod error;
+pub(crate) mod registry;
+
 use std::future::Future;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Backoff, DataType, JobContext, JobError};
+use backoff::Backoff;
+use context::JobContext;
+use data::DataType;
+use error::JobError;
 
 /// A unit of background work: a serializable value that knows how to run itself.
 ///

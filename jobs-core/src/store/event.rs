@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::JobId;
+use super::id::JobId;
 
 /// How many entries a queue's event stream keeps by default. An entry holds the events of
 /// one transition of one kind (one reservation, one batch of outcomes), so this is usually

@@ -4,7 +4,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{BatchId, Data, DataMap, JobError, JobId, Progress};
+use super::data::{Data, DataMap};
+use super::error::JobError;
+use crate::store::backend::Progress;
+use crate::store::batch::BatchId;
+use crate::store::id::JobId;
 
 /// What a running job can know and ask: its identity, its attempt, whether it should stop,
 /// and the shared data registered on the worker.

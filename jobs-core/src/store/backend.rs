@@ -7,9 +7,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::batch::{BatchCounts, BatchId, BatchSummary, Callback};
-use crate::event::{Event, EventCursor};
-use crate::{BackendError, JobId};
+use super::batch::{BatchCounts, BatchId, BatchSummary, Callback};
+use super::error::BackendError;
+use super::event::{Event, EventCursor};
+use super::id::JobId;
 
 /// When a new job becomes ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,6 +4,8 @@
 //! script on Redis. Time comes from tokio's clock, so tests can run it with a paused clock
 //! and advance hours in no time.
 
+mod events;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,17 +14,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::backend::{
+use crate::store::backend::{
     Backend, BatchAdded, CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob,
     Outcome, Progress, QueueStats, Recovered, Reserved, RunAt,
 };
-use crate::batch::{
+use crate::store::batch::{
     BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback,
 };
-use crate::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
-use crate::event_log::EventLog;
-use crate::retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
-use crate::{BackendError, JobId};
+use crate::store::error::BackendError;
+use crate::store::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
+use crate::store::id::JobId;
+use crate::store::retention::{
+    DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH,
+};
+use events::EventLog;
 
 /// An in-process backend. Cheap to clone; clones share the same store.
 ///
