@@ -198,3 +198,15 @@ impl BatchCounts {
         self
     }
 }
+
+/// What [`crate::Backend::batch_open`] or [`crate::Backend::batch_add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchAdded {
+    /// Recorded.
+    Added,
+    /// Adding to a batch that was never opened.
+    NotFound,
+    /// Adding to a batch whose members have all ended: refused.
+    Finished,
+}

@@ -7,5 +7,7 @@ pub(crate) mod batch;
 pub(crate) mod error;
 pub mod event;
 pub(crate) mod id;
+pub(crate) mod lease;
 pub(crate) mod queue_name;
+pub(crate) mod record;
 pub(crate) mod retention;
