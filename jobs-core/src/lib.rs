@@ -17,7 +17,7 @@ mod worker;
 pub use store::{backend, event};
 
 pub use client::batch::{BatchBuilder, BatchError, BatchMember, BatchStatus};
-pub use client::enqueue::{Enqueue, EnqueueError, EnqueueMany};
+pub use client::enqueue::{Enqueue, EnqueueError, EnqueueMany, ManyJobs};
 pub use client::follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
 pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use job::backoff::Backoff;

@@ -1,9 +1,11 @@
 //! The client side of batches: opening one, adding to it, reading its status.
 
+use std::borrow::Cow;
+
 use super::Client;
-use super::enqueue::EnqueueError;
+use super::enqueue::{EnqueueError, EnqueueOptions};
 use crate::job::Job;
-use crate::store::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob, RunAt};
+use crate::store::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob};
 use crate::store::batch::{BATCH_PAGE_MAX, BatchId, Callback, CallbackKind};
 use crate::store::error::BackendError;
 use crate::store::id::JobId;
@@ -65,14 +67,7 @@ impl<B: Backend> Client<B> {
         job: J,
         id: JobId,
     ) -> Result<JobId, BatchError> {
-        let mut new = self.new_job(
-            &job,
-            id,
-            J::OPTIONS.queue,
-            J::OPTIONS.priority,
-            RunAt::Now,
-            J::OPTIONS.max_attempts,
-        )?;
+        let mut new = self.new_job(&job, id, &EnqueueOptions::of::<J>())?;
         new.batch = Some(batch);
         match self.backend().batch_add(batch, vec![new]).await? {
             BatchAdded::Added => Ok(id),
@@ -208,14 +203,11 @@ impl<B: Backend> BatchBuilder<'_, B> {
 
     /// Adds a job to another queue than its type's (members may sit on any queues).
     pub fn job_on<J: Job>(mut self, queue: &str, job: J, id: JobId) -> Self {
-        match self.client.new_job(
-            &job,
-            id,
-            queue,
-            J::OPTIONS.priority,
-            RunAt::Now,
-            J::OPTIONS.max_attempts,
-        ) {
+        let options = EnqueueOptions {
+            queue: Cow::Borrowed(queue),
+            ..EnqueueOptions::of::<J>()
+        };
+        match self.client.new_job(&job, id, &options) {
             Ok(mut new) => {
                 new.batch = Some(self.id);
                 self.jobs.push(new);

@@ -1,6 +1,7 @@
-//! Enqueueing: [`Client::enqueue`] and [`Client::enqueue_many`], and the options a call may
-//! override.
+//! Enqueueing: [`Client::enqueue`] and [`Client::enqueue_many`], the options a call may
+//! override ([`EnqueueOptions`], set on [`Enqueue`]), and how a job becomes a [`NewJob`].
 
+use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,10 +32,7 @@ impl<B: Backend> Client<B> {
             client: self,
             job,
             id: None,
-            queue: None,
-            priority: J::OPTIONS.priority,
-            run_at: RunAt::Now,
-            max_attempts: J::OPTIONS.max_attempts,
+            options: EnqueueOptions::of::<J>(),
         }
     }
 
@@ -63,26 +61,23 @@ impl<B: Backend> Client<B> {
         J: Job,
         I: IntoIterator<Item = J>,
     {
-        EnqueueMany {
+        Enqueue {
             client: self,
-            jobs,
-            queue: None,
-            priority: J::OPTIONS.priority,
-            run_at: RunAt::Now,
-            max_attempts: J::OPTIONS.max_attempts,
+            job: ManyJobs(jobs),
+            id: None,
+            options: EnqueueOptions::of::<J>(),
         }
     }
 
+    /// The job to store: `job` serialized, with `id` and `options`. Refuses an invalid
+    /// queue, a payload that does not serialize or is above the client's limit.
     pub(crate) fn new_job<J: Job>(
         &self,
         job: &J,
         id: JobId,
-        queue: &str,
-        priority: i8,
-        run_at: RunAt,
-        max_attempts: u32,
+        options: &EnqueueOptions<'_>,
     ) -> Result<NewJob, EnqueueError> {
-        validate_queue_name(queue)?;
+        validate_queue_name(&options.queue)?;
         let payload = serde_json::to_vec(job).map_err(|source| EnqueueError::Serialize {
             name: J::NAME,
             source,
@@ -97,135 +92,92 @@ impl<B: Backend> Client<B> {
         Ok(NewJob {
             id,
             name: J::NAME.to_owned(),
-            queue: queue.to_owned(),
+            queue: options.queue.as_ref().to_owned(),
             payload,
-            priority,
-            run_at,
-            max_attempts: max_attempts.max(1),
+            priority: options.priority,
+            run_at: options.run_at,
+            max_attempts: options.max_attempts.max(1),
             batch: None,
         })
     }
 }
 
-/// A pending bulk enqueue; see [`Client::enqueue_many`]. Does nothing until awaited.
-#[must_use = "an enqueue does nothing until it is awaited"]
-pub struct EnqueueMany<'a, B, I> {
-    client: &'a Client<B>,
-    jobs: I,
-    queue: Option<String>,
-    priority: i8,
-    run_at: RunAt,
-    max_attempts: u32,
+/// Where and when an enqueue stores its jobs: their type's options ([`Job::OPTIONS`]),
+/// overridden per call through [`Enqueue`]'s setters.
+#[derive(Debug, Clone)]
+pub(crate) struct EnqueueOptions<'q> {
+    pub(crate) queue: Cow<'q, str>,
+    pub(crate) priority: i8,
+    pub(crate) run_at: RunAt,
+    pub(crate) max_attempts: u32,
 }
 
-impl<B: Backend, J: Job, I: IntoIterator<Item = J>> EnqueueMany<'_, B, I> {
-    /// Ready after `delay` (measured on the backend's clock).
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.run_at = RunAt::After(delay);
-        self
-    }
-
-    /// Ready at `at` (an absolute time chosen by the caller).
-    pub fn run_at(mut self, at: SystemTime) -> Self {
-        self.run_at = RunAt::UnixMillis(unix_ms(at));
-        self
-    }
-
-    /// Higher runs first within the queue.
-    pub fn priority(mut self, priority: i8) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    /// Sends the jobs to another queue than their type's.
-    pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = Some(queue.into());
-        self
-    }
-
-    /// Overrides the attempts allowed.
-    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = max_attempts;
-        self
+impl EnqueueOptions<'static> {
+    /// `J`'s own options, ready at once.
+    pub(crate) fn of<J: Job>() -> Self {
+        EnqueueOptions {
+            queue: Cow::Borrowed(J::OPTIONS.queue),
+            priority: J::OPTIONS.priority,
+            run_at: RunAt::Now,
+            max_attempts: J::OPTIONS.max_attempts,
+        }
     }
 }
 
-impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMany<'a, B, I> {
-    type Output = Result<Vec<JobId>, EnqueueError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let client = self.client;
-        let queue = self.queue.as_deref().unwrap_or(J::OPTIONS.queue);
-        let news = self
-            .jobs
-            .into_iter()
-            .map(|job| {
-                client.new_job(
-                    &job,
-                    JobId::new(),
-                    queue,
-                    self.priority,
-                    self.run_at,
-                    self.max_attempts,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>();
-        Box::pin(async move {
-            let news = news?;
-            let ids = news.iter().map(|n| n.id).collect();
-            client.backend.enqueue(news).await?;
-            Ok(ids)
-        })
-    }
-}
-
-/// A pending enqueue; see [`Client::enqueue`]. Does nothing until awaited.
+/// A pending enqueue of one job (`J`), or of many as an [`EnqueueMany`]; see
+/// [`Client::enqueue`]. Chain options before awaiting it; it does nothing until awaited.
 #[must_use = "an enqueue does nothing until it is awaited"]
 pub struct Enqueue<'a, B, J> {
     client: &'a Client<B>,
+    /// The job, or [`ManyJobs`].
     job: J,
+    /// Set by [`Enqueue::id`], which only one job has.
     id: Option<JobId>,
-    queue: Option<String>,
-    priority: i8,
-    run_at: RunAt,
-    max_attempts: u32,
+    options: EnqueueOptions<'static>,
 }
 
-impl<B: Backend, J: Job> Enqueue<'_, B, J> {
+/// A pending bulk enqueue; see [`Client::enqueue_many`]. It takes the same options as
+/// [`Enqueue`], applied to every job, and does nothing until awaited.
+pub type EnqueueMany<'a, B, I> = Enqueue<'a, B, ManyJobs<I>>;
+
+/// The jobs of an [`EnqueueMany`]: many jobs of one type, as given to
+/// [`Client::enqueue_many`].
+#[derive(Debug)]
+pub struct ManyJobs<I>(I);
+
+impl<B, J> Enqueue<'_, B, J> {
     /// Ready after `delay` (measured on the backend's clock).
     pub fn delay(mut self, delay: Duration) -> Self {
-        self.run_at = RunAt::After(delay);
+        self.options.run_at = RunAt::After(delay);
         self
     }
 
     /// Ready at `at` (an absolute time chosen by the caller).
     pub fn run_at(mut self, at: SystemTime) -> Self {
-        let ms = at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.run_at = RunAt::UnixMillis(ms);
+        self.options.run_at = RunAt::UnixMillis(unix_ms(at));
         self
     }
 
     /// Higher runs first within the queue.
     pub fn priority(mut self, priority: i8) -> Self {
-        self.priority = priority;
+        self.options.priority = priority;
         self
     }
 
-    /// Sends the job to another queue than its type's.
+    /// Sends the job(s) to another queue than their type's.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = Some(queue.into());
+        self.options.queue = Cow::Owned(queue.into());
         self
     }
 
     /// Overrides the attempts allowed.
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = max_attempts;
+        self.options.max_attempts = max_attempts;
         self
     }
+}
 
+impl<B, J: Job> Enqueue<'_, B, J> {
     /// Uses this id instead of a new one. Enqueueing an id that is still stored does
     /// nothing, so retrying a failed or timed-out enqueue with the same id is safe.
     pub fn id(mut self, id: JobId) -> Self {
@@ -241,18 +193,32 @@ impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
     fn into_future(self) -> Self::IntoFuture {
         let client = self.client;
         let id = self.id.unwrap_or_default();
-        let queue = self.queue.as_deref().unwrap_or(J::OPTIONS.queue);
-        let new = client.new_job(
-            &self.job,
-            id,
-            queue,
-            self.priority,
-            self.run_at,
-            self.max_attempts,
-        );
+        let new = client.new_job(&self.job, id, &self.options);
         Box::pin(async move {
             client.backend.enqueue(vec![new?]).await?;
             Ok(id)
+        })
+    }
+}
+
+impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMany<'a, B, I> {
+    type Output = Result<Vec<JobId>, EnqueueError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        let options = &self.options;
+        let news = self
+            .job
+            .0
+            .into_iter()
+            .map(|job| client.new_job(&job, JobId::new(), options))
+            .collect::<Result<Vec<_>, _>>();
+        Box::pin(async move {
+            let news = news?;
+            let ids = news.iter().map(|n| n.id).collect();
+            client.backend.enqueue(news).await?;
+            Ok(ids)
         })
     }
 }
