@@ -33,6 +33,7 @@ pub use store::batch::{
 pub use store::error::{BackendError, BoxError};
 pub use store::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
 pub use store::id::{InvalidJobId, JobId};
+pub use store::options::StoreOptions;
 pub use store::queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
 pub use store::retention::{
     DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH,

@@ -52,12 +52,7 @@ impl Backend for MemoryBackend {
             }
             let Some(q) = all.get_mut(name) else { continue };
             q.promote_due(now);
-            q.recover_expired(
-                now,
-                RECOVER_BATCH,
-                self.shared.max_stalls,
-                &self.shared.retention,
-            );
+            q.recover_expired(now, RECOVER_BATCH, &self.shared.store);
             while out.len() < max {
                 *next_token += 1;
                 match q.pop_ready(now, ms(lease_for), *next_token) {
@@ -130,7 +125,7 @@ impl Backend for MemoryBackend {
                 wake |= !matches!(item.outcome, Outcome::Succeeded { .. });
                 match state.queues.get_mut(&item.lease.queue) {
                     Some(q) => {
-                        let status = q.finish(item, now, &self.shared.retention);
+                        let status = q.finish(item, now, &self.shared.store.retention());
                         self.flush_events(q, now);
                         status
                     }
@@ -151,8 +146,7 @@ impl Backend for MemoryBackend {
         let mut state = self.lock();
         let out = match state.queues.get_mut(queue) {
             Some(q) => {
-                let out =
-                    q.recover_expired(now, limit, self.shared.max_stalls, &self.shared.retention);
+                let out = q.recover_expired(now, limit, &self.shared.store);
                 self.flush_events(q, now);
                 out
             }
@@ -221,7 +215,7 @@ impl Backend for MemoryBackend {
         let Some(q) = state.queues.get_mut(queue) else {
             return Ok(CancelOutcome::NotFound);
         };
-        let outcome = q.cancel(id, now, &self.shared.retention);
+        let outcome = q.cancel(id, now, &self.shared.store.retention());
         self.settle(&mut state, now);
         Ok(outcome)
     }

@@ -22,8 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::store::backend::NewJob;
-use crate::store::event::DEFAULT_EVENTS_MAX_LEN;
-use crate::store::retention::{DEFAULT_MAX_STALLS, Retention};
+use crate::store::options::StoreOptions;
 use clock::Clock;
 use queue::QueueState;
 use state::State;
@@ -48,39 +47,25 @@ struct Shared {
     notify: Notify,
     /// Woken on every appended event entry.
     events: Notify,
-    events_max_len: usize,
     clock: Clock,
-    retention: Retention,
-    max_stalls: u32,
+    store: StoreOptions,
 }
 
-/// Options for a [`MemoryBackend`].
+/// Options for a [`MemoryBackend`]: what it keeps ([`StoreOptions`]), set whole with
+/// [`MemoryBackendBuilder::store`] or one by one.
+///
+/// ```
+/// use jobs_core::MemoryBackend;
+/// let backend = MemoryBackend::builder().max_stalls(3).events_max_len(0).build();
+/// # let _ = backend;
+/// ```
 #[derive(Debug, Clone)]
 pub struct MemoryBackendBuilder {
-    retention: Retention,
-    max_stalls: u32,
-    events_max_len: usize,
+    store: StoreOptions,
 }
 
 impl MemoryBackendBuilder {
-    /// How long finished jobs are kept.
-    pub fn retention(mut self, retention: Retention) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// How many times a job's lease may expire before the job is dead (at least 1).
-    pub fn max_stalls(mut self, max_stalls: u32) -> Self {
-        self.max_stalls = max_stalls.max(1);
-        self
-    }
-
-    /// How many entries each queue's event stream keeps (0 turns events off); see
-    /// [`crate::event`].
-    pub fn events_max_len(mut self, entries: usize) -> Self {
-        self.events_max_len = entries;
-        self
-    }
+    crate::__store_option_setters!();
 
     /// Builds the backend.
     pub fn build(self) -> MemoryBackend {
@@ -89,10 +74,8 @@ impl MemoryBackendBuilder {
                 state: Mutex::new(State::default()),
                 notify: Notify::new(),
                 events: Notify::new(),
-                events_max_len: self.events_max_len,
                 clock: Clock::new(),
-                retention: self.retention,
-                max_stalls: self.max_stalls,
+                store: self.store,
             }),
         }
     }
@@ -104,12 +87,10 @@ impl MemoryBackend {
         Self::builder().build()
     }
 
-    /// Options: retention, stall limit.
+    /// Options: what the store keeps ([`StoreOptions`]).
     pub fn builder() -> MemoryBackendBuilder {
         MemoryBackendBuilder {
-            retention: Retention::DEFAULT,
-            max_stalls: DEFAULT_MAX_STALLS,
-            events_max_len: DEFAULT_EVENTS_MAX_LEN,
+            store: StoreOptions::DEFAULT,
         }
     }
 
@@ -120,7 +101,7 @@ impl MemoryBackend {
 
     /// Appends the events `q` collected during a transition, and wakes readers.
     fn flush_events(&self, q: &mut QueueState, now: u64) {
-        if q.events.flush(now, self.shared.events_max_len) {
+        if q.events.flush(now, self.shared.store.events_max_len()) {
             self.shared.events.notify_waiters();
         }
     }

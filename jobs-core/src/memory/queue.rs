@@ -15,6 +15,7 @@ use crate::store::backend::{
 use crate::store::batch::BatchId;
 use crate::store::event::EventKind;
 use crate::store::id::JobId;
+use crate::store::options::StoreOptions;
 use crate::store::retention::{PROMOTE_BATCH, Retention, TRIM_BATCH};
 
 #[derive(Default)]
@@ -97,9 +98,9 @@ impl QueueState {
         &mut self,
         now: u64,
         limit: usize,
-        max_stalls: u32,
-        retention: &Retention,
+        store: &StoreOptions,
     ) -> Recovered {
+        let retention = &store.retention();
         let expired: Vec<(u64, JobId)> = self
             .leased
             .iter()
@@ -118,7 +119,7 @@ impl QueueState {
             if std::mem::take(&mut r.cancel_requested) {
                 self.cancel_job(entry.1, now, retention);
                 out.dead += 1;
-            } else if r.stalls >= max_stalls || r.attempts >= r.max_attempts {
+            } else if r.stalls >= store.max_stalls() || r.attempts >= r.max_attempts {
                 let reason = format!(
                     "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
                     r.stalls, r.attempts, r.max_attempts

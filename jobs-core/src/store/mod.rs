@@ -8,6 +8,7 @@ pub(crate) mod error;
 pub mod event;
 pub(crate) mod id;
 pub(crate) mod lease;
+pub(crate) mod options;
 pub(crate) mod queue_name;
 pub(crate) mod record;
 pub(crate) mod retention;
