@@ -12,9 +12,6 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Token, UnOp};
 
 const OPTION_NAMES: &str = "`name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`";
 
-/// Longest accepted queue name, in bytes (`jobs_core::MAX_QUEUE_NAME_LEN`).
-const MAX_QUEUE_NAME_LEN: usize = 128;
-
 /// The options given to `#[job(...)]`; `None` for each one left out.
 #[derive(Default)]
 pub(crate) struct Options {
@@ -61,7 +58,8 @@ impl Options {
             "queue" => {
                 check_unset(meta, &self.queue)?;
                 let lit = lit_str(&value(meta, "queue = \"disks\"")?, "queue = \"disks\"")?;
-                if let Err(reason) = check_queue_name(&lit.value()) {
+                // The rule of `jobs_core::validate_queue_name`, applied at compile time.
+                if let Some(reason) = jobs_names::queue_name_problem(&lit.value()) {
                     let msg = format!("invalid queue name {:?}: {reason}", lit.value());
                     return Err(syn::Error::new(lit.span(), msg));
                 }
@@ -196,23 +194,6 @@ fn expected_int(expr: &Expr, example: &str) -> syn::Error {
         expr,
         format!("expected an integer literal, e.g. `{example}`"),
     )
-}
-
-/// The rule of `jobs_core::validate_queue_name`, applied at compile time.
-fn check_queue_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("must not be empty");
-    }
-    if name.len() > MAX_QUEUE_NAME_LEN {
-        return Err("longer than 128 bytes");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err("only ASCII letters, digits, '-', '_' and '.' are allowed");
-    }
-    Ok(())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
