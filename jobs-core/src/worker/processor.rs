@@ -34,15 +34,7 @@ pub(crate) async fn process<B: Backend>(
         attempt = job.attempt,
     );
     async move {
-        let ctx = JobContext::new(
-            job.lease.id,
-            job.name.clone(),
-            job.lease.queue.clone(),
-            job.attempt,
-            job.max_attempts,
-            job.batch,
-            shared.data.clone(),
-        );
+        let ctx = JobContext::new(&job, shared.data.clone());
         shared.active.insert(job.lease.clone(), ctx.clone());
         let started = tokio::time::Instant::now();
         let outcome = run(&shared, &job, ctx).await;
