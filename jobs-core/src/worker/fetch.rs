@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{RETRY_BACKOFF, Shared, processor};
+use super::{RETRY_BACKOFF, Shared, processor, sleep_unless_stopped};
 use crate::store::backend::Backend;
 use crate::store::error::BackendError;
 
@@ -82,8 +82,5 @@ pub(super) async fn run<B: Backend>(
 async fn backoff(error: &BackendError, failures: u32, stop: &CancellationToken) {
     let wait = RETRY_BACKOFF.delay_with_jitter(failures, fastrand::f64());
     tracing::warn!(%error, retry_in = ?wait, "backend call failed; backing off");
-    tokio::select! {
-        _ = tokio::time::sleep(wait) => {}
-        _ = stop.cancelled() => {}
-    }
+    sleep_unless_stopped(wait, stop).await;
 }

@@ -51,6 +51,14 @@ pub(crate) struct Shared<B> {
     acks: tokio::sync::mpsc::UnboundedSender<acker::Ack>,
 }
 
+/// Sleeps for `period`, or less if `stop` fires first; true if the whole period passed.
+async fn sleep_unless_stopped(period: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => true,
+        _ = stop.cancelled() => false,
+    }
+}
+
 impl<B: Backend> Worker<B> {
     /// Runs until `signal` resolves, then shuts down gracefully: stops reserving, lets
     /// running jobs finish within the grace period, and returns unfinished ones to their
