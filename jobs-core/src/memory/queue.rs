@@ -78,13 +78,7 @@ impl QueueState {
 
     /// Makes due scheduled jobs ready (a bounded slice); true if any was.
     pub(super) fn promote_due(&mut self, now: u64) -> bool {
-        let due: Vec<(u64, JobId)> = self
-            .scheduled
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .take(PROMOTE_BATCH)
-            .copied()
-            .collect();
+        let due = first_due(&self.scheduled, now, PROMOTE_BATCH);
         for entry in &due {
             self.scheduled.remove(entry);
             self.schedule(entry.1, entry.0, now);
@@ -101,13 +95,7 @@ impl QueueState {
         store: &StoreOptions,
     ) -> Recovered {
         let retention = &store.retention();
-        let expired: Vec<(u64, JobId)> = self
-            .leased
-            .iter()
-            .take_while(|(exp, _)| *exp <= now)
-            .take(limit)
-            .copied()
-            .collect();
+        let expired = first_due(&self.leased, now, limit);
         let mut out = Recovered::default();
         for entry in expired {
             self.leased.remove(&entry);
@@ -431,6 +419,15 @@ const ATTEMPT_FAILED: &str = "attempt failed";
 /// The error a cancelled job keeps, the same on every backend.
 const CANCELLED: &str = "cancelled";
 const LEASE_EXPIRED: &str = "lease expired";
+
+/// The first entries of `set` (ordered by time) due by `now`: at most `limit` of them.
+fn first_due(set: &BTreeSet<(u64, JobId)>, now: u64, limit: usize) -> Vec<(u64, JobId)> {
+    set.iter()
+        .take_while(|(at, _)| *at <= now)
+        .take(limit)
+        .copied()
+        .collect()
+}
 
 /// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
 fn trim_set(
