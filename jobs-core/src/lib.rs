@@ -66,6 +66,12 @@ mod worker;
 
 pub use store::{backend, event};
 
+// Also at the crate root; documented once, in their modules.
+#[doc(no_inline)]
+pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
+#[doc(no_inline)]
+pub use event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
+
 pub use client::batch::{BatchBuilder, BatchError, BatchMember, BatchStatus};
 pub use client::enqueue::{Enqueue, EnqueueError, EnqueueMany, ManyJobs};
 pub use client::follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
@@ -76,12 +82,10 @@ pub use job::data::{Data, DataMap, DataType};
 pub use job::error::{JobError, JobErrorKind};
 pub use job::{Job, JobOptions};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
-pub use store::backend::{Backend, JobInfo, JobState, Progress, QueueStats};
 pub use store::batch::{
     BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind,
 };
 pub use store::error::{BackendError, BoxError};
-pub use store::event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
 pub use store::id::{InvalidJobId, JobId};
 pub use store::options::StoreOptions;
 pub use store::queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};

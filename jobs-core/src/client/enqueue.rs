@@ -136,8 +136,12 @@ pub struct Enqueue<'a, B, J> {
     options: EnqueueOptions<'static>,
 }
 
-/// A pending bulk enqueue; see [`Client::enqueue_many`]. It takes the same options as
-/// [`Enqueue`], applied to every job, and does nothing until awaited.
+/// A pending bulk enqueue; see [`Client::enqueue_many`]. It does nothing until awaited.
+///
+/// It is an [`Enqueue`] of [`ManyJobs`], so it takes the same options, applied to every
+/// job: [`delay`](Enqueue::delay), [`run_at`](Enqueue::run_at),
+/// [`priority`](Enqueue::priority), [`queue`](Enqueue::queue) and
+/// [`max_attempts`](Enqueue::max_attempts).
 pub type EnqueueMany<'a, B, I> = Enqueue<'a, B, ManyJobs<I>>;
 
 /// The jobs of an [`EnqueueMany`]: many jobs of one type, as given to
