@@ -1,9 +1,10 @@
 //! Background jobs for Rust, backed by Redis or by memory.
 //!
-//! This crate holds what every deployment needs: the [`Job`] trait and the [`job`]
-//! attribute macro that implements it for an `async fn`, the [`Backend`] contract that
-//! queue stores implement, the [`Worker`] pool that runs jobs, and [`MemoryBackend`], a
-//! complete in-process backend with the same semantics as the Redis one (`jobs-redis`).
+//! This crate holds what every deployment needs: the [`Job`] trait and the
+//! [`job`](macro@job) attribute macro that implements it for an `async fn`, the
+//! [`Backend`] contract that queue stores implement, the [`Worker`] pool that runs jobs,
+//! and [`MemoryBackend`], a complete in-process backend with the same semantics as the
+//! Redis one (`jobs-redis`).
 //!
 //! # In 30 seconds
 //!

@@ -1,6 +1,11 @@
-//! The store contract: what a queue store must do ([`backend::Backend`]), with the same
-//! semantics on every store, and the values it keeps and hands out (ids, queue names,
-//! batches, events, retention, errors).
+//! The store contract: what a queue store must do, with the same semantics on every store,
+//! and the values it keeps and hands out.
+//!
+//! The [`backend::Backend`] trait (`backend.rs`) and its values: what is stored and
+//! reported (`record.rs`), the worker's side of a reservation (`lease.rs`); job ids
+//! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), lifecycle events
+//! (`event.rs`), what a store keeps (`retention.rs`, `options.rs`), and its errors
+//! (`error.rs`).
 
 pub mod backend;
 pub(crate) mod batch;
