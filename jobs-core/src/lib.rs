@@ -1,55 +1,102 @@
 //! Background jobs for Rust, backed by Redis or by memory.
 //!
-//! This crate holds what every deployment needs: the [`Job`] trait and the [`job`]
-//! attribute macro that implements it for an `async fn`, the [`Backend`] contract that
-//! queue stores implement, the [`Worker`] pool that runs jobs, and [`MemoryBackend`], a
-//! complete in-process backend with the same semantics as the Redis one (`jobs-redis`).
+//! This crate holds what every deployment needs: the [`Job`] trait and the
+//! [`job`](macro@job) attribute macro that implements it for an `async fn`, the
+//! [`Backend`] contract that queue stores implement, the [`Worker`] pool that runs jobs,
+//! and [`MemoryBackend`], a complete in-process backend with the same semantics as the
+//! Redis one (`jobs-redis`).
 //!
-//! The workspace README is the guide: options of `#[job]`, the worker's settings, the
-//! lifecycle and the guarantees.
+//! # In 30 seconds
+//!
+//! ```
+//! use std::time::Duration;
+//! use jobs_core::{job, Client, JobError, JobState, MemoryBackend, Worker};
+//!
+//! /// A job is an `async fn`; `#[job]` generates `FormatDisk`, a type holding its arguments.
+//! #[job(queue = "disks", max_attempts = 3)]
+//! async fn format_disk(host: String, device: String) -> Result<String, JobError> {
+//!     Ok(format!("{device} on {host} formatted"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The application enqueues: here in memory; `jobs_redis::RedisBackend` in production.
+//! let client = Client::new(MemoryBackend::new());
+//! let job = FormatDisk { host: "node-1".into(), device: "/dev/sdb".into() };
+//! let id = client.enqueue(job).delay(Duration::from_millis(10)).await?;
+//!
+//! // A worker runs jobs, many at once, until it is told to stop.
+//! let worker = Worker::builder(client.clone()).register::<FormatDisk>().build();
+//! let stop = tokio_util::sync::CancellationToken::new();
+//! let running = tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
+//!
+//! // The application follows the job to its end, without polling.
+//! let done = client.wait_for("disks", id, Duration::from_secs(10)).await?;
+//! assert_eq!(done.state, JobState::Succeeded);
+//! stop.cancel();
+//! running.await??;
+//! # Ok(()) }
+//! ```
+//!
+//! The repository's README goes further: the worker's settings, the job lifecycle and
+//! its guarantees, the Redis store.
+//!
+//! # How the crate is laid out
+//!
+//! The source folders follow a job's path, and depend on each other in one direction
+//! only (`store` <- `job` <- `client` <- `worker`, and `store` <- `memory`):
+//!
+//! - `job/`: what a job is: [`Job`] and [`JobOptions`], the [`JobContext`] a running job
+//!   gets, shared [`Data`], [`Backoff`] policies, [`JobError`], and the registry through
+//!   which a worker turns a stored job back into its type;
+//! - `client/`: the application's side: [`Client`], enqueueing ([`Enqueue`],
+//!   [`EnqueueMany`]), batches ([`BatchBuilder`]), and following the work
+//!   ([`Subscription`], [`Client::wait_for`], [`Client::outcome`]);
+//! - `store/`: the store contract: the [`Backend`] trait and the values it takes and
+//!   returns ([`backend`]), ids, queue names, batches, [`event`]s, [`Retention`] and
+//!   [`StoreOptions`], [`BackendError`];
+//! - `memory/`: [`MemoryBackend`], the contract kept in process memory;
+//! - `worker/`: [`Worker`]: the launcher and its tasks (reserve, run, record outcomes,
+//!   renew leases, report progress).
 
-pub mod backend;
-mod backoff;
-mod batch;
-mod batch_client;
 mod client;
-mod context;
-mod data;
-mod error;
-pub mod event;
-mod event_log;
-mod follow;
-mod id;
 mod job;
 mod memory;
-mod queue_name;
-mod registry;
-mod retention;
-mod signal;
+mod store;
 mod worker;
 
+pub use store::{backend, event};
+
+// Also at the crate root; documented once, in their modules.
+#[doc(no_inline)]
 pub use backend::{Backend, JobInfo, JobState, Progress, QueueStats};
-pub use backoff::Backoff;
-pub use batch::{
-    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchError, BatchId, BatchStatus,
-    BatchSummary, Callback, CallbackKind,
-};
-pub use batch_client::{BatchBuilder, BatchMember};
-pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES, Enqueue, EnqueueMany};
-pub use context::{CancelReason, JobContext};
-pub use data::{Data, DataMap, DataType};
-pub use error::{BackendError, BoxError, EnqueueError, JobError, JobErrorKind};
+#[doc(no_inline)]
 pub use event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};
-pub use follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
-pub use id::{InvalidJobId, JobId};
+
+pub use client::batch::{BatchBuilder, BatchError, BatchMember, BatchStatus};
+pub use client::enqueue::{Enqueue, EnqueueError, EnqueueMany, ManyJobs};
+pub use client::follow::{Finished, JobOutcome, OutcomeError, Subscription, WaitError};
+pub use client::{Client, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use job::backoff::Backoff;
+pub use job::context::{CancelReason, JobContext};
+pub use job::data::{Data, DataMap, DataType};
+pub use job::error::{JobError, JobErrorKind};
 pub use job::{Job, JobOptions};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
-pub use queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
-pub use retention::{DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH};
-pub use signal::shutdown_signal;
+pub use store::batch::{
+    BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind,
+};
+pub use store::error::{BackendError, BoxError};
+pub use store::id::{InvalidJobId, JobId};
+pub use store::options::StoreOptions;
+pub use store::queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};
+pub use store::retention::{
+    DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH,
+};
+pub use worker::signal::shutdown_signal;
 pub use worker::{Worker, WorkerBuilder, WorkerError};
 
-/// Turns an `async fn` into a job type; see the crate README for the options.
+// The `#[job]` macro; its documentation (options and all) comes with it.
 pub use jobs_derive::job;
 
 /// Not public API: what code generated by `#[job]` reaches through.

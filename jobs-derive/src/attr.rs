@@ -12,9 +12,6 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Token, UnOp};
 
 const OPTION_NAMES: &str = "`name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`";
 
-/// Longest accepted queue name, in bytes (`jobs_core::MAX_QUEUE_NAME_LEN`).
-const MAX_QUEUE_NAME_LEN: usize = 128;
-
 /// The options given to `#[job(...)]`; `None` for each one left out.
 #[derive(Default)]
 pub(crate) struct Options {
@@ -46,10 +43,7 @@ impl Options {
         match key.as_str() {
             "name" => {
                 check_unset(meta, &self.name)?;
-                let lit = lit_str(
-                    &value(meta, "name = \"disks.format\"")?,
-                    "name = \"disks.format\"",
-                )?;
+                let lit = str_value(meta, "name = \"disks.format\"")?;
                 if lit.value().is_empty() {
                     return Err(syn::Error::new(
                         lit.span(),
@@ -60,8 +54,9 @@ impl Options {
             }
             "queue" => {
                 check_unset(meta, &self.queue)?;
-                let lit = lit_str(&value(meta, "queue = \"disks\"")?, "queue = \"disks\"")?;
-                if let Err(reason) = check_queue_name(&lit.value()) {
+                let lit = str_value(meta, "queue = \"disks\"")?;
+                // The rule of `jobs_core::validate_queue_name`, applied at compile time.
+                if let Some(reason) = jobs_names::queue_name_problem(&lit.value()) {
                     let msg = format!("invalid queue name {:?}: {reason}", lit.value());
                     return Err(syn::Error::new(lit.span(), msg));
                 }
@@ -91,13 +86,13 @@ impl Options {
             "backoff" => {
                 check_unset(meta, &self.backoff)?;
                 let example = "backoff = \"exponential(1s, 1h)\"";
-                let lit = lit_str(&value(meta, example)?, example)?;
+                let lit = str_value(meta, example)?;
                 let backoff = parse_backoff(&lit.value());
                 self.backoff = Some(backoff.map_err(|msg| syn::Error::new(lit.span(), msg))?);
             }
             "timeout" => {
                 check_unset(meta, &self.timeout)?;
-                let lit = lit_str(&value(meta, "timeout = \"2h\"")?, "timeout = \"2h\"")?;
+                let lit = str_value(meta, "timeout = \"2h\"")?;
                 let timeout =
                     parse_duration(&lit.value()).map_err(|msg| syn::Error::new(lit.span(), msg))?;
                 if timeout.is_zero() {
@@ -159,12 +154,13 @@ fn value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Expr> {
     meta.value()?.parse()
 }
 
-fn lit_str(expr: &Expr, example: &str) -> syn::Result<LitStr> {
-    match expr {
+/// The option's value, which must be a string literal.
+fn str_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
+    match value(meta, example)? {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
-        }) => Ok(lit.clone()),
-        _ => Err(syn::Error::new_spanned(
+        }) => Ok(lit),
+        expr => Err(syn::Error::new_spanned(
             expr,
             format!("expected a string literal, e.g. `{example}`"),
         )),
@@ -196,23 +192,6 @@ fn expected_int(expr: &Expr, example: &str) -> syn::Error {
         expr,
         format!("expected an integer literal, e.g. `{example}`"),
     )
-}
-
-/// The rule of `jobs_core::validate_queue_name`, applied at compile time.
-fn check_queue_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("must not be empty");
-    }
-    if name.len() > MAX_QUEUE_NAME_LEN {
-        return Err("longer than 128 bytes");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err("only ASCII letters, digits, '-', '_' and '.' are allowed");
-    }
-    Ok(())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -1,7 +1,31 @@
-//! The `#[job]` attribute macro for `jobs-core`; use it through `jobs_core::job`.
+//! The `#[job]` attribute macro of `jobs-core`: it turns an `async fn` into a job type.
 //!
-//! The macro reads its options (`attr.rs`), checks the function into a small typed view
-//! (`ast.rs`), then generates the job type and its `Job` impl (`expand.rs`).
+//! Use it through `jobs_core::job`: `jobs-core` re-exports it, and the code it generates
+//! names `jobs_core`, so an application depends on `jobs-core` (plus a store) alone.
+//!
+//! ```
+//! use jobs_core::{job, Job, JobError};
+//!
+//! /// Wipes and formats one disk.
+//! #[job(queue = "disks", max_attempts = 3, timeout = "2h")]
+//! async fn format_disk(host: String, device: String) -> Result<(), JobError> {
+//!     Ok(())
+//! }
+//!
+//! // Generated next to the function: a serializable struct of its arguments, a `Job`.
+//! let job = FormatDisk { host: "node-1".into(), device: "/dev/sdb".into() };
+//! assert_eq!(FormatDisk::NAME, "format_disk"); // the wire name
+//! assert_eq!(FormatDisk::OPTIONS.queue, "disks");
+//! assert_eq!(FormatDisk::OPTIONS.max_attempts, 3);
+//! # let _ = job;
+//! ```
+//!
+//! [`macro@job`] lists the options (`name`, `queue`, `max_attempts`, `backoff`, `timeout`,
+//! `priority`), the parameters a worker injects instead of serializing (`JobContext`,
+//! `Data<T>`), and what the macro refuses at compile time.
+//!
+//! Inside, the macro reads its options (`attr.rs`), checks the function into a small typed
+//! view (`ast.rs`), then generates the job type and its `Job` impl (`expand.rs`).
 
 mod ast;
 mod attr;
@@ -15,8 +39,16 @@ use proc_macro::TokenStream;
 /// Next to it the macro generates a struct named after the function in UpperCamelCase,
 /// with one field per serialized argument, and implements `jobs_core::Job` for it:
 ///
-/// ```ignore
+/// ```
 /// use jobs_core::{job, Data, JobContext, JobError};
+/// # use jobs_core::{Client, EnqueueError, MemoryBackend};
+/// # struct RpcClient;
+/// # type FormatReport = String;
+/// # impl RpcClient {
+/// #     async fn format(&self, host: &str, device: &str, _: &JobContext) -> Result<String, JobError> {
+/// #         Ok(format!("{host}:{device}"))
+/// #     }
+/// # }
 ///
 /// /// Wipes and formats one disk.
 /// #[job(queue = "disks", max_attempts = 3, timeout = "2h")]
@@ -31,7 +63,9 @@ use proc_macro::TokenStream;
 ///
 /// // Generated: `struct FormatDisk { host: String, device: String }`, serializable,
 /// // with `FormatDisk::NAME == "format_disk"`.
+/// # async fn enqueue(client: Client<MemoryBackend>) -> Result<(), EnqueueError> {
 /// client.enqueue(FormatDisk { host: "db-1".into(), device: "/dev/sdb".into() }).await?;
+/// # Ok(()) }
 /// ```
 ///
 /// # Parameters

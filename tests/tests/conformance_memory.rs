@@ -9,11 +9,7 @@ impl Harness for Memory {
     type Backend = MemoryBackend;
 
     async fn backend(&self, config: StoreConfig) -> MemoryBackend {
-        MemoryBackend::builder()
-            .retention(config.retention)
-            .max_stalls(config.max_stalls)
-            .events_max_len(config.events_max_len)
-            .build()
+        MemoryBackend::builder().store(config).build()
     }
 }
 

@@ -24,9 +24,9 @@ impl Harness for Redis {
 
     async fn backend(&self, config: StoreConfig) -> RedisBackend {
         RedisBackend::builder(&self.server.url())
-            .retention(config.retention)
-            .max_stalls(config.max_stalls)
-            .events_max_len(config.events_max_len)
+            .retention(config.retention())
+            .max_stalls(config.max_stalls())
+            .events_max_len(config.events_max_len())
             .connect()
             .await
             .expect("connect to the test's redis-server")

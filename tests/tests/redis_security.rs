@@ -102,9 +102,9 @@ impl Harness for Secured {
 
 fn builder(url: &str, config: StoreConfig) -> RedisBackendBuilder {
     RedisBackend::builder(url)
-        .retention(config.retention)
-        .max_stalls(config.max_stalls)
-        .events_max_len(config.events_max_len)
+        .retention(config.retention())
+        .max_stalls(config.max_stalls())
+        .events_max_len(config.events_max_len())
 }
 
 /// Asserts that neither the message nor the `Debug` of `err` shows `secret`.
@@ -582,9 +582,9 @@ impl Harness for OnCluster {
 
     async fn backend(&self, config: StoreConfig) -> RedisBackend {
         RedisBackend::cluster_builder(self.urls.clone())
-            .retention(config.retention)
-            .max_stalls(config.max_stalls)
-            .events_max_len(config.events_max_len)
+            .retention(config.retention())
+            .max_stalls(config.max_stalls())
+            .events_max_len(config.events_max_len())
             .connect()
             .await
             .expect("connect to the cluster as the ACL user")

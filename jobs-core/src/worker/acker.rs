@@ -18,8 +18,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
-use crate::backend::{Backend, Finish, LeaseStatus};
+use super::{RETRY_BACKOFF, Shared, sleep_unless_stopped};
+use crate::store::backend::{Backend, Finish, LeaseStatus};
 
 /// Most outcomes sent in one call.
 const BATCH_MAX: usize = 1_000;
@@ -105,12 +105,9 @@ async fn send<B: Backend>(shared: &Shared<B>, batch: &[Ack]) {
                     tracing::warn!(error = %e, jobs = batch.len(), "shutting down with outcomes unrecorded; those jobs will run again after their leases expire");
                     return;
                 }
-                let wait = super::RETRY_BACKOFF.delay_with_jitter(tries, fastrand::f64());
+                let wait = RETRY_BACKOFF.delay_with_jitter(tries, fastrand::f64());
                 tracing::warn!(error = %e, jobs = batch.len(), retry_in = ?wait, "could not record job outcomes; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shared.hard_stop.cancelled() => {}
-                }
+                sleep_unless_stopped(wait, &shared.hard_stop).await;
             }
         }
     }

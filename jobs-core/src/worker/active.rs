@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::backend::Lease;
-use crate::{CancelReason, JobContext, JobId, Progress};
+use crate::job::context::{CancelReason, JobContext};
+use crate::store::backend::{Lease, Progress};
+use crate::store::id::JobId;
 
 /// One held lease.
 struct Entry {

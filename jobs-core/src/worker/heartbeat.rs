@@ -11,17 +11,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
-use crate::CancelReason;
-use crate::backend::{Backend, LeaseStatus};
+use super::{Shared, sleep_unless_stopped};
+use crate::job::context::CancelReason;
+use crate::store::backend::{Backend, LeaseStatus};
 
 pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationToken) {
     let every = shared.config.lease / 3;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.cancelled() => return,
-        }
+    while sleep_unless_stopped(every, &stop).await {
         let leases = shared.active.leases();
         if leases.is_empty() {
             continue;

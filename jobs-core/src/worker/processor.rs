@@ -16,8 +16,10 @@ use tracing::Instrument;
 
 use super::Shared;
 use super::acker::Ack;
-use crate::backend::{Backend, Finish, Outcome, Reserved};
-use crate::{Backoff, CancelReason, JobContext, JobErrorKind};
+use crate::job::backoff::Backoff;
+use crate::job::context::{CancelReason, JobContext};
+use crate::job::error::JobErrorKind;
+use crate::store::backend::{Backend, Finish, Outcome, Reserved};
 
 pub(crate) async fn process<B: Backend>(
     shared: Arc<Shared<B>>,
@@ -32,15 +34,7 @@ pub(crate) async fn process<B: Backend>(
         attempt = job.attempt,
     );
     async move {
-        let ctx = JobContext::new(
-            job.lease.id,
-            job.name.clone(),
-            job.lease.queue.clone(),
-            job.attempt,
-            job.max_attempts,
-            job.batch,
-            shared.data.clone(),
-        );
+        let ctx = JobContext::new(&job, shared.data.clone());
         shared.active.insert(job.lease.clone(), ctx.clone());
         let started = tokio::time::Instant::now();
         let outcome = run(&shared, &job, ctx).await;

@@ -11,16 +11,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
-use crate::backend::Backend;
+use super::{Shared, sleep_unless_stopped};
+use crate::store::backend::Backend;
 
 pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationToken) {
     let every = shared.config.progress_every;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.cancelled() => return,
-        }
+    while sleep_unless_stopped(every, &stop).await {
         let pending = shared.active.progress();
         if pending.is_empty() {
             continue;

@@ -109,10 +109,7 @@ pub async fn stale_token_rejected_after_redelivery<H: Harness>(h: &H) {
 
 /// A job whose lease keeps expiring (it kills its worker, say) is dead after `max_stalls`.
 pub async fn too_many_stalls_is_dead<H: Harness>(h: &H) {
-    let config = StoreConfig {
-        max_stalls: 2,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig::default().with_max_stalls(2);
     let client = Client::new(h.backend(config).await);
     let id = client
         .enqueue(Echo {
@@ -231,10 +228,7 @@ pub async fn enqueue_many_stores_all<H: Harness>(h: &H) {
 /// Succeeded jobs beyond the retention count are deleted, oldest first.
 pub async fn retention_trims_succeeded<H: Harness>(h: &H) {
     let retention = Retention::DEFAULT.succeeded(2, Duration::from_secs(3600));
-    let config = StoreConfig {
-        retention,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig::default().with_retention(retention);
     let client = Client::new(h.backend(config).await);
     let ids = client
         .enqueue_many((0..5).map(|i| Echo {
@@ -273,10 +267,7 @@ pub async fn retention_trims_succeeded<H: Harness>(h: &H) {
 /// The dead set is capped: beyond the limit the oldest dead jobs are deleted.
 pub async fn dead_set_is_capped<H: Harness>(h: &H) {
     let retention = Retention::DEFAULT.dead(2, Duration::from_secs(3600));
-    let config = StoreConfig {
-        retention,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig::default().with_retention(retention);
     let client = Client::new(h.backend(config).await);
     let ids = client
         .enqueue_many((0..4).map(|i| Echo {

@@ -115,10 +115,7 @@ pub async fn events_resume_after_a_cursor<H: Harness>(h: &H) {
 
 /// The stream keeps a bounded number of entries: old events go, new ones stay.
 pub async fn events_are_bounded<H: Harness>(h: &H) {
-    let config = StoreConfig {
-        events_max_len: 10,
-        ..StoreConfig::default()
-    };
+    let config = StoreConfig::default().with_events_max_len(10);
     let client = Client::new(h.backend(config).await);
     let mut last = None;
     for i in 0..300 {

@@ -21,9 +21,7 @@ mod worker_cases;
 use std::future::Future;
 use std::time::Duration;
 
-use jobs_core::{
-    Backend, Client, DEFAULT_EVENTS_MAX_LEN, DEFAULT_MAX_STALLS, Retention, WorkerBuilder,
-};
+use jobs_core::{Backend, Client, WorkerBuilder};
 
 pub use backend_cases::*;
 pub use batch_cases::*;
@@ -33,26 +31,9 @@ pub use worker_cases::*;
 
 use crate::support::{Recorder, RunningWorker};
 
-/// Store-wide settings a case may need to change.
-#[derive(Debug, Clone, Copy)]
-pub struct StoreConfig {
-    /// Retention of finished jobs.
-    pub retention: Retention,
-    /// Lease expiries before a job is dead.
-    pub max_stalls: u32,
-    /// Entries kept per queue's event stream.
-    pub events_max_len: usize,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            retention: Retention::DEFAULT,
-            max_stalls: DEFAULT_MAX_STALLS,
-            events_max_len: DEFAULT_EVENTS_MAX_LEN,
-        }
-    }
-}
+/// Store-wide settings a case may need to change: the options every store takes (the
+/// suite's name for them).
+pub use jobs_core::StoreOptions as StoreConfig;
 
 /// How the suite gets a fresh backend.
 pub trait Harness: Sync {

@@ -6,7 +6,10 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use crate::{DataType, Job, JobContext, JobError, JobOptions};
+use super::context::JobContext;
+use super::data::DataType;
+use super::error::JobError;
+use super::{Job, JobOptions};
 
 pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<Option<Vec<u8>>, JobError>> + Send>>;
 

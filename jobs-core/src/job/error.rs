@@ -1,11 +1,10 @@
-//! Error types: what a job returns, and what the client and backends report.
+//! What a job returns when it fails: retry, give up, or run again later.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-/// A boxed error, as kept in a [`JobError`] and in backend errors.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+use crate::store::error::BoxError;
 
 /// The error a job returns. Decides what happens next: retry, give up, or run again later.
 ///
@@ -143,67 +142,4 @@ impl fmt::Debug for JobError {
             .field("error", &self.chain())
             .finish()
     }
-}
-
-/// An error from a backend operation.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BackendError {
-    /// The backend could not be reached or timed out. Transient: callers may retry. A call
-    /// whose answer was lost may still have been applied: retries must be idempotent
-    /// (enqueue with the same id; outcomes are fenced by their lease).
-    #[error("backend unavailable: {0}")]
-    Unavailable(#[source] BoxError),
-    /// The store is out of memory and refused the write; nothing was written. Transient:
-    /// workers keep finishing (and so freeing) jobs, and a later retry may succeed.
-    #[error("backend full, write refused: {0}")]
-    Full(String),
-    /// The backend's data is not what the framework wrote (e.g. a key of the wrong type).
-    #[error("corrupt backend data: {0}")]
-    Corrupt(String),
-    /// A queue name that cannot be stored.
-    #[error(transparent)]
-    InvalidQueue(#[from] crate::InvalidQueueName),
-    /// Any other backend failure.
-    #[error("backend error: {0}")]
-    Other(#[source] BoxError),
-}
-
-impl BackendError {
-    /// True when retrying the same call later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, BackendError::Unavailable(_) | BackendError::Full(_))
-    }
-}
-
-/// Why an enqueue failed. Nothing was written, except possibly for
-/// [`BackendError::Unavailable`]: a call whose answer was lost may have been applied, so
-/// retry it with the same id ([`crate::Enqueue::id`]), which never stores a job twice.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnqueueError {
-    /// The job's arguments could not be serialized.
-    #[error("cannot serialize job `{name}`: {source}")]
-    Serialize {
-        /// The job's wire name.
-        name: &'static str,
-        /// The serializer's error.
-        source: serde_json::Error,
-    },
-    /// The queue name is not valid.
-    #[error(transparent)]
-    InvalidQueue(#[from] crate::InvalidQueueName),
-    /// The serialized payload is above the client's limit.
-    #[error("payload of job `{name}` is {size} bytes, above the limit of {limit} bytes")]
-    PayloadTooLarge {
-        /// The job's wire name.
-        name: String,
-        /// Serialized size in bytes.
-        size: usize,
-        /// The configured limit.
-        limit: usize,
-    },
-    /// The backend failed; see [`BackendError::is_transient`].
-    #[error(transparent)]
-    Backend(#[from] BackendError),
 }

@@ -17,9 +17,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{InvalidJobId, JobId};
+use super::id::{InvalidJobId, JobId};
 
-/// Most dead member ids a [`BatchSummary`] or [`BatchStatus`] carries: a batch of 100,000
+/// Most dead member ids a [`BatchSummary`] or [`crate::BatchStatus`] carries: a batch of 100,000
 /// dead members must not put 100,000 ids into one callback payload or one status read.
 /// [`crate::Client::batch_dead_jobs`] pages through all of them.
 pub const BATCH_DEAD_JOBS_MAX: usize = 1_000;
@@ -199,43 +199,14 @@ impl BatchCounts {
     }
 }
 
-/// A batch's status, as [`crate::Client::batch_status`] reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`crate::Backend::batch_open`] or [`crate::Backend::batch_add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct BatchStatus {
-    /// The batch.
-    pub id: BatchId,
-    /// Members in all.
-    pub total: u64,
-    /// Members not ended yet (waiting, scheduled or running).
-    pub pending: u64,
-    /// Of the pending, those running now.
-    pub running: u64,
-    /// Members that succeeded.
-    pub succeeded: u64,
-    /// Members that ended dead.
-    pub dead: u64,
-    /// The first [`BATCH_DEAD_JOBS_MAX`] dead members' ids, in the order they were counted
-    /// (all of them with [`crate::Client::batch_dead_jobs`]).
-    pub dead_jobs: Vec<JobId>,
-    /// Every member ended and the callbacks fired.
-    pub finished: bool,
-}
-
-/// Why a batch call was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BatchError {
-    /// No such batch.
-    #[error("batch {0} not found")]
-    NotFound(BatchId),
-    /// Every member has ended and the callbacks fired: nothing can join any more.
-    #[error("batch {0} has finished; no job can be added to it")]
-    Finished(BatchId),
-    /// Enqueueing failed.
-    #[error(transparent)]
-    Enqueue(#[from] crate::EnqueueError),
-    /// The backend failed.
-    #[error(transparent)]
-    Backend(#[from] crate::BackendError),
+pub enum BatchAdded {
+    /// Recorded.
+    Added,
+    /// Adding to a batch that was never opened.
+    NotFound,
+    /// Adding to a batch whose members have all ended: refused.
+    Finished,
 }

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, JobInfo, JobState};
-use crate::event::{Event, EventCursor, EventKind};
-use crate::{BackendError, Client, Job, JobId};
+use super::Client;
+use crate::job::Job;
+use crate::store::backend::{Backend, JobInfo, JobState};
+use crate::store::error::BackendError;
+use crate::store::event::{Event, EventCursor, EventKind};
+use crate::store::id::JobId;
 
 /// Stream entries fetched per read.
 const READ_ENTRIES: usize = 100;

@@ -1,4 +1,8 @@
-//! Queue name validation, shared by every backend.
+//! Queue name validation, shared by every backend. The rule itself is in `jobs-names`,
+//! which the `#[job]` macro applies at compile time too.
+
+pub use jobs_names::MAX_QUEUE_NAME_LEN;
+use jobs_names::queue_name_problem;
 
 /// A queue name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +33,8 @@ impl InvalidQueueName {
     }
 }
 
-/// Longest accepted queue name, in bytes.
-pub const MAX_QUEUE_NAME_LEN: usize = 128;
-
-/// Checks that `name` can be used as a queue name on every backend.
+/// Checks that `name` can be used as a queue name on every backend: 1 to
+/// [`MAX_QUEUE_NAME_LEN`] bytes of ASCII letters, digits, `-`, `_` and `.`.
 ///
 /// Queue names become part of Redis keys inside a `{...}` hash tag, so braces, whitespace
 /// and control characters are refused instead of being silently encoded.
@@ -51,24 +53,12 @@ pub const MAX_QUEUE_NAME_LEN: usize = 128;
 /// assert!(e.to_string().len() < 200);
 /// ```
 pub fn validate_queue_name(name: &str) -> Result<(), InvalidQueueName> {
-    let fail = |reason| {
-        Err(InvalidQueueName {
+    match queue_name_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(InvalidQueueName {
             name: InvalidQueueName::shown(name),
             len: name.len(),
             reason,
-        })
-    };
-    if name.is_empty() {
-        return fail("must not be empty");
+        }),
     }
-    if name.len() > MAX_QUEUE_NAME_LEN {
-        return fail("longer than 128 bytes");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return fail("only ASCII letters, digits, '-', '_' and '.' are allowed");
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::JobId;
+use super::id::JobId;
 
 /// How many entries a queue's event stream keeps by default. An entry holds the events of
 /// one transition of one kind (one reservation, one batch of outcomes), so this is usually
@@ -51,11 +51,8 @@ impl fmt::Display for EntryId {
 impl FromStr for EntryId {
     type Err = InvalidCursor;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (ms, seq) = s.split_once('-').ok_or(InvalidCursor)?;
-        Ok(EntryId {
-            ms: ms.parse().map_err(|_| InvalidCursor)?,
-            seq: seq.parse().map_err(|_| InvalidCursor)?,
-        })
+        let (ms, seq) = parse_pair(s, '-')?;
+        Ok(EntryId { ms, seq })
     }
 }
 
@@ -80,12 +77,18 @@ impl fmt::Display for EventCursor {
 impl FromStr for EventCursor {
     type Err = InvalidCursor;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (entry, index) = s.split_once('/').ok_or(InvalidCursor)?;
-        Ok(EventCursor {
-            entry: entry.parse()?,
-            index: index.parse().map_err(|_| InvalidCursor)?,
-        })
+        let (entry, index) = parse_pair(s, '/')?;
+        Ok(EventCursor { entry, index })
     }
+}
+
+/// `a{sep}b` parsed as the two values; the first `sep` splits.
+fn parse_pair<A: FromStr, B: FromStr>(s: &str, sep: char) -> Result<(A, B), InvalidCursor> {
+    let (a, b) = s.split_once(sep).ok_or(InvalidCursor)?;
+    Ok((
+        a.parse().map_err(|_| InvalidCursor)?,
+        b.parse().map_err(|_| InvalidCursor)?,
+    ))
 }
 
 /// Text that is not an [`EventCursor`].

@@ -1,8 +1,15 @@
 //! The client side of batches: opening one, adding to it, reading its status.
 
-use crate::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob, RunAt};
-use crate::batch::{BATCH_PAGE_MAX, BatchError, BatchId, BatchStatus, Callback, CallbackKind};
-use crate::{BackendError, Client, EnqueueError, Job, JobId};
+use std::borrow::Cow;
+
+use super::Client;
+use super::enqueue::{EnqueueError, EnqueueOptions};
+use crate::job::Job;
+use crate::store::backend::{Backend, BatchAdded, CancelOutcome, JobInfo, NewJob};
+use crate::store::batch::{BATCH_PAGE_MAX, BatchId, Callback, CallbackKind};
+use crate::store::error::BackendError;
+use crate::store::id::JobId;
+use crate::store::queue_name::validate_queue_name;
 
 /// A batch being put together; see [`Client::batch`]. Nothing is sent until
 /// [`BatchBuilder::enqueue`].
@@ -60,14 +67,7 @@ impl<B: Backend> Client<B> {
         job: J,
         id: JobId,
     ) -> Result<JobId, BatchError> {
-        let mut new = self.new_job(
-            &job,
-            id,
-            J::OPTIONS.queue,
-            J::OPTIONS.priority,
-            RunAt::Now,
-            J::OPTIONS.max_attempts,
-        )?;
+        let mut new = self.new_job(&job, id, &EnqueueOptions::of::<J>())?;
         new.batch = Some(batch);
         match self.backend().batch_add(batch, vec![new]).await? {
             BatchAdded::Added => Ok(id),
@@ -203,14 +203,11 @@ impl<B: Backend> BatchBuilder<'_, B> {
 
     /// Adds a job to another queue than its type's (members may sit on any queues).
     pub fn job_on<J: Job>(mut self, queue: &str, job: J, id: JobId) -> Self {
-        match self.client.new_job(
-            &job,
-            id,
-            queue,
-            J::OPTIONS.priority,
-            RunAt::Now,
-            J::OPTIONS.max_attempts,
-        ) {
+        let options = EnqueueOptions {
+            queue: Cow::Borrowed(queue),
+            ..EnqueueOptions::of::<J>()
+        };
+        match self.client.new_job(&job, id, &options) {
             Ok(mut new) => {
                 new.batch = Some(self.id);
                 self.jobs.push(new);
@@ -247,7 +244,7 @@ impl<B: Backend> BatchBuilder<'_, B> {
 
     fn callback<J: Job>(mut self, kind: CallbackKind, job: J) -> Self {
         // Refused now rather than when the batch ends.
-        if let Err(e) = crate::validate_queue_name(J::OPTIONS.queue) {
+        if let Err(e) = validate_queue_name(J::OPTIONS.queue) {
             self.error.get_or_insert(e.into());
             return self;
         }
@@ -305,4 +302,45 @@ pub struct BatchMember {
     /// Its record (state, progress, error, ...); `None` once retention removed it, or
     /// while an added member is being enqueued.
     pub info: Option<JobInfo>,
+}
+
+/// A batch's status, as [`crate::Client::batch_status`] reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchStatus {
+    /// The batch.
+    pub id: BatchId,
+    /// Members in all.
+    pub total: u64,
+    /// Members not ended yet (waiting, scheduled or running).
+    pub pending: u64,
+    /// Of the pending, those running now.
+    pub running: u64,
+    /// Members that succeeded.
+    pub succeeded: u64,
+    /// Members that ended dead.
+    pub dead: u64,
+    /// The first [`crate::BATCH_DEAD_JOBS_MAX`] dead members' ids, in the order they were counted
+    /// (all of them with [`crate::Client::batch_dead_jobs`]).
+    pub dead_jobs: Vec<JobId>,
+    /// Every member ended and the callbacks fired.
+    pub finished: bool,
+}
+
+/// Why a batch call was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// No such batch.
+    #[error("batch {0} not found")]
+    NotFound(BatchId),
+    /// Every member has ended and the callbacks fired: nothing can join any more.
+    #[error("batch {0} has finished; no job can be added to it")]
+    Finished(BatchId),
+    /// Enqueueing failed.
+    #[error(transparent)]
+    Enqueue(#[from] EnqueueError),
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }

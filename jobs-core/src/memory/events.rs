@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use crate::JobId;
-use crate::event::{EntryId, Event, EventCursor, EventKind};
+use crate::store::event::{EntryId, Event, EventCursor, EventKind};
+use crate::store::id::JobId;
 
 /// The order in which one transition's entries are appended (as the Lua scripts do): a
 /// job's `Failed` always comes before its `Retrying` or `Dead`.

@@ -4,7 +4,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{BatchId, Data, DataMap, JobError, JobId, Progress};
+use super::data::{Data, DataMap};
+use super::error::JobError;
+use crate::store::backend::{Lease, Progress, Reserved};
+use crate::store::batch::BatchId;
+use crate::store::id::JobId;
 
 /// What a running job can know and ask: its identity, its attempt, whether it should stop,
 /// and the shared data registered on the worker.
@@ -59,23 +63,16 @@ pub enum CancelReason {
 }
 
 impl JobContext {
-    pub(crate) fn new(
-        id: JobId,
-        name: String,
-        queue: String,
-        attempt: u32,
-        max_attempts: u32,
-        batch: Option<BatchId>,
-        data: Arc<DataMap>,
-    ) -> Self {
+    /// The context of a job a worker reserved, with the worker's shared data.
+    pub(crate) fn new(job: &Reserved, data: Arc<DataMap>) -> Self {
         JobContext {
             inner: Arc::new(Inner {
-                id,
-                name,
-                queue,
-                attempt,
-                max_attempts,
-                batch,
+                id: job.lease.id,
+                name: job.name.clone(),
+                queue: job.lease.queue.clone(),
+                attempt: job.attempt,
+                max_attempts: job.max_attempts,
+                batch: job.batch,
                 data,
                 cancel: CancellationToken::new(),
                 reason: OnceLock::new(),
@@ -84,17 +81,26 @@ impl JobContext {
         }
     }
 
-    /// A context not attached to any worker, for calling job functions directly in tests.
+    /// A context not attached to any worker, for calling job functions directly in tests:
+    /// the first (and last) attempt of a job of the `default` queue.
     pub fn standalone(data: DataMap) -> Self {
-        JobContext::new(
-            JobId::new(),
-            String::new(),
-            "default".into(),
-            1,
-            1,
-            None,
-            Arc::new(data),
-        )
+        let lease = Lease {
+            queue: "default".into(),
+            id: JobId::new(),
+            token: 0,
+            expires_at_ms: 0,
+            batch: None,
+        };
+        let job = Reserved {
+            lease,
+            name: String::new(),
+            payload: Vec::new(),
+            attempt: 1,
+            max_attempts: 1,
+            deliveries: 1,
+            batch: None,
+        };
+        JobContext::new(&job, Arc::new(data))
     }
 
     /// The job's id.

@@ -1,0 +1,265 @@
+//! Enqueueing: [`Client::enqueue`] and [`Client::enqueue_many`], the options a call may
+//! override ([`EnqueueOptions`], set on [`Enqueue`]), and how a job becomes a [`NewJob`].
+
+use std::borrow::Cow;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Client;
+use crate::job::Job;
+use crate::store::backend::{Backend, NewJob, RunAt};
+use crate::store::error::BackendError;
+use crate::store::id::JobId;
+use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
+
+impl<B: Backend> Client<B> {
+    /// Enqueues a job with its type's options. Await the result to send it; chain
+    /// options before awaiting to override them for this job:
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # use std::time::Duration;
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// client.enqueue(Ping { host: "a".into() }).delay(Duration::from_secs(60)).priority(5).await?;
+    /// client.enqueue(Ping { host: "b".into() }).queue("urgent").max_attempts(1).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue<J: Job>(&self, job: J) -> Enqueue<'_, B, J> {
+        Enqueue {
+            client: self,
+            job,
+            id: None,
+            options: EnqueueOptions::of::<J>(),
+        }
+    }
+
+    /// Enqueues many jobs of one type, with their type's options unless overridden (the
+    /// same options as [`Client::enqueue`], applied to every job). Await it to send.
+    ///
+    /// The jobs go to the backend in one call (Redis: one script call per 1,000 jobs,
+    /// each chunk atomic). On an error, earlier chunks may already be stored; where a
+    /// retry must not duplicate them, enqueue one by one with ids of your own
+    /// ([`Enqueue::id`]).
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # use std::time::Duration;
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let hosts = ["node-1", "node-2", "node-3"];
+    /// let ids = client.enqueue_many(hosts.map(|h| Ping { host: h.into() })).await?;
+    /// let later = client.enqueue_many(hosts.map(|h| Ping { host: h.into() })).delay(Duration::from_secs(60)).await?;
+    /// assert_eq!((ids.len(), later.len()), (3, 3));
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue_many<J, I>(&self, jobs: I) -> EnqueueMany<'_, B, I>
+    where
+        J: Job,
+        I: IntoIterator<Item = J>,
+    {
+        Enqueue {
+            client: self,
+            job: ManyJobs(jobs),
+            id: None,
+            options: EnqueueOptions::of::<J>(),
+        }
+    }
+
+    /// The job to store: `job` serialized, with `id` and `options`. Refuses an invalid
+    /// queue, a payload that does not serialize or is above the client's limit.
+    pub(crate) fn new_job<J: Job>(
+        &self,
+        job: &J,
+        id: JobId,
+        options: &EnqueueOptions<'_>,
+    ) -> Result<NewJob, EnqueueError> {
+        validate_queue_name(&options.queue)?;
+        let payload = serde_json::to_vec(job).map_err(|source| EnqueueError::Serialize {
+            name: J::NAME,
+            source,
+        })?;
+        if payload.len() > self.max_payload_bytes {
+            return Err(EnqueueError::PayloadTooLarge {
+                name: J::NAME.to_owned(),
+                size: payload.len(),
+                limit: self.max_payload_bytes,
+            });
+        }
+        Ok(NewJob {
+            id,
+            name: J::NAME.to_owned(),
+            queue: options.queue.as_ref().to_owned(),
+            payload,
+            priority: options.priority,
+            run_at: options.run_at,
+            max_attempts: options.max_attempts.max(1),
+            batch: None,
+        })
+    }
+}
+
+/// Where and when an enqueue stores its jobs: their type's options ([`Job::OPTIONS`]),
+/// overridden per call through [`Enqueue`]'s setters.
+#[derive(Debug, Clone)]
+pub(crate) struct EnqueueOptions<'q> {
+    pub(crate) queue: Cow<'q, str>,
+    pub(crate) priority: i8,
+    pub(crate) run_at: RunAt,
+    pub(crate) max_attempts: u32,
+}
+
+impl EnqueueOptions<'static> {
+    /// `J`'s own options, ready at once.
+    pub(crate) fn of<J: Job>() -> Self {
+        EnqueueOptions {
+            queue: Cow::Borrowed(J::OPTIONS.queue),
+            priority: J::OPTIONS.priority,
+            run_at: RunAt::Now,
+            max_attempts: J::OPTIONS.max_attempts,
+        }
+    }
+}
+
+/// A pending enqueue of one job (`J`), or of many as an [`EnqueueMany`]; see
+/// [`Client::enqueue`]. Chain options before awaiting it; it does nothing until awaited.
+#[must_use = "an enqueue does nothing until it is awaited"]
+pub struct Enqueue<'a, B, J> {
+    client: &'a Client<B>,
+    /// The job, or [`ManyJobs`].
+    job: J,
+    /// Set by [`Enqueue::id`], which only one job has.
+    id: Option<JobId>,
+    options: EnqueueOptions<'static>,
+}
+
+/// A pending bulk enqueue; see [`Client::enqueue_many`]. It does nothing until awaited.
+///
+/// It is an [`Enqueue`] of [`ManyJobs`], so it takes the same options, applied to every
+/// job: [`delay`](Enqueue::delay), [`run_at`](Enqueue::run_at),
+/// [`priority`](Enqueue::priority), [`queue`](Enqueue::queue) and
+/// [`max_attempts`](Enqueue::max_attempts).
+pub type EnqueueMany<'a, B, I> = Enqueue<'a, B, ManyJobs<I>>;
+
+/// The jobs of an [`EnqueueMany`]: many jobs of one type, as given to
+/// [`Client::enqueue_many`].
+#[derive(Debug)]
+pub struct ManyJobs<I>(I);
+
+impl<B, J> Enqueue<'_, B, J> {
+    /// Ready after `delay` (measured on the backend's clock).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.options.run_at = RunAt::After(delay);
+        self
+    }
+
+    /// Ready at `at` (an absolute time chosen by the caller).
+    pub fn run_at(mut self, at: SystemTime) -> Self {
+        self.options.run_at = RunAt::UnixMillis(unix_ms(at));
+        self
+    }
+
+    /// Higher runs first within the queue.
+    pub fn priority(mut self, priority: i8) -> Self {
+        self.options.priority = priority;
+        self
+    }
+
+    /// Sends the job(s) to another queue than their type's.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.options.queue = Cow::Owned(queue.into());
+        self
+    }
+
+    /// Overrides the attempts allowed.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.options.max_attempts = max_attempts;
+        self
+    }
+}
+
+impl<B, J: Job> Enqueue<'_, B, J> {
+    /// Uses this id instead of a new one. Enqueueing an id that is still stored does
+    /// nothing, so retrying a failed or timed-out enqueue with the same id is safe.
+    pub fn id(mut self, id: JobId) -> Self {
+        self.id = Some(id);
+        self
+    }
+}
+
+impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
+    type Output = Result<JobId, EnqueueError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        let id = self.id.unwrap_or_default();
+        let new = client.new_job(&self.job, id, &self.options);
+        Box::pin(async move {
+            client.backend.enqueue(vec![new?]).await?;
+            Ok(id)
+        })
+    }
+}
+
+impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMany<'a, B, I> {
+    type Output = Result<Vec<JobId>, EnqueueError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        let options = &self.options;
+        let news = self
+            .job
+            .0
+            .into_iter()
+            .map(|job| client.new_job(&job, JobId::new(), options))
+            .collect::<Result<Vec<_>, _>>();
+        Box::pin(async move {
+            let news = news?;
+            let ids = news.iter().map(|n| n.id).collect();
+            client.backend.enqueue(news).await?;
+            Ok(ids)
+        })
+    }
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Why an enqueue failed. Nothing was written, except possibly for
+/// [`BackendError::Unavailable`]: a call whose answer was lost may have been applied, so
+/// retry it with the same id ([`crate::Enqueue::id`]), which never stores a job twice.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// The job's arguments could not be serialized.
+    #[error("cannot serialize job `{name}`: {source}")]
+    Serialize {
+        /// The job's wire name.
+        name: &'static str,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// The queue name is not valid.
+    #[error(transparent)]
+    InvalidQueue(#[from] InvalidQueueName),
+    /// The serialized payload is above the client's limit.
+    #[error("payload of job `{name}` is {size} bytes, above the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The job's wire name.
+        name: String,
+        /// Serialized size in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The backend failed; see [`BackendError::is_transient`].
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}

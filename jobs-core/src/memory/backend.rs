@@ -1,0 +1,357 @@
+//! The memory store's side of the contract: each call takes the clock, locks the store,
+//! lets the queues and batches make their transitions, appends their events and wakes
+//! whoever waits. The transitions themselves are in `queue.rs`, `batches.rs`, `state.rs`.
+
+use std::time::Duration;
+
+use super::MemoryBackend;
+use super::batches::page;
+use super::clock::ms;
+use super::record::Record;
+use super::state::State;
+use crate::store::backend::{
+    Backend, BatchAdded, CancelOutcome, Finish, JobInfo, Lease, LeaseStatus, NewJob, Outcome,
+    Progress, QueueStats, Recovered, Reserved,
+};
+use crate::store::batch::{BatchCounts, BatchId, Callback};
+use crate::store::error::BackendError;
+use crate::store::event::{Event, EventCursor};
+use crate::store::id::JobId;
+use crate::store::retention::RECOVER_BATCH;
+
+impl Backend for MemoryBackend {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let any = self.store(&mut state, jobs, now);
+        drop(state);
+        if any {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Reserved>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let State {
+            queues: all,
+            next_token,
+            ..
+        } = &mut *state;
+        let mut out = Vec::new();
+        for name in queues {
+            // Queues are visited (maintained, then drained) only while the batch has room.
+            if out.len() >= max {
+                break;
+            }
+            let Some(q) = all.get_mut(name) else { continue };
+            q.promote_due(now);
+            q.recover_expired(now, RECOVER_BATCH, &self.shared.store);
+            while out.len() < max {
+                *next_token += 1;
+                match q.pop_ready(now, ms(lease_for), *next_token) {
+                    Some(job) => out.push(job),
+                    None => break,
+                }
+            }
+            self.flush_events(q, now);
+        }
+        self.settle(&mut state, now);
+        Ok(out)
+    }
+
+    async fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        // Register for wake-ups before looking, so an enqueue between the look and the
+        // wait is not missed.
+        let notified = self.shared.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = self.now_ms();
+        let next_due = {
+            let state = self.lock();
+            let mut next: Option<u64> = None;
+            for q in queues.iter().filter_map(|name| state.queues.get(name)) {
+                if q.has_ready(now) {
+                    return Ok(());
+                }
+                next = next.into_iter().chain(q.next_due()).min();
+            }
+            next
+        };
+        let wait = next_due.map_or(timeout, |at| {
+            Duration::from_millis(at.saturating_sub(now)).min(timeout)
+        });
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        Ok(())
+    }
+
+    async fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        Ok(leases
+            .iter()
+            .map(|lease| match state.queues.get_mut(&lease.queue) {
+                Some(q) => q.renew(lease, now, ms(lease_for)),
+                None => LeaseStatus::Stale,
+            })
+            .collect())
+    }
+
+    async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let mut wake = false;
+        let out = items
+            .into_iter()
+            .map(|item| {
+                // A sleeping worker must also learn of a new earliest run-at (retry, snooze).
+                wake |= !matches!(item.outcome, Outcome::Succeeded { .. });
+                match state.queues.get_mut(&item.lease.queue) {
+                    Some(q) => {
+                        let status = q.finish(item, now, &self.shared.store.retention());
+                        self.flush_events(q, now);
+                        status
+                    }
+                    None => LeaseStatus::Stale,
+                }
+            })
+            .collect();
+        self.settle(&mut state, now);
+        drop(state);
+        if wake {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(out)
+    }
+
+    async fn recover_expired(&self, queue: &str, limit: usize) -> Result<Recovered, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let out = match state.queues.get_mut(queue) {
+            Some(q) => {
+                let out = q.recover_expired(now, limit, &self.shared.store);
+                self.flush_events(q, now);
+                out
+            }
+            None => Recovered::default(),
+        };
+        self.settle(&mut state, now);
+        drop(state);
+        if out.requeued > 0 {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(out)
+    }
+
+    async fn job(&self, queue: &str, id: JobId) -> Result<Option<JobInfo>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .queues
+            .get(queue)
+            .and_then(|q| q.jobs.get(&id))
+            .map(Record::info))
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .queues
+            .get(queue)
+            .map(|q| q.stats())
+            .unwrap_or_default())
+    }
+
+    async fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobInfo>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .queues
+            .get(queue)
+            .map(|q| q.dead_jobs(offset, limit))
+            .unwrap_or_default())
+    }
+
+    async fn retry_dead(&self, queue: &str, ids: &[JobId]) -> Result<u64, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return Ok(0);
+        };
+        let mut moved = 0;
+        for id in ids {
+            moved += u64::from(q.retry_dead(*id, now));
+        }
+        drop(state);
+        if moved > 0 {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(moved)
+    }
+
+    async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let outcome = q.cancel(id, now, &self.shared.store.retention());
+        self.settle(&mut state, now);
+        Ok(outcome)
+    }
+
+    async fn batch_open(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+    ) -> Result<BatchAdded, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let opened = state
+            .batches
+            .entry(id)
+            .or_default()
+            .open(members, callbacks);
+        if opened == BatchAdded::Added && state.fire_if_complete(id, now) {
+            self.settle(&mut state, now);
+        }
+        Ok(opened)
+    }
+
+    async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let added = match state.batches.get_mut(&id) {
+            Some(b) => b.add(&jobs),
+            None => BatchAdded::NotFound,
+        };
+        if added != BatchAdded::Added {
+            return Ok(added);
+        }
+        // Registered and enqueued in one critical section: nothing can die in between.
+        let jobs = jobs.into_iter().map(|mut job| {
+            job.batch = Some(id);
+            job
+        });
+        self.store(&mut state, jobs, now);
+        drop(state);
+        self.shared.notify.notify_waiters();
+        Ok(BatchAdded::Added)
+    }
+
+    async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .batches
+            .get(&id)
+            .filter(|b| b.opened)
+            .map(|b| b.counts().with_running(state.running(id, b))))
+    }
+
+    async fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(JobId, String)>, BackendError> {
+        let state = self.lock();
+        let Some(b) = state.batches.get(&id) else {
+            return Ok(Vec::new());
+        };
+        Ok(page(&b.order, offset, limit)
+            .into_iter()
+            .map(|m| (m, b.members[&m].clone()))
+            .collect())
+    }
+
+    async fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .batches
+            .get(&id)
+            .map(|b| page(&b.dead, offset, limit))
+            .unwrap_or_default())
+    }
+
+    async fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> Result<Vec<LeaseStatus>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let out = items
+            .into_iter()
+            .map(
+                |(lease, progress)| match state.queues.get_mut(&lease.queue) {
+                    Some(q) => q.progress(&lease, progress),
+                    None => LeaseStatus::Stale,
+                },
+            )
+            .collect();
+        // One entry per queue for the whole call, as on Redis.
+        self.settle(&mut state, now);
+        Ok(out)
+    }
+
+    async fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> Result<Vec<Event>, BackendError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before looking, so an append between the look and the wait wakes us.
+            let notified = self.shared.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let found = self
+                .lock()
+                .queues
+                .get(queue)
+                .map(|q| q.events.read(after.as_ref(), max_entries.max(1)))
+                .unwrap_or_default();
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn last_event(&self, queue: &str) -> Result<Option<EventCursor>, BackendError> {
+        Ok(self
+            .lock()
+            .queues
+            .get(queue)
+            .and_then(|q| q.events.last_cursor()))
+    }
+}

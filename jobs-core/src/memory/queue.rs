@@ -1,0 +1,450 @@
+//! One queue of the memory store and its transitions: each method is one step of a job's
+//! lifecycle (stored, ready, leased, renewed, finished, retried, cancelled, trimmed), the
+//! counterpart of one Lua script's work on one queue.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+
+use super::clock::ms;
+use super::events::EventLog;
+use super::record::Record;
+use crate::store::backend::{
+    CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
+    QueueStats, Recovered, Reserved, RunAt,
+};
+use crate::store::batch::BatchId;
+use crate::store::event::EventKind;
+use crate::store::id::JobId;
+use crate::store::options::StoreOptions;
+use crate::store::retention::{PROMOTE_BATCH, Retention, TRIM_BATCH};
+
+#[derive(Default)]
+/// One queue: its records and the indices of each state, its event log, and the batch
+/// endings of the call in progress.
+pub(super) struct QueueState {
+    pub(super) jobs: HashMap<JobId, Record>,
+    /// Priority (highest first), then the time the job became ready, then id.
+    pub(super) ready: BTreeSet<(Reverse<i8>, u64, JobId)>,
+    /// By run-at time.
+    pub(super) scheduled: BTreeSet<(u64, JobId)>,
+    /// By lease end.
+    pub(super) leased: BTreeSet<(u64, JobId)>,
+    /// By finish time.
+    pub(super) succeeded: BTreeSet<(u64, JobId)>,
+    /// By finish time.
+    pub(super) dead: BTreeSet<(u64, JobId)>,
+    pub(super) events: EventLog,
+    /// Batch members that ended during this call: (batch, job, succeeded).
+    pub(super) ended: Vec<(BatchId, JobId, bool)>,
+}
+
+impl QueueState {
+    /// Stores a new job, scheduled or ready; false if its id is stored already.
+    pub(super) fn insert(&mut self, job: NewJob, now: u64) -> bool {
+        if self.jobs.contains_key(&job.id) {
+            return false;
+        }
+        let due = match job.run_at {
+            RunAt::Now => now,
+            RunAt::After(d) => now.saturating_add(ms(d)),
+            RunAt::UnixMillis(t) => t,
+        };
+        let record = Record::new(job, now, due);
+        let id = record.id;
+        self.jobs.insert(id, record);
+        self.schedule(id, due, now);
+        self.events.push(id, EventKind::Enqueued);
+        true
+    }
+
+    /// Puts a job (already unlinked from every index) in scheduled, or in ready if due.
+    pub(super) fn schedule(&mut self, id: JobId, due: u64, now: u64) {
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        r.lease = None;
+        if due <= now {
+            r.state = JobState::Ready;
+            r.run_at = None;
+            r.ready_at = due;
+            self.ready.insert((Reverse(r.priority), due, id));
+        } else {
+            r.state = JobState::Scheduled;
+            r.run_at = Some(due);
+            r.ready_at = due;
+            self.scheduled.insert((due, id));
+        }
+    }
+
+    /// Makes due scheduled jobs ready (a bounded slice); true if any was.
+    pub(super) fn promote_due(&mut self, now: u64) -> bool {
+        let due = first_due(&self.scheduled, now, PROMOTE_BATCH);
+        for entry in &due {
+            self.scheduled.remove(entry);
+            self.schedule(entry.1, entry.0, now);
+        }
+        !due.is_empty()
+    }
+
+    /// Returns up to `limit` jobs whose lease expired to ready, or to dead once they
+    /// stalled too often or were on their last attempt (or had been cancelled).
+    pub(super) fn recover_expired(
+        &mut self,
+        now: u64,
+        limit: usize,
+        store: &StoreOptions,
+    ) -> Recovered {
+        let retention = &store.retention();
+        let expired = first_due(&self.leased, now, limit);
+        let mut out = Recovered::default();
+        for entry in expired {
+            self.leased.remove(&entry);
+            let Some(r) = self.jobs.get_mut(&entry.1) else {
+                continue;
+            };
+            r.stalls += 1;
+            r.lease = None;
+            if std::mem::take(&mut r.cancel_requested) {
+                self.cancel_job(entry.1, now, retention);
+                out.dead += 1;
+            } else if r.stalls >= store.max_stalls() || r.attempts >= r.max_attempts {
+                let reason = format!(
+                    "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
+                    r.stalls, r.attempts, r.max_attempts
+                );
+                r.last_error = Some(reason.clone());
+                self.bury(entry.1, now, retention);
+                self.events.push(entry.1, EventKind::Dead { reason });
+                out.dead += 1;
+            } else {
+                let ready_at = r.ready_at;
+                self.schedule(entry.1, ready_at.min(now), now);
+                self.events.push(
+                    entry.1,
+                    EventKind::Retrying {
+                        reason: LEASE_EXPIRED.into(),
+                    },
+                );
+                out.requeued += 1;
+            }
+        }
+        out
+    }
+
+    /// Leases the next ready job (by priority, then ready time) under `token`.
+    pub(super) fn pop_ready(&mut self, now: u64, lease_for: u64, token: u64) -> Option<Reserved> {
+        let (_, _, id) = self.ready.pop_first()?;
+        let r = self.jobs.get_mut(&id)?;
+        let expires = now.saturating_add(lease_for);
+        r.state = JobState::Active;
+        r.attempts += 1;
+        r.deliveries += 1;
+        r.lease = Some((token, expires));
+        self.leased.insert((expires, id));
+        self.events.push(id, EventKind::Started);
+        Some(Reserved {
+            lease: Lease {
+                queue: r.queue.clone(),
+                id,
+                token,
+                expires_at_ms: expires,
+                batch: r.batch,
+            },
+            name: r.name.clone(),
+            payload: r.payload.clone(),
+            attempt: r.attempts,
+            max_attempts: r.max_attempts,
+            deliveries: r.deliveries,
+            batch: r.batch,
+        })
+    }
+
+    /// The lease end if `lease` is the one the job is held under; then unlinks it from
+    /// `leased`. This check is the fence: a holder whose lease was recovered or reassigned
+    /// fails it.
+    pub(super) fn take_lease(&mut self, lease: &Lease) -> Option<u64> {
+        let r = self.jobs.get_mut(&lease.id)?;
+        let (token, exp) = r.lease?;
+        if r.state != JobState::Active || token != lease.token {
+            return None;
+        }
+        self.leased.remove(&(exp, lease.id));
+        r.lease = None;
+        Some(exp)
+    }
+
+    /// Extends `lease` by `lease_for` from now if it is still held.
+    pub(super) fn renew(&mut self, lease: &Lease, now: u64, lease_for: u64) -> LeaseStatus {
+        if self.take_lease(lease).is_none() {
+            return LeaseStatus::Stale;
+        }
+        let expires = now.saturating_add(lease_for);
+        let mut cancel = false;
+        if let Some(r) = self.jobs.get_mut(&lease.id) {
+            r.lease = Some((lease.token, expires));
+            cancel = r.cancel_requested;
+        }
+        self.leased.insert((expires, lease.id));
+        if cancel {
+            LeaseStatus::CancelRequested {
+                expires_at_ms: expires,
+            }
+        } else {
+            LeaseStatus::Held {
+                expires_at_ms: expires,
+            }
+        }
+    }
+
+    /// Ends `item`'s lease with its outcome, if the lease is still held.
+    pub(super) fn finish(&mut self, item: Finish, now: u64, retention: &Retention) -> LeaseStatus {
+        let id = item.lease.id;
+        let Some(expires) = self.take_lease(&item.lease) else {
+            return match self.jobs.get(&id) {
+                Some(r) if r.done_token != Some(item.lease.token) => LeaseStatus::Stale,
+                _ => LeaseStatus::Finished,
+            };
+        };
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return LeaseStatus::Stale;
+        };
+        r.done_token = Some(item.lease.token);
+        if std::mem::take(&mut r.cancel_requested)
+            && !matches!(item.outcome, Outcome::Succeeded { .. })
+        {
+            self.cancel_job(id, now, retention);
+            return LeaseStatus::Held {
+                expires_at_ms: expires,
+            };
+        }
+        match item.outcome {
+            Outcome::Succeeded { result } => {
+                r.state = JobState::Succeeded;
+                r.finished_at = Some(now);
+                r.result = result;
+                if let Some(batch) = r.batch {
+                    self.ended.push((batch, id, true));
+                }
+                self.succeeded.insert((now, id));
+                self.trim(now, retention);
+                self.events.push(id, EventKind::Succeeded);
+            }
+            Outcome::Failed { error, retry_after } => {
+                r.last_error = Some(error.clone());
+                self.events.push(
+                    id,
+                    EventKind::Failed {
+                        error: error.clone(),
+                    },
+                );
+                match retry_after {
+                    Some(after) if r.attempts < r.max_attempts => {
+                        self.schedule(id, now.saturating_add(ms(after)), now);
+                        self.events.push(
+                            id,
+                            EventKind::Retrying {
+                                reason: ATTEMPT_FAILED.into(),
+                            },
+                        );
+                    }
+                    _ => {
+                        self.bury(id, now, retention);
+                        self.events.push(id, EventKind::Dead { reason: error });
+                    }
+                }
+            }
+            Outcome::Snooze { after } => {
+                r.attempts = r.attempts.saturating_sub(1);
+                self.schedule(id, now.saturating_add(ms(after)), now);
+            }
+            Outcome::Release => {
+                r.attempts = r.attempts.saturating_sub(1);
+                let ready_at = r.ready_at;
+                self.schedule(id, ready_at.min(now), now);
+            }
+        }
+        LeaseStatus::Held {
+            expires_at_ms: expires,
+        }
+    }
+
+    /// Ends a job (already unlinked) as cancelled: kept with the dead.
+    pub(super) fn cancel_job(&mut self, id: JobId, now: u64, retention: &Retention) {
+        self.bury(id, now, retention);
+        if let Some(r) = self.jobs.get_mut(&id) {
+            r.state = JobState::Cancelled;
+            r.last_error = Some(CANCELLED.into());
+        }
+        self.events.push(id, EventKind::Cancelled);
+    }
+
+    /// Moves a job (already unlinked) to the dead set.
+    pub(super) fn bury(&mut self, id: JobId, now: u64, retention: &Retention) {
+        if let Some(r) = self.jobs.get_mut(&id) {
+            if let Some(batch) = r.batch {
+                self.ended.push((batch, id, false));
+            }
+            r.state = JobState::Dead;
+            r.finished_at = Some(now);
+            r.run_at = None;
+            self.dead.insert((now, id));
+        }
+        self.trim(now, retention);
+    }
+
+    /// Applies `retention` to the succeeded and dead sets.
+    pub(super) fn trim(&mut self, now: u64, retention: &Retention) {
+        let jobs = &mut self.jobs;
+        trim_set(
+            &mut self.succeeded,
+            jobs,
+            retention.succeeded_max,
+            now.saturating_sub(ms(retention.succeeded_max_age)),
+        );
+        trim_set(
+            &mut self.dead,
+            jobs,
+            retention.dead_max,
+            now.saturating_sub(ms(retention.dead_max_age)),
+        );
+    }
+
+    /// Records a running job's progress if `lease` is still held, as a `Progress` event too.
+    pub(super) fn progress(&mut self, lease: &Lease, progress: Progress) -> LeaseStatus {
+        match self.jobs.get_mut(&lease.id) {
+            Some(r) if r.state == JobState::Active && r.lease.map(|l| l.0) == Some(lease.token) => {
+                let expires_at_ms = r.lease.map_or(0, |l| l.1);
+                r.progress = Some(progress.clone());
+                self.events.push(
+                    lease.id,
+                    EventKind::Progress {
+                        percent: progress.percent,
+                        message: progress.message,
+                    },
+                );
+                LeaseStatus::Held { expires_at_ms }
+            }
+            _ => LeaseStatus::Stale,
+        }
+    }
+
+    /// Cancels job `id`: a waiting one at once, a running one by flagging it for its
+    /// worker's next renewal.
+    pub(super) fn cancel(&mut self, id: JobId, now: u64, retention: &Retention) -> CancelOutcome {
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return CancelOutcome::NotFound;
+        };
+        match r.state {
+            JobState::Ready => {
+                let key = (Reverse(r.priority), r.ready_at, id);
+                self.ready.remove(&key);
+                self.cancel_job(id, now, retention);
+                CancelOutcome::Cancelled
+            }
+            JobState::Scheduled => {
+                let key = (r.run_at.unwrap_or(r.ready_at), id);
+                self.scheduled.remove(&key);
+                self.cancel_job(id, now, retention);
+                CancelOutcome::Cancelled
+            }
+            JobState::Active => {
+                r.cancel_requested = true;
+                CancelOutcome::Requested
+            }
+            _ => CancelOutcome::Finished,
+        }
+    }
+
+    /// Moves job `id` back to ready with fresh attempts if it is dead (or cancelled); true
+    /// if it moved.
+    pub(super) fn retry_dead(&mut self, id: JobId, now: u64) -> bool {
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return false;
+        };
+        let Some(finished) = r
+            .finished_at
+            .filter(|_| matches!(r.state, JobState::Dead | JobState::Cancelled))
+        else {
+            return false;
+        };
+        self.dead.remove(&(finished, id));
+        r.attempts = 0;
+        r.stalls = 0;
+        r.finished_at = None;
+        self.schedule(id, now, now);
+        true
+    }
+
+    /// Counts by state.
+    pub(super) fn stats(&self) -> QueueStats {
+        QueueStats {
+            scheduled: self.scheduled.len() as u64,
+            ready: self.ready.len() as u64,
+            active: self.leased.len() as u64,
+            succeeded: self.succeeded.len() as u64,
+            dead: self.dead.len() as u64,
+            orphaned: 0,
+        }
+    }
+
+    /// Dead jobs, most recent first: from `offset`, at most `limit`.
+    pub(super) fn dead_jobs(&self, offset: usize, limit: usize) -> Vec<JobInfo> {
+        self.dead
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, id)| self.jobs.get(id))
+            .map(Record::info)
+            .collect()
+    }
+
+    /// True when a reservation would find work: a ready job, a due one, an expired lease.
+    pub(super) fn has_ready(&self, now: u64) -> bool {
+        !self.ready.is_empty()
+            || self.scheduled.first().is_some_and(|(at, _)| *at <= now)
+            || self.leased.first().is_some_and(|(exp, _)| *exp <= now)
+    }
+
+    /// When the next scheduled job or lease end is due.
+    pub(super) fn next_due(&self) -> Option<u64> {
+        let s = self.scheduled.first().map(|(at, _)| *at);
+        let l = self.leased.first().map(|(exp, _)| *exp);
+        s.into_iter().chain(l).min()
+    }
+}
+
+/// `Retrying` reasons, the same on every backend.
+const ATTEMPT_FAILED: &str = "attempt failed";
+/// The error a cancelled job keeps, the same on every backend.
+const CANCELLED: &str = "cancelled";
+const LEASE_EXPIRED: &str = "lease expired";
+
+/// The first entries of `set` (ordered by time) due by `now`: at most `limit` of them.
+fn first_due(set: &BTreeSet<(u64, JobId)>, now: u64, limit: usize) -> Vec<(u64, JobId)> {
+    set.iter()
+        .take_while(|(at, _)| *at <= now)
+        .take(limit)
+        .copied()
+        .collect()
+}
+
+/// Drops the oldest entries beyond `max`, and (a bounded slice of) those older than `cutoff`.
+fn trim_set(
+    set: &mut BTreeSet<(u64, JobId)>,
+    jobs: &mut HashMap<JobId, Record>,
+    max: u64,
+    cutoff: u64,
+) {
+    let mut aged = 0;
+    while let Some(&(at, id)) = set.first() {
+        let over = set.len() as u64 > max;
+        let old = at < cutoff && aged < TRIM_BATCH;
+        if !over && !old {
+            break;
+        }
+        aged += usize::from(!over);
+        set.pop_first();
+        jobs.remove(&id);
+    }
+}

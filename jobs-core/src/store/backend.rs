@@ -1,0 +1,212 @@
+//! The backend contract: what a queue store must do, with the same semantics everywhere.
+//!
+//! Every state change is one atomic transition of the store (a Lua script on Redis, one
+//! critical section in memory). The conformance suite in `tests/` checks each backend
+//! against this contract.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::batch::{BatchCounts, BatchId, Callback};
+use super::error::BackendError;
+use super::event::{Event, EventCursor};
+use super::id::JobId;
+
+// The values the calls take and return, at the paths users know (`jobs_core::backend::...`).
+pub use super::batch::BatchAdded;
+pub use super::lease::{Finish, Lease, LeaseStatus, Outcome, Recovered, Reserved};
+pub use super::record::{CancelOutcome, JobInfo, JobState, NewJob, Progress, QueueStats, RunAt};
+
+/// A queue store. Implemented by [`crate::MemoryBackend`] and by `jobs_redis::RedisBackend`.
+///
+/// Calls take and return batches so that a network backend can do each in one round
+/// trip. Every call either applies completely or not at all. All times are taken from the
+/// backend's own clock, never from the caller's.
+pub trait Backend: Send + Sync + 'static {
+    /// Stores new jobs. An id that is already stored is skipped, so a retried enqueue
+    /// cannot create a duplicate.
+    fn enqueue(&self, jobs: Vec<NewJob>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Leases up to `max` ready jobs, trying `queues` in order, each for `lease_for`.
+    ///
+    /// Visits the queues in order while the batch has room (so `max == 0` does nothing).
+    /// In each queue it visits, it first makes due scheduled jobs ready and recovers
+    /// expired leases (each in a bounded slice), so no separate scheduler is needed. Ready
+    /// jobs come out by priority (highest first), then by the time they became ready.
+    fn reserve(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease_for: Duration,
+    ) -> impl Future<Output = Result<Vec<Reserved>, BackendError>> + Send;
+
+    /// Waits until one of `queues` may have work (a job was enqueued or became ready, a
+    /// scheduled job or an expired lease is due). May return early; callers then call
+    /// [`Backend::reserve`] again. An error ends the wait too.
+    ///
+    /// `timeout` bounds each blocking call to the store (so a connection that died
+    /// silently is noticed within about that time). A backend that returns when it passes
+    /// is correct; one that knows nothing can come due unannounced may keep waiting past
+    /// it instead, re-issuing its blocking call, so an idle worker costs the store nothing
+    /// else (the Redis backend does).
+    fn wait_for_work(
+        &self,
+        queues: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Extends every lease still held by `lease_for` from now, in one call.
+    fn renew(
+        &self,
+        leases: &[Lease],
+        lease_for: Duration,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
+
+    /// Ends leases with their outcomes, in one call. One status per item, in order; a
+    /// stale item changes nothing.
+    fn finish(
+        &self,
+        items: Vec<Finish>,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
+
+    /// Returns up to `limit` jobs of `queue` whose lease expired to ready, or to dead once
+    /// they stalled too often or were on their last attempt. A backend may take fewer per
+    /// call ([`crate::RECOVER_BATCH`] for Redis, to bound each script); call again for more.
+    fn recover_expired(
+        &self,
+        queue: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Recovered, BackendError>> + Send;
+
+    /// One job by id, if stored.
+    fn job(
+        &self,
+        queue: &str,
+        id: JobId,
+    ) -> impl Future<Output = Result<Option<JobInfo>, BackendError>> + Send;
+
+    /// Several jobs of one queue by id, in one call where the backend can: one entry per
+    /// id, in order, `None` where not stored. The cost of each lookup does not depend on
+    /// how many jobs the queue holds or runs.
+    fn jobs(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> impl Future<Output = Result<Vec<Option<JobInfo>>, BackendError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(self.job(queue, *id).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Moves the jobs of `queue` that are in no state (see [`QueueStats::orphaned`]) to
+    /// dead with the reason, in bounded steps; returns how many moved. For operators: it
+    /// walks every stored job of the queue.
+    fn sweep_orphans(&self, queue: &str) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let _ = queue;
+        async { Ok(0) }
+    }
+
+    /// Counts by state.
+    fn stats(&self, queue: &str) -> impl Future<Output = Result<QueueStats, BackendError>> + Send;
+
+    /// Dead jobs of `queue`, most recent first.
+    fn dead_jobs(
+        &self,
+        queue: &str,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobInfo>, BackendError>> + Send;
+
+    /// Moves dead jobs back to ready with fresh attempts; returns how many moved.
+    fn retry_dead(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Cancels a job: a waiting one at once, a running one by asking its worker (see
+    /// [`CancelOutcome`]). A cancelled batch member counts as ended, not succeeded.
+    fn cancel(
+        &self,
+        queue: &str,
+        id: JobId,
+    ) -> impl Future<Output = Result<CancelOutcome, BackendError>> + Send;
+
+    /// Opens a batch: records its members (id, queue) and, the first time, its callbacks.
+    /// Called before the members are enqueued; from then on every member's ending counts,
+    /// and the batch can finish. Fires the callbacks if every member has already ended (an
+    /// empty batch, or an open retried after its members ran). Idempotent: a retried open
+    /// with the same members completes an interrupted one. Refused (`Finished`) once the
+    /// batch has finished, or when it is complete and the call names a member it does not
+    /// have.
+    fn batch_open(
+        &self,
+        id: BatchId,
+        members: Vec<(JobId, String)>,
+        callbacks: Vec<Callback>,
+    ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
+
+    /// Adds `jobs` to an open batch and enqueues them, as one step: a caller that dies
+    /// part-way never leaves a member that is counted but never runs (the backend
+    /// enqueues it itself, at the latest a grace period later). Each job's `batch` must be
+    /// `id`. Refused (`Finished`) once every member has ended, `NotFound` before the
+    /// batch is opened.
+    fn batch_add(
+        &self,
+        id: BatchId,
+        jobs: Vec<NewJob>,
+    ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
+
+    /// A batch's counts, if it was opened: one call, whatever the number of members.
+    fn batch(
+        &self,
+        id: BatchId,
+    ) -> impl Future<Output = Result<Option<BatchCounts>, BackendError>> + Send;
+
+    /// A page of a batch's members (id, queue), in the order they joined: from `offset`,
+    /// at most `limit` (at most [`crate::BATCH_PAGE_MAX`]).
+    fn batch_members(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(JobId, String)>, BackendError>> + Send;
+
+    /// A page of a batch's dead members' ids, in the order they were counted: from
+    /// `offset`, at most `limit` (at most [`crate::BATCH_PAGE_MAX`]).
+    fn batch_dead_jobs(
+        &self,
+        id: BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobId>, BackendError>> + Send;
+
+    /// Records running jobs' latest progress on their records, for leases still held (a
+    /// stale item changes nothing), in one call; each recorded item is also a `Progress`
+    /// event. One status per item, in order.
+    fn progress(
+        &self,
+        items: Vec<(Lease, Progress)>,
+    ) -> impl Future<Output = Result<Vec<LeaseStatus>, BackendError>> + Send;
+
+    /// Events of `queue` strictly after `after` (from the oldest the stream still holds
+    /// when `None`), from at most `max_entries` stream entries. When there are none, waits
+    /// up to `wait` for some, then returns an empty list. See [`crate::event`].
+    fn read_events(
+        &self,
+        queue: &str,
+        after: Option<EventCursor>,
+        max_entries: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Event>, BackendError>> + Send;
+
+    /// The newest event of `queue`, to follow the stream from now on.
+    fn last_event(
+        &self,
+        queue: &str,
+    ) -> impl Future<Output = Result<Option<EventCursor>, BackendError>> + Send;
+}

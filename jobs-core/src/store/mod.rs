@@ -1,0 +1,19 @@
+//! The store contract: what a queue store must do, with the same semantics on every store,
+//! and the values it keeps and hands out.
+//!
+//! The [`backend::Backend`] trait (`backend.rs`) and its values: what is stored and
+//! reported (`record.rs`), the worker's side of a reservation (`lease.rs`); job ids
+//! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), lifecycle events
+//! (`event.rs`), what a store keeps (`retention.rs`, `options.rs`), and its errors
+//! (`error.rs`).
+
+pub mod backend;
+pub(crate) mod batch;
+pub(crate) mod error;
+pub mod event;
+pub(crate) mod id;
+pub(crate) mod lease;
+pub(crate) mod options;
+pub(crate) mod queue_name;
+pub(crate) mod record;
+pub(crate) mod retention;

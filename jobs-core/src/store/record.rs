@@ -1,0 +1,216 @@
+//! What the store keeps of a job and reports about it: the job to store ([`NewJob`]), its
+//! state, its record ([`JobInfo`]), its progress, and a queue's counts.
+
+use std::time::Duration;
+
+use super::batch::{BatchId, BatchSummary, Callback};
+use super::id::JobId;
+
+/// When a new job becomes ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RunAt {
+    /// Ready at once.
+    #[default]
+    Now,
+    /// Ready after this delay, measured on the backend's clock.
+    After(Duration),
+    /// Ready at this instant, in milliseconds since the Unix epoch.
+    UnixMillis(u64),
+}
+
+/// A job to store, as the client hands it to [`Backend::enqueue`](crate::Backend::enqueue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Its id. Enqueueing an id that is already stored does nothing (idempotent retry).
+    pub id: JobId,
+    /// Wire name of the job type.
+    pub name: String,
+    /// Queue (already validated).
+    pub queue: String,
+    /// Serialized arguments (JSON).
+    pub payload: Vec<u8>,
+    /// Higher runs first.
+    pub priority: i8,
+    /// When it becomes ready.
+    pub run_at: RunAt,
+    /// Attempts allowed, at least 1.
+    pub max_attempts: u32,
+    /// The batch it belongs to, if any.
+    pub batch: Option<BatchId>,
+}
+
+impl NewJob {
+    /// The job a batch's callback enqueues when the batch ended as `summary` says: its
+    /// fixed id, its arguments with the summary in their `batch` field.
+    pub fn from_callback(callback: &Callback, summary: &BatchSummary) -> Self {
+        NewJob {
+            id: callback.id,
+            name: callback.name.clone(),
+            queue: callback.queue.clone(),
+            payload: summary.inject(callback.payload.as_bytes()),
+            priority: callback.priority,
+            run_at: RunAt::Now,
+            max_attempts: callback.max_attempts,
+            batch: None,
+        }
+    }
+}
+
+/// Where a job is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobState {
+    /// Waiting for its run-at time (first run, retry, or snooze).
+    Scheduled,
+    /// Waiting for a worker.
+    Ready,
+    /// Leased to a worker.
+    Active,
+    /// Finished successfully (kept under the retention policy).
+    Succeeded,
+    /// Failed for good; kept in the dead set until retried, trimmed or expired.
+    Dead,
+    /// Cancelled ([`Backend::cancel`](crate::Backend::cancel)) before it ran, or while it ran and did not succeed.
+    /// Kept with the dead jobs (counted there, listed there, retried like them).
+    Cancelled,
+}
+
+/// What [`Backend::cancel`](crate::Backend::cancel) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// It was waiting (ready or scheduled): it is cancelled and never runs.
+    Cancelled,
+    /// It is running: the worker running it is told at its next lease renewal (its
+    /// context's cancellation fires, reason `Cancelled`); unless it then succeeds, it
+    /// ends as cancelled, without retries.
+    Requested,
+    /// It had already ended (succeeded, dead or cancelled): nothing changed.
+    Finished,
+    /// No such job.
+    NotFound,
+}
+
+/// What a running job last reported of its progress (see [`crate::JobContext::progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// 0 to 100.
+    pub percent: u8,
+    /// A short message (the backend keeps at most [`Progress::MAX_MESSAGE`] bytes).
+    pub message: String,
+}
+
+impl Progress {
+    /// Longest message kept, in bytes; longer ones are cut at a character boundary.
+    pub const MAX_MESSAGE: usize = 200;
+
+    /// A progress report, the percentage capped at 100 and the message cut to
+    /// [`Progress::MAX_MESSAGE`] bytes.
+    ///
+    /// ```
+    /// use jobs_core::Progress;
+    /// let p = Progress::new(140, "x".repeat(500));
+    /// assert_eq!((p.percent, p.message.len()), (100, Progress::MAX_MESSAGE));
+    /// ```
+    pub fn new(percent: u8, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if message.len() > Self::MAX_MESSAGE {
+            let mut end = Self::MAX_MESSAGE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        Progress {
+            percent: percent.min(100),
+            message,
+        }
+    }
+}
+
+/// A stored job, as seen by [`Backend::job`](crate::Backend::job) and [`Backend::dead_jobs`](crate::Backend::dead_jobs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobInfo {
+    /// Its id.
+    pub id: JobId,
+    /// Wire name.
+    pub name: String,
+    /// Queue.
+    pub queue: String,
+    /// Current state.
+    pub state: JobState,
+    /// Serialized arguments, kept as they were enqueued.
+    pub payload: Vec<u8>,
+    /// Priority.
+    pub priority: i8,
+    /// Attempts used (snoozes and releases give theirs back).
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Times handed to a worker, never decreasing.
+    pub deliveries: u32,
+    /// Times its lease expired while running.
+    pub stalls: u32,
+    /// Enqueue time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// For scheduled jobs, when they become ready.
+    pub run_at_ms: Option<u64>,
+    /// For active jobs, when the lease ends unless renewed.
+    pub lease_expires_at_ms: Option<u64>,
+    /// For succeeded and dead jobs, when they finished.
+    pub finished_at_ms: Option<u64>,
+    /// The last error chain, if an attempt failed.
+    pub last_error: Option<String>,
+    /// The serialized output of a succeeded job.
+    pub result: Option<Vec<u8>>,
+    /// The last progress the job reported, if any.
+    pub progress: Option<Progress>,
+}
+
+impl JobInfo {
+    /// A record with the given identity and state and every other field empty or zero:
+    /// for backends, which then fill in what they store.
+    pub fn new(id: JobId, name: String, queue: String, state: JobState) -> Self {
+        JobInfo {
+            id,
+            name,
+            queue,
+            state,
+            payload: Vec::new(),
+            priority: 0,
+            attempts: 0,
+            max_attempts: 1,
+            deliveries: 0,
+            stalls: 0,
+            created_at_ms: 0,
+            run_at_ms: None,
+            lease_expires_at_ms: None,
+            finished_at_ms: None,
+            last_error: None,
+            result: None,
+            progress: None,
+        }
+    }
+}
+
+/// Job counts of one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Waiting for their run-at time.
+    pub scheduled: u64,
+    /// Waiting for a worker.
+    pub ready: u64,
+    /// Leased to workers.
+    pub active: u64,
+    /// Succeeded and still retained.
+    pub succeeded: u64,
+    /// In the dead set.
+    pub dead: u64,
+    /// Stored jobs that are in no state at all: left behind by a failure outside the
+    /// framework (a store edited by hand, a key someone broke). Nothing runs them;
+    /// [`Backend::sweep_orphans`](crate::Backend::sweep_orphans) moves them to dead with the reason. Always 0 in memory.
+    pub orphaned: u64,
+}
