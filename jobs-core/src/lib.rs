@@ -65,7 +65,7 @@ mod memory;
 mod store;
 mod worker;
 
-pub use store::{backend, event};
+pub use store::{backend, event, reason};
 
 // Also at the crate root; documented once, in their modules.
 #[doc(no_inline)]

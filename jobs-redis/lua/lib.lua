@@ -30,8 +30,9 @@ local F_BATCH = 15
 -- True once the application cancelled it (kept with the dead, reported as cancelled).
 local F_CANCELLED = 16
 local F_LAST = F_CANCELLED
--- The error a cancelled job keeps, the same on every backend.
-local CANCELLED = 'cancelled'
+-- CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED and STALLED_TEMPLATE: the reasons the store
+-- gives, the same on every backend, are defined before this file by the loader
+-- (src/scripts/mod.rs), from jobs-core's `reason` module.
 
 -- Priorities -128..127 map to bands 2^42 ms (~139 years) apart: higher priority first,
 -- then earlier ready time. The largest score stays below 2^53, exact in a double.
@@ -57,8 +58,6 @@ end
 -- this order, so a job's `failed` precedes its `retrying` or `dead`.
 local EVENT_ORDER = { 'enqueued', 'started', 'progress', 'succeeded', 'failed', 'retrying', 'dead',
   'cancelled' }
--- `Retrying` reasons, the same on every backend.
-local ATTEMPT_FAILED, LEASE_EXPIRED = 'attempt failed', 'lease expired'
 
 local function event(ev, kind, id, data)
   local pairs = ev[kind]
@@ -286,8 +285,7 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
         cancel_job(jobs, dead, id, rec, now, ev, k.outbox)
         buried = buried + 1
       elseif rec[F_STALLS] >= max_stalls or rec[F_ATTEMPTS] >= rec[F_MAX_ATTEMPTS] then
-        local reason = string.format(
-          'lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)',
+        local reason = string.format(STALLED_TEMPLATE,
           rec[F_STALLS], rec[F_ATTEMPTS], rec[F_MAX_ATTEMPTS])
         bury(jobs, dead, id, rec, reason, now)
         event(ev, 'dead', id, reason)

@@ -259,13 +259,8 @@ async fn fire(this: &RedisBackend, batch: BatchId, summary: Value) -> Result<(),
     if !jobs.is_empty() {
         this.enqueue_now(jobs).await?;
     }
-    let keep = this
-        .inner
-        .settings
-        .retention
-        .succeeded_max_age
-        .as_millis()
-        .max(1) as u64;
+    let retention = this.inner.settings.store.retention();
+    let keep = retention.succeeded_max_age.as_millis().max(1) as u64;
     batch_confirm::call(&mut this.conn().await?, &this.batch_keys(batch), keep).await
 }
 

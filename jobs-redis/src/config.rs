@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobs_core::event::DEFAULT_EVENTS_MAX_LEN;
-use jobs_core::{BackendError, DEFAULT_MAX_STALLS, Retention};
+use jobs_core::{BackendError, StoreOptions};
 
 use crate::backend::{Inner, RedisBackend};
 use crate::batches::DEFAULT_BATCH_CLAIM;
@@ -52,9 +51,7 @@ pub enum EvictionCheck {
 pub struct RedisBackendBuilder {
     conn: ConnectSettings,
     prefix: String,
-    retention: Retention,
-    max_stalls: u32,
-    events_max_len: usize,
+    store: StoreOptions,
     batch_claim: Duration,
     eviction_check: EvictionCheck,
 }
@@ -72,8 +69,7 @@ impl fmt::Debug for RedisBackendBuilder {
                     .map(|nodes| nodes.iter().map(|n| redact(n)).collect::<Vec<_>>()),
             )
             .field("prefix", &self.prefix)
-            .field("retention", &self.retention)
-            .field("max_stalls", &self.max_stalls)
+            .field("store", &self.store)
             .field("batch_claim", &self.batch_claim)
             .field("pool_size", &self.conn.pool_size)
             .field("connect_timeout", &self.conn.connect_timeout)
@@ -96,9 +92,7 @@ impl RedisBackendBuilder {
                 tls: TlsSettings::default(),
             },
             prefix: "jobs".to_owned(),
-            retention: Retention::DEFAULT,
-            max_stalls: DEFAULT_MAX_STALLS,
-            events_max_len: DEFAULT_EVENTS_MAX_LEN,
+            store: StoreOptions::DEFAULT,
             batch_claim: DEFAULT_BATCH_CLAIM,
             eviction_check: EvictionCheck::Warn,
         }
@@ -110,25 +104,10 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How long finished jobs are kept.
-    pub fn retention(mut self, retention: Retention) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// How many times a job's lease may expire before the job is dead (at least 1).
-    pub fn max_stalls(mut self, max_stalls: u32) -> Self {
-        self.max_stalls = max_stalls.max(1);
-        self
-    }
-
-    /// How many entries each queue's event stream keeps, approximately (Redis trims whole
-    /// nodes: `XADD MAXLEN ~`). 0 turns events off, saving one `XADD` per script call.
-    /// Default: [`DEFAULT_EVENTS_MAX_LEN`].
-    pub fn events_max_len(mut self, entries: usize) -> Self {
-        self.events_max_len = entries;
-        self
-    }
+    // retention, max_stalls, events_max_len and store: the options of every store,
+    // written once in jobs-core. Redis keeps about `events_max_len` entries per stream
+    // (`XADD MAXLEN ~` trims whole nodes); 0 saves one `XADD` per script call.
+    jobs_core::__store_option_setters!();
 
     /// How long a worker that takes up a complete batch's firing has to enqueue its
     /// callbacks before another worker may take the firing over (the first died, lost its
@@ -224,9 +203,7 @@ impl RedisBackendBuilder {
                 conns,
                 prefix: self.prefix,
                 settings: Settings {
-                    retention: self.retention,
-                    max_stalls: self.max_stalls,
-                    events_max_len: self.events_max_len,
+                    store: self.store,
                     batch_claim: self.batch_claim,
                 },
                 waiter: Waiter::new(waits),

@@ -26,9 +26,7 @@ impl Harness for Cluster {
 
     async fn backend(&self, config: StoreConfig) -> RedisBackend {
         RedisBackend::cluster_builder(self.cluster.urls())
-            .retention(config.retention())
-            .max_stalls(config.max_stalls())
-            .events_max_len(config.events_max_len())
+            .store(config)
             .connect()
             .await
             .expect("connect to the test's cluster")

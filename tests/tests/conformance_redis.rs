@@ -24,9 +24,7 @@ impl Harness for Redis {
 
     async fn backend(&self, config: StoreConfig) -> RedisBackend {
         RedisBackend::builder(&self.server.url())
-            .retention(config.retention())
-            .max_stalls(config.max_stalls())
-            .events_max_len(config.events_max_len())
+            .store(config)
             .connect()
             .await
             .expect("connect to the test's redis-server")

@@ -101,10 +101,7 @@ impl Harness for Secured {
 }
 
 fn builder(url: &str, config: StoreConfig) -> RedisBackendBuilder {
-    RedisBackend::builder(url)
-        .retention(config.retention())
-        .max_stalls(config.max_stalls())
-        .events_max_len(config.events_max_len())
+    RedisBackend::builder(url).store(config)
 }
 
 /// Asserts that neither the message nor the `Debug` of `err` shows `secret`.
@@ -582,9 +579,7 @@ impl Harness for OnCluster {
 
     async fn backend(&self, config: StoreConfig) -> RedisBackend {
         RedisBackend::cluster_builder(self.urls.clone())
-            .retention(config.retention())
-            .max_stalls(config.max_stalls())
-            .events_max_len(config.events_max_len())
+            .store(config)
             .connect()
             .await
             .expect("connect to the cluster as the ACL user")

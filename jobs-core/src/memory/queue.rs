@@ -16,6 +16,7 @@ use crate::store::batch::BatchId;
 use crate::store::event::EventKind;
 use crate::store::id::JobId;
 use crate::store::options::StoreOptions;
+use crate::store::reason::{self, ATTEMPT_FAILED, CANCELLED, LEASE_EXPIRED};
 use crate::store::retention::{PROMOTE_BATCH, Retention, TRIM_BATCH};
 
 #[derive(Default)]
@@ -108,10 +109,7 @@ impl QueueState {
                 self.cancel_job(entry.1, now, retention);
                 out.dead += 1;
             } else if r.stalls >= store.max_stalls() || r.attempts >= r.max_attempts {
-                let reason = format!(
-                    "lease expired {} time(s): the worker running the job crashed or stalled (attempt {} of {})",
-                    r.stalls, r.attempts, r.max_attempts
-                );
+                let reason = reason::stalled(r.stalls, r.attempts, r.max_attempts);
                 r.last_error = Some(reason.clone());
                 self.bury(entry.1, now, retention);
                 self.events.push(entry.1, EventKind::Dead { reason });
@@ -413,12 +411,6 @@ impl QueueState {
         s.into_iter().chain(l).min()
     }
 }
-
-/// `Retrying` reasons, the same on every backend.
-const ATTEMPT_FAILED: &str = "attempt failed";
-/// The error a cancelled job keeps, the same on every backend.
-const CANCELLED: &str = "cancelled";
-const LEASE_EXPIRED: &str = "lease expired";
 
 /// The first entries of `set` (ordered by time) due by `now`: at most `limit` of them.
 fn first_due(set: &BTreeSet<(u64, JobId)>, now: u64, limit: usize) -> Vec<(u64, JobId)> {

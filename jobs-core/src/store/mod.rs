@@ -4,7 +4,7 @@
 //! The [`backend::Backend`] trait (`backend.rs`) and its values: what is stored and
 //! reported (`record.rs`), the worker's side of a reservation (`lease.rs`); job ids
 //! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), lifecycle events
-//! (`event.rs`), what a store keeps (`retention.rs`, `options.rs`), and its errors
+//! (`event.rs`) and the reasons the store gives (`reason.rs`), what a store keeps (`retention.rs`, `options.rs`), and its errors
 //! (`error.rs`).
 
 pub mod backend;
@@ -15,5 +15,6 @@ pub(crate) mod id;
 pub(crate) mod lease;
 pub(crate) mod options;
 pub(crate) mod queue_name;
+pub mod reason;
 pub(crate) mod record;
 pub(crate) mod retention;

@@ -21,7 +21,7 @@ pub(crate) async fn call(
     let reply = SCRIPT
         .on_queue(k)
         .arg(id.to_string())
-        .arg(settings.events_max_len)
+        .arg(settings.store.events_max_len())
         .arg(dead_max)
         .arg(dead_age)
         .arg(trim)

@@ -18,7 +18,7 @@ pub(crate) async fn call(
     jobs: &[&NewJob],
 ) -> Result<u64, BackendError> {
     let mut call = SCRIPT.on_queue(k);
-    call.arg(jobs.len()).arg(settings.events_max_len);
+    call.arg(jobs.len()).arg(settings.store.events_max_len());
     for job in jobs {
         call.arg(job.id.to_string())
             .arg(&job.name)

@@ -76,7 +76,7 @@ pub(crate) async fn call(
     settings: &Settings,
     items: impl Iterator<Item = Item<'_>>,
 ) -> Result<Reply, BackendError> {
-    let r = &settings.retention;
+    let r = settings.store.retention();
     let [dead_max, dead_age, trim] = settings.dead_args();
     let mut call = SCRIPT.on_queue(k);
     call.arg(r.succeeded_max)
@@ -84,7 +84,7 @@ pub(crate) async fn call(
         .arg(dead_max)
         .arg(dead_age)
         .arg(trim)
-        .arg(settings.events_max_len);
+        .arg(settings.store.events_max_len());
     for item in items {
         call.arg(&item.id[..])
             .arg(item.token)

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use jobs_core::{BackendError, Retention, TRIM_BATCH};
+use jobs_core::{BackendError, StoreOptions, TRIM_BATCH};
 use redis::{Script, ScriptInvocation};
 
 use crate::conn::Conn;
@@ -68,6 +68,16 @@ pub(crate) enum Libs {
     Batch,
 }
 
+/// The reasons the store gives (jobs-core's `reason` module) as Lua constants, so that
+/// the scripts and the in-memory store say the same words.
+fn reasons() -> String {
+    use jobs_core::reason::{ATTEMPT_FAILED, CANCELLED, LEASE_EXPIRED, STALLED_TEMPLATE};
+    // Rust's quoting of these plain ASCII strings is valid Lua.
+    format!(
+        "local CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED = {CANCELLED:?}, {ATTEMPT_FAILED:?}, {LEASE_EXPIRED:?}\nlocal STALLED_TEMPLATE = {STALLED_TEMPLATE:?}\n"
+    )
+}
+
 /// The keys a script takes, as its header declares them.
 enum Keys {
     /// Keys of one queue, in the header's order.
@@ -108,9 +118,10 @@ impl Lua {
             Flags::ReadOnly => "#!lua flags=no-writes",
             Flags::AllowOom => "#!lua flags=allow-oom",
         };
+        let reasons = reasons();
         let source = match libs {
-            Libs::Queue => format!("{shebang}\n{LIB}\n{body}"),
-            Libs::Batch => format!("{shebang}\n{LIB}\n{BATCH_LIB}\n{body}"),
+            Libs::Queue => format!("{shebang}\n{reasons}{LIB}\n{body}"),
+            Libs::Batch => format!("{shebang}\n{reasons}{LIB}\n{BATCH_LIB}\n{body}"),
         };
         Lua {
             name,
@@ -246,9 +257,8 @@ pub(crate) fn all() -> [&'static Lua; 18] {
 /// What the scripts need to know of the store's settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub retention: Retention,
-    pub max_stalls: u32,
-    pub events_max_len: usize,
+    /// What the store keeps.
+    pub store: StoreOptions,
     /// See [`crate::RedisBackendBuilder::batch_claim`].
     pub batch_claim: Duration,
 }
@@ -256,7 +266,7 @@ pub(crate) struct Settings {
 impl Settings {
     /// The dead-set retention arguments: most kept, max age (ms), trim batch.
     fn dead_args(&self) -> [u64; 3] {
-        let r = &self.retention;
+        let r = self.store.retention();
         [r.dead_max, ms(r.dead_max_age), TRIM_BATCH as u64]
     }
 
@@ -264,8 +274,14 @@ impl Settings {
     /// stalls, then [`Self::dead_args`], then the events' max length.
     fn recovery_args(&self) -> [u64; 5] {
         let [dead_max, dead_age, trim] = self.dead_args();
-        let events = self.events_max_len as u64;
-        [u64::from(self.max_stalls), dead_max, dead_age, trim, events]
+        let events = self.store.events_max_len() as u64;
+        [
+            u64::from(self.store.max_stalls()),
+            dead_max,
+            dead_age,
+            trim,
+            events,
+        ]
     }
 
     /// The claim period in ms.

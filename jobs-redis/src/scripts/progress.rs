@@ -18,7 +18,7 @@ pub(crate) async fn call(
     items: &[&(Lease, Progress)],
 ) -> Result<Vec<LeaseStatus>, BackendError> {
     let mut call = SCRIPT.on_queue(k);
-    call.arg(settings.events_max_len);
+    call.arg(settings.store.events_max_len());
     for (lease, progress) in items {
         call.arg(lease.id.to_string())
             .arg(lease.token)

@@ -32,7 +32,7 @@ pub(crate) async fn call(
         .on_queue(k)
         .arg(cursor)
         .arg(page)
-        .arg(settings.events_max_len)
+        .arg(settings.store.events_max_len())
         .invoke_async(conn)
         .await
         .map_err(error::map)?;
