@@ -1,5 +1,5 @@
 -- Shared by the batch scripts (batch_*.lua, except batch_outbox.lua): prepended after
--- lib.lua by the loader (jobs-redis/src/scripts.rs).
+-- lib.lua by the loader (jobs-redis/src/scripts/mod.rs).
 --
 -- Every batch script takes the batch's keys, all under the batch's own hash tag, in this
 -- order (jobs-redis/src/keys.rs, BatchKeys::all):

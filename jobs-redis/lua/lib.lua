@@ -1,4 +1,4 @@
--- Shared by every script: prepended by the loader (jobs-redis/src/scripts.rs), so each
+-- Shared by every script: prepended by the loader (jobs-redis/src/scripts/mod.rs), so each
 -- script stays one atomic transition while the record format lives in one place.
 --
 -- A job is one field of the queue's `jobs` hash (field = job id, value = a msgpack
@@ -52,7 +52,7 @@ local function check_types(expected)
   return nil
 end
 
--- Lifecycle events (jobs-core/src/event.rs): one entry of the queue's events stream per
+-- Lifecycle events (jobs-core/src/store/event.rs): one entry of the queue's events stream per
 -- script call and kind, holding `k` = kind then (job id, data) pairs. Collected in a table
 -- during the call (`ev[kind]` = flat pairs) and appended at its end by emit_events, in
 -- this order, so a job's `failed` precedes its `retrying` or `dead`.
@@ -98,7 +98,7 @@ local function batch_running(active, batch, delta)
   end
 end
 
--- Batches (jobs-core/src/batch.rs). A member's final ending (succeeded or dead) is
+-- Batches (jobs-core/src/store/batch.rs). A member's final ending (succeeded or dead) is
 -- written to its queue's outbox (a sorted set scored by when the entry is due) in the same
 -- step; the caller then counts it in the batch (batch_done.lua), whose keys may live on
 -- another cluster node. The rest of the batch logic is in batch_lib.lua.

@@ -1,0 +1,363 @@
+//! Run with: `cargo run --release --example bench` (add `-- --quick` for a run under a
+//! minute, `-- --json` for one JSON line per scenario).
+//!
+//! Starts its own `redis-server` on a free loopback port (or uses `REDIS_URL`), runs each
+//! scenario with no-op jobs carrying a 42-byte payload
+//! (`{"host":"node-123","device":"/dev/sdb"}`), and prints a table. Redis costs come from
+//! `INFO commandstats`, `INFO cpu` and `INFO memory` deltas.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use jobs_core::{Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, JobError, Retention, Worker, job};
+use jobs_redis::RedisBackend;
+use jobs_tests::redis_server::RedisServer;
+use tokio::sync::Notify;
+
+mod scenarios;
+
+#[derive(Parser)]
+struct Args {
+    /// Smaller scenarios: the whole run takes under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Also print one JSON line per scenario.
+    #[arg(long)]
+    json: bool,
+    /// Run only the scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Runtime worker threads for the client and worker. One by default: on a small
+    /// machine that also runs Redis, a second thread mostly adds cross-thread wake-ups
+    /// (measured: 2 threads are slower on 2 cores); give more when Redis runs elsewhere.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// Counts finished jobs and wakes the bench when a target is reached.
+#[derive(Default)]
+struct Done {
+    count: AtomicU64,
+    target: AtomicU64,
+    reached: Notify,
+    /// For latency: when the last job started.
+    started: std::sync::Mutex<Option<Instant>>,
+    start_seen: Notify,
+}
+
+impl Done {
+    fn hit(&self) {
+        *self.started.lock().unwrap() = Some(Instant::now());
+        self.start_seen.notify_one();
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.target.load(Ordering::SeqCst) {
+            self.reached.notify_one();
+        }
+    }
+
+    fn expect(&self, target: u64) {
+        self.count.store(0, Ordering::SeqCst);
+        self.target.store(target, Ordering::SeqCst);
+    }
+}
+
+/// The benchmark's job: does nothing but count.
+#[job(queue = "bench")]
+async fn format_disk(host: String, device: String, done: Data<Done>) -> Result<(), JobError> {
+    let _ = (host, device);
+    done.hit();
+    Ok(())
+}
+
+/// The batch scenario's callback: wakes the bench when the batch has fired.
+#[job(queue = "bench")]
+async fn batch_fired(batch: jobs_core::BatchSummary, fired: Data<Notify>) -> Result<(), JobError> {
+    let _ = batch;
+    fired.notify_one();
+    Ok(())
+}
+
+fn job() -> FormatDisk {
+    FormatDisk {
+        host: "node-123".into(),
+        device: "/dev/sdb".into(),
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    scenario: String,
+    jobs: u64,
+    secs: f64,
+    extra: BTreeMap<&'static str, f64>,
+}
+
+impl Row {
+    fn rate(&self) -> f64 {
+        self.jobs as f64 / self.secs
+    }
+}
+
+struct Bench {
+    args: Args,
+    url: String,
+    redis: redis::aio::MultiplexedConnection,
+    prefix_n: u64,
+    rows: Vec<Row>,
+}
+
+/// Redis server counters, for deltas.
+struct Counters {
+    calls: BTreeMap<String, u64>,
+    cpu_secs: f64,
+    used_memory: u64,
+}
+
+impl Bench {
+    async fn counters(&mut self) -> anyhow::Result<Counters> {
+        let info: String = redis::cmd("INFO")
+            .arg("all")
+            .query_async(&mut self.redis)
+            .await?;
+        let mut calls = BTreeMap::new();
+        let (mut cpu_secs, mut used_memory) = (0.0, 0);
+        for line in info.lines() {
+            if let Some(rest) = line.strip_prefix("cmdstat_") {
+                let (name, stats) = rest.split_once(':').unwrap_or_default();
+                let n = stats
+                    .split("calls=")
+                    .nth(1)
+                    .and_then(|v| v.split(',').next()?.parse().ok());
+                calls.insert(name.to_owned(), n.unwrap_or(0));
+            } else if let Some(v) = line
+                .strip_prefix("used_cpu_sys:")
+                .or(line.strip_prefix("used_cpu_user:"))
+            {
+                cpu_secs += v.trim().parse::<f64>().unwrap_or(0.0);
+            } else if let Some(v) = line.strip_prefix("used_memory:") {
+                used_memory = v.trim().parse().unwrap_or(0);
+            }
+        }
+        Ok(Counters {
+            calls,
+            cpu_secs,
+            used_memory,
+        })
+    }
+
+    /// A client on a fresh key prefix, so scenarios do not see each other's jobs.
+    async fn client(&mut self) -> anyhow::Result<Client<RedisBackend>> {
+        self.client_with(DEFAULT_EVENTS_MAX_LEN).await
+    }
+
+    /// A client whose event streams keep `events` entries (0: events off).
+    async fn client_with(&mut self, events: usize) -> anyhow::Result<Client<RedisBackend>> {
+        self.prefix_n += 1;
+        let backend = RedisBackend::builder(&self.url)
+            .prefix(format!("bench{}", self.prefix_n))
+            .retention(Retention::DEFAULT.succeeded(0, Duration::from_secs(60)))
+            .events_max_len(events)
+            .pool_size(64)
+            .connect()
+            .await?;
+        Ok(Client::new(backend))
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        self.args.only.as_deref().is_none_or(|o| name.contains(o))
+    }
+
+    fn push(&mut self, row: Row) {
+        print_row(&row);
+        if self.args.json {
+            let mut fields = vec![
+                format!("\"scenario\":\"{}\"", row.scenario),
+                format!("\"jobs\":{}", row.jobs),
+                format!("\"secs\":{:.3}", row.secs),
+                format!("\"jobs_per_sec\":{:.0}", row.rate()),
+            ];
+            fields.extend(row.extra.iter().map(|(k, v)| format!("\"{k}\":{v:.3}")));
+            println!("{{{}}}", fields.join(","));
+        }
+        self.rows.push(row);
+    }
+}
+
+async fn warm(client: &Client<RedisBackend>, done: &Done) -> anyhow::Result<()> {
+    let seen = done.start_seen.notified();
+    client.enqueue(job()).await?;
+    tokio::time::timeout(Duration::from_secs(10), seen)
+        .await
+        .context("warm-up job did not start")?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+async fn bulk(client: &Client<RedisBackend>, n: u64, chunk: u64) -> anyhow::Result<()> {
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(chunk);
+        client.enqueue_many((0..k).map(|_| job())).await?;
+        left -= k;
+    }
+    Ok(())
+}
+
+/// Enqueues `n` jobs due in a day, in bulk.
+async fn schedule_far(client: &Client<RedisBackend>, n: u64) -> anyhow::Result<()> {
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(1_000);
+        client
+            .enqueue_many((0..k).map(|_| job()))
+            .delay(Duration::from_secs(86_400))
+            .await?;
+        left -= k;
+    }
+    Ok(())
+}
+
+fn cost(row: &mut Row, before: &Counters, after: &Counters, n: u64) {
+    let delta = |name: &str| {
+        after.calls.get(name).copied().unwrap_or(0) as f64
+            - before.calls.get(name).copied().unwrap_or(0) as f64
+    };
+    let all: f64 = after
+        .calls
+        .iter()
+        .map(|(k, v)| *v as f64 - before.calls.get(k).copied().unwrap_or(0) as f64)
+        .sum();
+    let n = n as f64;
+    row.extra
+        .insert("script_calls_per_job", delta("evalsha") / n);
+    // EVALSHA and BLPOP each take a round trip; PING is counted too, should any client
+    // health check send one.
+    row.extra.insert(
+        "round_trips_per_job",
+        (delta("evalsha") + delta("blpop") + delta("ping")) / n,
+    );
+    row.extra.insert("calls_per_job", all / n);
+    row.extra.insert(
+        "redis_cpu_us_per_job",
+        (after.cpu_secs - before.cpu_secs) * 1e6 / n,
+    );
+}
+
+fn print_row(row: &Row) {
+    let rate = if row.secs.is_nan() {
+        "-".to_owned()
+    } else {
+        format!("{:>10.0}", row.rate())
+    };
+    let extra: Vec<_> = row
+        .extra
+        .iter()
+        .map(|(k, v)| format!("{k}={v:.2}"))
+        .collect();
+    println!(
+        "{:<58} {:>9} {:>8} {:>10}  {}",
+        row.scenario,
+        row.jobs,
+        fmt_secs(row.secs),
+        rate,
+        extra.join(" ")
+    );
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s.is_nan() {
+        "-".into()
+    } else {
+        format!("{s:.2}s")
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let (_server, url) = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => (None, url),
+        _ => {
+            let server = RedisServer::start()?;
+            let url = server.url();
+            (Some(server), url)
+        }
+    };
+    let redis = redis::Client::open(url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let version: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut redis.clone())
+        .await?;
+    let version = version
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("?")
+        .to_owned();
+    println!(
+        "Redis {version} at {url}; {} CPUs; {} runtime thread(s); {}",
+        std::thread::available_parallelism()?,
+        args.threads,
+        if args.quick { "quick run" } else { "full run" }
+    );
+    println!(
+        "{:<58} {:>9} {:>8} {:>10}  extra",
+        "scenario", "jobs", "time", "jobs/s"
+    );
+    let q = args.quick;
+    let mut b = Bench {
+        args,
+        url,
+        redis,
+        prefix_n: 0,
+        rows: Vec::new(),
+    };
+    let backlog = if q { 10_000 } else { 100_000 };
+    if b.wanted("enqueue") {
+        b.enqueue_single(if q { 5_000 } else { 20_000 }).await?;
+        b.enqueue_concurrent(if q { 20_000 } else { 100_000 }, 64)
+            .await?;
+        b.enqueue_bulk(if q { 50_000 } else { 200_000 }, 1_000)
+            .await?;
+    }
+    if b.wanted("process") {
+        for c in [1, 16, 64, 256] {
+            let n = if c == 1 { backlog / 5 } else { backlog };
+            b.process(n, c, 0).await?;
+        }
+        b.process(backlog, 64, if q { 100_000 } else { 1_000_000 })
+            .await?;
+    }
+    if b.wanted("steady") {
+        b.steady(backlog).await?;
+    }
+    if b.wanted("latency") {
+        b.latency(if q { 300 } else { 1_000 }).await?;
+    }
+    if b.wanted("batch") {
+        b.batch(if q { 20_000 } else { 100_000 }).await?;
+    }
+    if b.wanted("lookups") {
+        let calls = if q { 2_000 } else { 10_000 };
+        b.lookups(1, calls).await?;
+        b.lookups(10_000, calls).await?;
+    }
+    if b.wanted("memory") {
+        let n = if q { 20_000 } else { 100_000 };
+        b.memory(n, DEFAULT_EVENTS_MAX_LEN).await?;
+        b.memory(n, 0).await?;
+    }
+    Ok(())
+}
