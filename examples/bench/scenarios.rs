@@ -258,7 +258,12 @@ impl Bench {
 
     /// Fills a backlog of `n` jobs (plus `scheduled` future ones), then times one worker
     /// at `concurrency` draining it.
-    pub(super) async fn process(&mut self, n: u64, concurrency: usize, scheduled: u64) -> anyhow::Result<()> {
+    pub(super) async fn process(
+        &mut self,
+        n: u64,
+        concurrency: usize,
+        scheduled: u64,
+    ) -> anyhow::Result<()> {
         let client = self.client().await?;
         if scheduled > 0 {
             schedule_far(&client, scheduled).await?;

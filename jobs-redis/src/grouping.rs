@@ -48,10 +48,13 @@ pub(crate) fn chunks<'a, T>(
 ) -> Result<Vec<Chunk<'a, T>>, BackendError> {
     let mut out = Vec::new();
     for (queue, group) in by_queue(items.iter().enumerate().map(|(i, t)| (i, queue_of(t), t))) {
-        let keys = keys(queue)?;
-        for chunk in group.chunks(max) {
+        let mut keys = Some(keys(queue)?);
+        let last = group.len().div_ceil(max).saturating_sub(1);
+        for (i, chunk) in group.chunks(max).enumerate() {
+            // Most calls are one chunk: the keys move into it, a copy only for the others.
+            let keys = if i == last { keys.take() } else { keys.clone() };
             out.push(Chunk {
-                keys: keys.clone(),
+                keys: keys.expect("taken for the last chunk only"),
                 at: chunk.iter().map(|(pos, _)| *pos).collect(),
                 items: chunk.iter().map(|(_, t)| *t).collect(),
             });
