@@ -3,12 +3,11 @@
 //! only coordinates: which script, which chunk, what to do with the answer.
 //!
 //! The data path, in order: [`enqueue`](jobs_core::Backend::enqueue) (through the
-//! [`Combiner`] for single jobs) → [`reserve`](jobs_core::Backend::reserve) →
+//! `Combiner` (`combiner.rs`) for single jobs) → [`reserve`](jobs_core::Backend::reserve) →
 //! [`renew`](jobs_core::Backend::renew) / [`progress`](jobs_core::Backend::progress)
 //! while the job runs → [`finish`](jobs_core::Backend::finish), which drains the batch
 //! outbox ([`crate::batches`]) when a batch member ended.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jobs_core::backend::{BatchAdded, CancelOutcome};
@@ -20,19 +19,12 @@ use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH};
 use jobs_core::{BatchCounts, BatchId, Callback};
 
 use crate::batches;
-use crate::combiner::Combiner;
-use crate::conn::{Conn, Connections};
-use crate::error;
-use crate::grouping::{self, Chunk, by_queue};
-use crate::keys::{BatchKeys, QueueKeys};
-use crate::scripts::{self, Settings, finish, ms};
-use crate::waiter::Waiter;
+use crate::conn::Conn;
+use crate::grouping::{self, Chunk};
+use crate::handle::{ENQUEUE_CHUNK, RedisBackend};
+use crate::keys::QueueKeys;
+use crate::scripts::{self, finish, ms};
 
-/// Most jobs sent in one enqueue script call; bigger batches are split. Sized so that one
-/// call holds the server for less than 5 ms (up to 13 µs a job, its event included, on a
-/// small machine, measured: 500 took 6-7 ms): a batch of 100,000 or a bulk enqueue never
-/// stalls other clients.
-const ENQUEUE_CHUNK: usize = 250;
 /// Most dead jobs retried in one script call.
 const RETRY_CHUNK: usize = 1_000;
 /// Most jobs looked up by one script call (under 5 ms of server time, as for enqueue).
@@ -45,37 +37,6 @@ const DEAD_PAGE_MAX: usize = 1_000;
 /// script holds the server, however large a worker's concurrency.
 const BATCH_MAX: usize = 1_000;
 
-/// The Redis backend. Cheap to clone; clones share the connection pool.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-/// use jobs_core::Client;
-/// use jobs_redis::RedisBackend;
-///
-/// let client = Client::new(RedisBackend::connect("redis://127.0.0.1:6379").await?);
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct RedisBackend {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) conns: Connections,
-    pub(crate) prefix: String,
-    pub(crate) settings: Settings,
-    pub(crate) waiter: Arc<Waiter>,
-    pub(crate) combiner: Combiner,
-}
-
-impl std::fmt::Debug for RedisBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisBackend")
-            .field("prefix", &self.inner.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
 impl RedisBackend {
     fn chunks<'a, T>(
         &self,
@@ -83,67 +44,6 @@ impl RedisBackend {
         queue_of: impl Fn(&'a T) -> &'a str,
     ) -> Result<Vec<Chunk<'a, T>>, BackendError> {
         grouping::chunks(items, BATCH_MAX, queue_of, |q| self.keys(q))
-    }
-
-    pub(crate) async fn conn(&self) -> Result<Conn, BackendError> {
-        self.inner.conns.get().await
-    }
-
-    pub(crate) fn keys(&self, queue: &str) -> Result<QueueKeys, BackendError> {
-        QueueKeys::new(&self.inner.prefix, queue)
-    }
-
-    pub(crate) fn batch_keys(&self, id: BatchId) -> BatchKeys {
-        BatchKeys::new(&self.inner.prefix, id)
-    }
-
-    /// The key prefix.
-    pub fn prefix(&self) -> &str {
-        &self.inner.prefix
-    }
-
-    /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue; the first error.
-    pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
-        self.enqueue_each(&jobs).await.into_iter().collect()
-    }
-
-    /// Sends `jobs` in calls of at most [`ENQUEUE_CHUNK`] per queue and returns, for each
-    /// job in order, the result of the call that carried it: a call that failed does not
-    /// stop the others (another queue may live on another node), and a job is reported
-    /// failed only when its own call failed.
-    pub(crate) async fn enqueue_each(&self, jobs: &[NewJob]) -> Vec<Result<(), BackendError>> {
-        let mut out: Vec<Result<(), BackendError>> = Vec::with_capacity(jobs.len());
-        out.resize_with(jobs.len(), || Ok(()));
-        let mut conn = match self.conn().await {
-            Ok(conn) => conn,
-            Err(e) => return (0..jobs.len()).map(|_| Err(error::copy(&e))).collect(),
-        };
-        let groups = by_queue(
-            jobs.iter()
-                .enumerate()
-                .map(|(i, j)| (i, j.queue.as_str(), j)),
-        );
-        for (queue, group) in groups {
-            let k = match self.keys(queue) {
-                Ok(k) => k,
-                Err(e) => {
-                    for (pos, _) in &group {
-                        out[*pos] = Err(error::copy(&e));
-                    }
-                    continue;
-                }
-            };
-            for chunk in group.chunks(ENQUEUE_CHUNK) {
-                let news: Vec<&NewJob> = chunk.iter().map(|(_, job)| *job).collect();
-                let stored = scripts::enqueue::call(&mut conn, &k, &self.inner.settings, &news);
-                if let Err(e) = stored.await {
-                    for (pos, _) in chunk {
-                        out[*pos] = Err(error::copy(&e));
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// Looks `ids` up in calls of at most [`LOOKUP_CHUNK`]: per id, its record, `None`

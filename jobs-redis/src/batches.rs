@@ -21,8 +21,8 @@ use jobs_core::backend::{BatchAdded, NewJob};
 use jobs_core::{BackendError, BatchCounts, BatchId, BatchSummary, Callback, JobId};
 use redis::Value;
 
-use crate::backend::RedisBackend;
 use crate::error;
+use crate::handle::RedisBackend;
 use crate::keys::QueueKeys;
 use crate::reply::{self, take};
 use crate::scripts::batch_add::{self, Answer, decode_job};

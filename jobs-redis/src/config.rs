@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use jobs_core::{BackendError, StoreOptions};
 
-use crate::backend::{Inner, RedisBackend};
 use crate::batches::DEFAULT_BATCH_CLAIM;
 use crate::connect::{ConnectError, ConnectSettings, collect_text, redact, setup_error};
+use crate::handle::{Inner, RedisBackend};
 use crate::scripts::{self, Settings};
 use crate::tls::TlsSettings;
 use crate::waiter::Waiter;

@@ -7,8 +7,8 @@ use jobs_core::event::{EntryId, Event, EventCursor, EventKind};
 use jobs_core::{BackendError, JobId};
 use redis::Value;
 
-use crate::backend::RedisBackend;
 use crate::error;
+use crate::handle::RedisBackend;
 use crate::reply;
 
 /// [`jobs_core::Backend::read_events`] on Redis: `XRANGE` for the rest of the entry the

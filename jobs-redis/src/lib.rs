@@ -42,9 +42,10 @@
 //!   into a pool (one server) or a cluster client;
 //! - `keys.rs`: every key name, built in one place (`{prefix}:{queue}:…`, the queue in a
 //!   hash tag so one script's keys share a cluster slot);
+//! - `handle.rs`: [`RedisBackend`], its connections and settings, and sending enqueue
+//!   calls (`combiner.rs` lets concurrent single enqueues share one);
 //! - `backend.rs`: the `Backend` implementation, which only coordinates: which script,
-//!   which chunk (`grouping.rs`), what to do with the answer; `combiner.rs` lets
-//!   concurrent single enqueues share a script call;
+//!   which chunk (`grouping.rs`), what to do with the answer;
 //! - `scripts/`: one module per Lua script (`enqueue`, `reserve`, `renew`, `progress`,
 //!   `finish`, `recover`, then the read and operator scripts): its key list, its
 //!   arguments, its reply as a typed value; `scripts/mod.rs` loads them, with
@@ -64,6 +65,7 @@ mod connect;
 mod error;
 mod events;
 mod grouping;
+mod handle;
 mod keys;
 mod record;
 mod reply;
@@ -71,7 +73,7 @@ mod scripts;
 mod tls;
 mod waiter;
 
-pub use backend::RedisBackend;
 pub use batches::DEFAULT_BATCH_CLAIM;
 pub use config::{EvictionCheck, RedisBackendBuilder};
 pub use connect::ConnectError;
+pub use handle::RedisBackend;
