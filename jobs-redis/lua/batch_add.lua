@@ -10,8 +10,9 @@
 --              callback: kind, callback JSON (kept from the first call). From now on the
 --              batch can finish; it may be complete at once (empty, or a retried open
 --              after every member ended).
---   'add'      3 per member: job id, queue, the job (msgpack, see src/scripts/batch_add.rs): adds to an
---              open batch before the members are enqueued; each job is kept until its
+--   'add'      3 per member: job id, queue, the job (msgpack, see
+--              src/scripts/batch_add.rs): adds to an open batch before the members
+--              are enqueued; each job is kept until its
 --              adder reports it enqueued ('added'), so that should the adder die, the
 --              next check of the batch enqueues it (batch_done.lua).
 --   'added'    job ids: those added jobs are enqueued.

@@ -65,8 +65,9 @@ local function batch_state(now, claim_ms)
 end
 
 -- What a firing needs: { total, succeeded, dead, the first `dead_cap` dead ids, every
--- callback (JSON) }. Which of them fire is decided by the caller (CallbackKind::fires in
--- jobs-core), so the rule is written once for every backend.
+-- callback as kind then JSON }. Which of them fire is decided by the caller
+-- (CallbackKind::fires in jobs-core, from the kind), so the rule is written once for
+-- every backend.
 local function batch_summary(dead_cap)
   local counts = redis.call('HMGET', B_META, 'succeeded', 'dead')
   local succeeded, dead = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
@@ -77,7 +78,10 @@ local function batch_summary(dead_cap)
   local callbacks = {}
   for _, kind in ipairs({ 'success', 'complete', 'failure' }) do
     local cb = redis.call('HGET', B_META, 'cb:' .. kind)
-    if cb then callbacks[#callbacks + 1] = cb end
+    if cb then
+      callbacks[#callbacks + 1] = kind
+      callbacks[#callbacks + 1] = cb
+    end
   end
   return { redis.call('HLEN', B_MEMBERS), succeeded, dead, dead_ids, callbacks }
 end

@@ -7,7 +7,8 @@
 -- ARGV[1] events max length (0: off), then 4 per item: id, token, percent (0-100), message
 --
 -- Returns: one status per item (src/scripts/progress.rs): RECORDED = 1; STALE = 0 (the
--- token is stale: nothing is changed). Each recorded item is also a 'progress' event ("<percent> <message>").
+-- token is stale: nothing is changed). Each recorded item is also a 'progress' event
+-- ("<percent> <message>").
 --
 -- Uses lib.lua: check_types, event, emit_events, lease_tokens, load, store.
 

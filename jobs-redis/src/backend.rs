@@ -74,8 +74,10 @@ impl RedisBackend {
         drains: &mut Vec<QueueKeys>,
     ) -> Result<(), BackendError> {
         let k = self.keys(queue)?;
-        let mut reply =
-            scripts::reserve::call(conn, &k, &self.inner.settings, max, lease_for).await?;
+        let before = out.len();
+        let settings = &self.inner.settings;
+        let reply = scripts::reserve::call(conn, &k, settings, queue, (max, lease_for), out);
+        let reply = reply.await?;
         for id in &reply.skipped {
             tracing::error!(
                 queue,
@@ -83,24 +85,21 @@ impl RedisBackend {
                 "skipped a ready job whose record is missing (deleted outside the framework?)"
             );
         }
-        let before = out.len();
-        let unusable = reply.split(queue, out);
-        if !unusable.is_empty() {
-            for (id, _, why) in &unusable {
+        if !reply.unusable.is_empty() {
+            for (id, _, why) in &reply.unusable {
                 let id = String::from_utf8_lossy(id);
                 let id = scripts::reserve::cut(&id);
                 tracing::error!(queue, job_id = %id, reason = %why, "moved a job the worker cannot use to dead (edited outside the framework?)");
             }
-            let items = unusable
-                .iter()
+            let items = (reply.unusable.iter())
                 .map(|(id, token, why)| finish::Item::corrupt(id.clone(), *token, why));
-            finish::call(conn, &k, &self.inner.settings, items).await?;
+            finish::call(conn, &k, settings, items).await?;
         }
-        if reply.outbox > 0 {
+        if reply.outbox()? > 0 {
             drains.push(k);
         }
         if out.len() == before {
-            self.inner.waiter.note_next(queue, reply.next_in_ms);
+            self.inner.waiter.note_next(queue, reply.next_in_ms()?);
         }
         Ok(())
     }
@@ -176,14 +175,14 @@ impl jobs_core::Backend for RedisBackend {
         queues: &[String],
         timeout: Duration,
     ) -> Result<(), BackendError> {
+        let Some(until) = self.inner.waiter.wait_until(queues, timeout) else {
+            return Ok(());
+        };
         let keys = queues
             .iter()
             .map(|q| self.keys(q).map(|k| k.wake))
             .collect::<Result<Vec<_>, _>>()?;
-        self.inner
-            .waiter
-            .wait_for_work(queues, &keys, timeout)
-            .await
+        self.inner.waiter.wait(&keys, timeout, until).await
     }
 
     async fn renew(
@@ -192,9 +191,12 @@ impl jobs_core::Backend for RedisBackend {
         lease_for: Duration,
     ) -> Result<Vec<LeaseStatus>, BackendError> {
         let mut out = vec![LeaseStatus::Stale; leases.len()];
+        if leases.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
         for c in self.chunks(leases, |l| &l.queue)? {
-            let mut conn = self.conn().await?;
-            let answers = scripts::renew::call(&mut conn, &c.keys, ms(lease_for), &c.items);
+            let answers = scripts::renew::call(&mut conn, &c.keys, ms(lease_for), c.items());
             c.place(answers.await?, &mut out);
         }
         Ok(out)
@@ -202,19 +204,20 @@ impl jobs_core::Backend for RedisBackend {
 
     async fn finish(&self, items: Vec<Finish>) -> Result<Vec<LeaseStatus>, BackendError> {
         let mut out = vec![LeaseStatus::Stale; items.len()];
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
         let mut drains: Vec<QueueKeys> = Vec::new();
         for c in self.chunks(&items, |f| &f.lease.queue)? {
-            let mut conn = self.conn().await?;
-            let ends = c
-                .items
-                .iter()
-                .map(|f| finish::Item::new(&f.lease, &f.outcome));
+            let ends = c.items().map(|f| finish::Item::new(&f.lease, &f.outcome));
             let reply = finish::call(&mut conn, &c.keys, &self.inner.settings, ends).await?;
             c.place(reply.statuses, &mut out);
             if reply.outbox > 0 && !drains.iter().any(|d| d.outbox == c.keys.outbox) {
                 drains.push(c.keys);
             }
         }
+        drop(conn);
         // Count the batch members that just ended. Should this fail or the process die
         // now, the entries stay in the outbox and the next reservation drains them.
         for k in drains {
@@ -228,10 +231,13 @@ impl jobs_core::Backend for RedisBackend {
         items: Vec<(Lease, Progress)>,
     ) -> Result<Vec<LeaseStatus>, BackendError> {
         let mut out = vec![LeaseStatus::Stale; items.len()];
+        if items.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.conn().await?;
         for c in self.chunks(&items, |(l, _)| &l.queue)? {
-            let mut conn = self.conn().await?;
-            let answers =
-                scripts::progress::call(&mut conn, &c.keys, &self.inner.settings, &c.items);
+            let settings = &self.inner.settings;
+            let answers = scripts::progress::call(&mut conn, &c.keys, settings, c.items());
             c.place(answers.await?, &mut out);
         }
         Ok(out)
@@ -323,14 +329,14 @@ impl jobs_core::Backend for RedisBackend {
 
     async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {
         let k = self.keys(queue)?;
-        let (outcome, outbox) = {
+        let reply = {
             let mut conn = self.conn().await?;
             scripts::cancel::call(&mut conn, &k, &self.inner.settings, id).await?
         };
-        if outbox > 0 {
+        if reply.outbox > 0 {
             batches::drain_quietly(self, &k).await;
         }
-        Ok(outcome)
+        reply.outcome()
     }
 
     async fn batch_open(

@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use jobs_core::backend::{BatchAdded, NewJob};
-use jobs_core::{BackendError, BatchCounts, BatchId, BatchSummary, Callback, JobId};
+use jobs_core::{BackendError, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind, JobId};
 use redis::Value;
 
 use crate::error;
@@ -248,11 +248,14 @@ async fn fire(this: &RedisBackend, batch: BatchId, summary: Value) -> Result<(),
             .collect::<Result<_, _>>()?,
     };
     let mut jobs: Vec<NewJob> = Vec::new();
-    for v in reply::array(callbacks)? {
-        let json = reply::string(v)?;
-        let callback = serde_json::from_str::<Callback>(&json)
-            .map_err(|e| error::corrupt(format!("batch {batch}: bad callback: {e}")))?;
-        if callback.kind.fires(summary.dead) {
+    let mut callbacks = reply::array(callbacks)?.into_iter();
+    while let Ok([kind, json]) = take::<2>(&mut callbacks) {
+        // Only the callbacks that fire are read: one that does not fire cannot stop them.
+        let fires = CallbackKind::from_name(&reply::string(kind)?)
+            .is_some_and(|kind| kind.fires(summary.dead));
+        if fires {
+            let callback = serde_json::from_str::<Callback>(&reply::string(json)?)
+                .map_err(|e| error::corrupt(format!("batch {batch}: bad callback: {e}")))?;
             jobs.push(NewJob::from_callback(&callback, &summary));
         }
     }

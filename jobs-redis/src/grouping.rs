@@ -23,15 +23,19 @@ pub(crate) fn by_queue<'a, T>(
 /// Items of one queue for one script call, with their positions in the caller's list.
 pub(crate) struct Chunk<'a, T> {
     pub keys: QueueKeys,
-    at: Vec<usize>,
-    pub items: Vec<&'a T>,
+    entries: Vec<(usize, &'a T)>,
 }
 
-impl<T> Chunk<'_, T> {
+impl<'a, T> Chunk<'a, T> {
+    /// The items, in order.
+    pub(crate) fn items(&self) -> impl ExactSizeIterator<Item = &'a T> + Clone + '_ {
+        self.entries.iter().map(|(_, t)| *t)
+    }
+
     /// Puts the call's answers at their items' positions (an item with no answer keeps
     /// the status it has: stale).
     pub(crate) fn place(&self, answers: Vec<LeaseStatus>, out: &mut [LeaseStatus]) {
-        for (pos, answer) in self.at.iter().zip(answers) {
+        for ((pos, _), answer) in self.entries.iter().zip(answers) {
             out[*pos] = answer;
         }
     }
@@ -48,15 +52,19 @@ pub(crate) fn chunks<'a, T>(
 ) -> Result<Vec<Chunk<'a, T>>, BackendError> {
     let mut out = Vec::new();
     for (queue, group) in by_queue(items.iter().enumerate().map(|(i, t)| (i, queue_of(t), t))) {
-        let mut keys = Some(keys(queue)?);
-        let last = group.len().div_ceil(max).saturating_sub(1);
-        for (i, chunk) in group.chunks(max).enumerate() {
-            // Most calls are one chunk: the keys move into it, a copy only for the others.
-            let keys = if i == last { keys.take() } else { keys.clone() };
+        let keys = keys(queue)?;
+        if group.len() <= max {
+            // The common case, one call for the queue: the group is the chunk, no copy.
             out.push(Chunk {
-                keys: keys.expect("taken for the last chunk only"),
-                at: chunk.iter().map(|(pos, _)| *pos).collect(),
-                items: chunk.iter().map(|(_, t)| *t).collect(),
+                keys,
+                entries: group,
+            });
+            continue;
+        }
+        for chunk in group.chunks(max) {
+            out.push(Chunk {
+                keys: keys.clone(),
+                entries: chunk.to_vec(),
             });
         }
     }

@@ -102,8 +102,8 @@ impl RedisBackend {
                 }
             };
             for chunk in group.chunks(ENQUEUE_CHUNK) {
-                let news: Vec<&NewJob> = chunk.iter().map(|(_, job)| *job).collect();
-                let stored = scripts::enqueue::call(&mut conn, &k, &self.inner.settings, &news);
+                let news = chunk.iter().map(|(_, job)| *job);
+                let stored = scripts::enqueue::call(&mut conn, &k, &self.inner.settings, news);
                 if let Err(e) = stored.await {
                     for (pos, _) in chunk {
                         out[*pos] = Err(error::copy(&e));

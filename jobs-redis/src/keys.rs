@@ -77,8 +77,11 @@ impl BatchKeys {
         }
     }
 
+    /// How many keys a batch has (the batch scripts declare `KEYS[1..8]`).
+    pub(crate) const COUNT: usize = 8;
+
     /// Every key, in the order the batch scripts take them (see `lua/batch_lib.lua`).
-    pub(crate) fn all(&self) -> [&String; 8] {
+    pub(crate) fn all(&self) -> [&String; Self::COUNT] {
         [
             &self.meta,
             &self.members,

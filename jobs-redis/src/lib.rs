@@ -47,9 +47,10 @@
 //! - `backend.rs`: the `Backend` implementation, which only coordinates: which script,
 //!   which chunk (`grouping.rs`), what to do with the answer;
 //! - `scripts/`: one module per Lua script (`enqueue`, `reserve`, `renew`, `progress`,
-//!   `finish`, `recover`, then the read and operator scripts): its key list, its
-//!   arguments, its reply as a typed value; `scripts/mod.rs` loads them, with
-//!   `lua/lib.lua` prepended, and checks each header's declared key count;
+//!   `finish`, `recover`, then the read, batch and operator scripts): its arguments and
+//!   its reply as a typed value; `scripts/mod.rs` loads the scripts (with the shared
+//!   `lua/lib.lua` and `lua/batch_lib.lua` before them) and builds each call's keys from
+//!   the list the script's header declares;
 //! - `record.rs`: the stored job record (msgpack), decoded on the worker, not in Lua;
 //! - `waiter.rs`: idle workers' blocking waits on a dedicated connection;
 //! - `batches.rs`: counting ended batch members from each queue's outbox and firing the

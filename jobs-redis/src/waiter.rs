@@ -60,11 +60,11 @@ enum Woken {
     Failed(BackendError),
 }
 
-/// Callers waiting on one target, oldest first. A target is in the map exactly while a
 /// An idle worker with nothing due reserves again after this many idle waits (5 min with
 /// the default `idle_wait`).
 const IDLE_BACKSTOP: u32 = 60;
 
+/// Callers waiting on one target, oldest first. A target is in the map exactly while a
 /// task runs its BLPOP.
 type Callers = Vec<UnboundedSender<Woken>>;
 
@@ -117,9 +117,6 @@ impl Waiter {
         })
     }
 
-    /// Blocks until one of `keys` gets a token, until `until`, or until a wait
-    /// fails. Each BLPOP lasts at most `block` on the server and is re-issued while the
-    /// caller waits. A token is taken by this caller only if it returns because of it.
     /// Notes what an empty reservation of `queue` learned: work is due in `next_in_ms`
     /// (`None`: nothing is due unannounced).
     pub(crate) fn note_next(&self, queue: &str, next_in_ms: Option<u64>) {
@@ -134,33 +131,27 @@ impl Waiter {
         }
     }
 
-    /// [`jobs_core::Backend::wait_for_work`]: blocks on the `queues`' wake-up lists
-    /// (`wake_keys`, in the same order) until a token comes or work the queues are known to
-    /// have comes due.
-    pub(crate) async fn wait_for_work(
-        self: &Arc<Self>,
-        queues: &[String],
-        wake_keys: &[String],
-        timeout: Duration,
-    ) -> Result<(), BackendError> {
-        // The earliest scheduled job or lease end the queues are known to have. With none,
-        // nothing comes due unannounced (a script that makes work pushes a wake-up token),
-        // so the wait goes on, re-issued every `timeout`, until a token arrives.
-        // A backstop all the same: a wake-up token lost with a dropped connection must not
-        // leave work waiting for good, so an idle worker reserves once per IDLE_BACKSTOP
-        // waits even with nothing due.
+    /// How long an idle worker on `queues` waits (each blocking call lasting `timeout`):
+    /// until the earliest work the queues are known to have comes due; `None` when it is
+    /// due already.
+    pub(crate) fn wait_until(&self, queues: &[String], timeout: Duration) -> Option<Instant> {
+        // With nothing known to come due, nothing comes due unannounced (a script that
+        // makes work pushes a wake-up token), so the wait goes on, re-issued every
+        // `timeout`, until a token arrives. A backstop all the same: a wake-up token lost
+        // with a dropped connection must not leave work waiting for good, so an idle
+        // worker reserves once per IDLE_BACKSTOP waits even with nothing due.
         let backstop = Instant::now() + timeout.saturating_mul(IDLE_BACKSTOP);
         let due = {
             let hints = self.hints.lock().unwrap_or_else(|p| p.into_inner());
             queues.iter().filter_map(|q| hints.get(q).copied()).min()
         }
         .map_or(backstop, |due| due.min(backstop));
-        if due <= Instant::now() {
-            return Ok(());
-        }
-        self.wait(wake_keys, timeout, due).await
+        (due > Instant::now()).then_some(due)
     }
 
+    /// Blocks until one of `keys` gets a token, until `until`, or until a wait
+    /// fails. Each BLPOP lasts at most `block` on the server and is re-issued while the
+    /// caller waits. A token is taken by this caller only if it returns because of it.
     pub(crate) async fn wait(
         self: &Arc<Self>,
         keys: &[String],

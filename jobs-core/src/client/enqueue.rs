@@ -39,7 +39,7 @@ impl<B: Backend> Client<B> {
     /// Enqueues many jobs of one type, with their type's options unless overridden (the
     /// same options as [`Client::enqueue`], applied to every job). Await it to send.
     ///
-    /// The jobs go to the backend in one call (Redis: one script call per 1,000 jobs,
+    /// The jobs go to the backend in one call (Redis: one script call per 250 jobs,
     /// each chunk atomic). On an error, earlier chunks may already be stored; where a
     /// retry must not duplicate them, enqueue one by one with ids of your own
     /// ([`Enqueue::id`]).

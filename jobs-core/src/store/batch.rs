@@ -94,6 +94,23 @@ impl CallbackKind {
         }
     }
 
+    /// The kind of this wire name.
+    ///
+    /// ```
+    /// use jobs_core::CallbackKind;
+    /// assert_eq!(CallbackKind::from_name("failure"), Some(CallbackKind::Failure));
+    /// assert_eq!(CallbackKind::from_name("other"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            CallbackKind::Success,
+            CallbackKind::Complete,
+            CallbackKind::Failure,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
     /// Its wire name.
     pub fn name(self) -> &'static str {
         match self {

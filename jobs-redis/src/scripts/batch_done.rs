@@ -31,18 +31,17 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    fn parse(text: &str) -> Result<Self, BackendError> {
-        Ok(match text {
+    /// A status the script does not give is read as pending: the caller does nothing
+    /// with the batch, and a check of it is due again.
+    fn parse(text: &str) -> Self {
+        match text {
             "gone" => Status::Gone,
             "unopened" => Status::Unopened,
             "finished" => Status::Finished,
-            "pending" => Status::Pending,
             "claimed" => Status::Claimed,
             "fire" => Status::Fire,
-            other => {
-                return Err(error::corrupt(format!("unknown batch status {other:?}")));
-            }
-        })
+            _ => Status::Pending,
+        }
     }
 }
 
@@ -67,7 +66,7 @@ impl Standing {
             late.push((reply::string(id)?, reply::bytes(job)?));
         }
         Ok(Standing {
-            status: Status::parse(&reply::string(status)?)?,
+            status: Status::parse(&reply::string(status)?),
             retry_in: u64::try_from(retry_in).ok(),
             summary,
             late,

@@ -18,7 +18,7 @@ pub(crate) struct Status {
     pub finished: bool,
     /// The first dead ids.
     pub dead_jobs: Vec<JobId>,
-    /// The queues its members sit on.
+    /// The queues its members sit on, while it is not finished (it runs nothing then).
     pub queues: Vec<String>,
 }
 
@@ -35,18 +35,24 @@ pub(crate) async fn call(conn: &mut Conn, bk: &BatchKeys) -> Result<Option<Statu
     }
     let mut it = reply::array(reply)?.into_iter();
     let [total, succeeded, dead, finished, dead_ids, queues] = take::<6>(&mut it)?;
+    let finished = reply::uint(&finished)? == 1;
+    let queues = if finished {
+        Vec::new()
+    } else {
+        reply::array(queues)?
+            .into_iter()
+            .map(reply::string)
+            .collect::<Result<_, _>>()?
+    };
     Ok(Some(Status {
         total: reply::uint(&total)?,
         succeeded: reply::uint(&succeeded)?,
         dead: reply::uint(&dead)?,
-        finished: reply::uint(&finished)? == 1,
+        finished,
         dead_jobs: reply::array(dead_ids)?
             .into_iter()
             .map(reply::job_id)
             .collect::<Result<_, _>>()?,
-        queues: reply::array(queues)?
-            .into_iter()
-            .map(reply::string)
-            .collect::<Result<_, _>>()?,
+        queues,
     }))
 }

@@ -3,6 +3,8 @@
 use jobs_core::backend::CancelOutcome;
 use jobs_core::{BackendError, JobId};
 
+use redis::Value;
+
 use super::{QueueKeys, Settings};
 use crate::conn::Conn;
 use crate::error;
@@ -10,13 +12,32 @@ use crate::reply::{self, take};
 
 super::script!("cancel", Writes, Queue);
 
-/// Cancels job `id` of `k`'s queue: what happened, and the outbox entries due.
+/// What a cancel answered.
+pub(crate) struct Reply {
+    /// Outbox entries due (batch work for the caller).
+    pub outbox: u64,
+    what: Value,
+}
+
+impl Reply {
+    /// What happened to the job (one of the status codes named in the script's header).
+    pub(crate) fn outcome(self) -> Result<CancelOutcome, BackendError> {
+        Ok(match reply::string(self.what)?.as_str() {
+            "cancelled" => CancelOutcome::Cancelled,
+            "requested" => CancelOutcome::Requested,
+            "finished" => CancelOutcome::Finished,
+            _ => CancelOutcome::NotFound,
+        })
+    }
+}
+
+/// Cancels job `id` of `k`'s queue.
 pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     settings: &Settings,
     id: JobId,
-) -> Result<(CancelOutcome, u64), BackendError> {
+) -> Result<Reply, BackendError> {
     let [dead_max, dead_age, trim] = settings.dead_args();
     let reply = SCRIPT
         .on_queue(k)
@@ -30,12 +51,8 @@ pub(crate) async fn call(
         .map_err(error::map)?;
     let mut it = reply::array(reply)?.into_iter();
     let [what, outbox] = take::<2>(&mut it)?;
-    // The status codes named in the script's header.
-    let outcome = match reply::string(what)?.as_str() {
-        "cancelled" => CancelOutcome::Cancelled,
-        "requested" => CancelOutcome::Requested,
-        "finished" => CancelOutcome::Finished,
-        _ => CancelOutcome::NotFound,
-    };
-    Ok((outcome, reply::uint(&outbox)?))
+    Ok(Reply {
+        outbox: reply::uint(&outbox)?,
+        what,
+    })
 }

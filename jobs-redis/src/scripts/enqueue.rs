@@ -15,7 +15,7 @@ pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     settings: &Settings,
-    jobs: &[&NewJob],
+    jobs: impl ExactSizeIterator<Item = &NewJob>,
 ) -> Result<u64, BackendError> {
     let mut call = SCRIPT.on_queue(k);
     call.arg(jobs.len()).arg(settings.store.events_max_len());

@@ -1,16 +1,19 @@
 //! The typed script layer: one module beside each Lua script (`jobs-redis/lua/*.lua`).
 //!
-//! A module owns its script's key list (built from [`QueueKeys`] or [`BatchKeys`], never
-//! at the call site), the encoding of its arguments and the decoding of its reply into a
-//! typed value; the status codes a script answers with are a Rust enum there, and named
-//! in the script's header. The backend only coordinates: which script, which chunk, what
-//! to do with the answer.
+//! A script's key list is written once, in its header (`-- KEYS[n] name`, names of
+//! [`QueueKeys`] fields, or `-- KEYS[1..8]` for a batch's keys): loading the script reads
+//! it (and fails on a name this crate does not know or a gap in the numbering), and each
+//! call's keys are built from it ([`Lua::on_queue`], [`Lua::on_batch`]), never at the
+//! call site. The module beside the script encodes its arguments and decodes its reply
+//! into a typed value; the status codes a script answers with are a Rust enum there, and
+//! named in the script's header. The backend only coordinates: which script, which
+//! chunk, what to do with the answer.
 //!
 //! Each script is sent as EVALSHA; on NOSCRIPT (a restarted or flushed server)
-//! `redis::Script` loads it and retries once. `lua/lib.lua` is prepended to each (and
-//! `lua/batch_lib.lua` to the batch scripts), so the record format and the shared steps
-//! are written once. Loading a script checks that its header declares as many keys as
-//! its module passes.
+//! `redis::Script` loads it and retries once. The loader puts before each script the
+//! reasons the store gives (jobs-core's `reason` module, as Lua constants) and
+//! `lua/lib.lua` (and `lua/batch_lib.lua` before the batch scripts), so the record
+//! format, the shared steps and the words are written once.
 
 use std::time::Duration;
 
@@ -140,14 +143,14 @@ impl Lua {
                     call.key(k.get(*key));
                 }
             }
-            Keys::Batch => unreachable!("{} takes a batch's keys", self.name),
+            Keys::Batch => panic!("{} takes a batch's keys", self.name),
         }
         call
     }
 
     /// A call with the batch's keys; the arguments follow.
     pub(crate) fn on_batch(&self, bk: &BatchKeys) -> ScriptInvocation<'_> {
-        debug_assert!(
+        assert!(
             matches!(self.keys, Keys::Batch),
             "{} takes a queue's keys",
             self.name
@@ -196,7 +199,7 @@ fn declared_keys(body: &str) -> Declared {
             let Some((index, after)) = rest.split_once(']') else {
                 return Declared::Unreadable;
             };
-            if index == "1..8" {
+            if index == format!("1..{}", BatchKeys::COUNT) {
                 return Declared::Batch;
             }
             if index.parse::<usize>().ok() != Some(names.len() + 1) {
@@ -308,6 +311,19 @@ mod tests {
                 Keys::Batch => assert!(script.name.starts_with("batch_"), "{}", script.name),
             }
         }
+    }
+
+    #[test]
+    fn the_reasons_are_plain_lua_strings() {
+        // Rust's quoting is Lua's only for printable ASCII without escapes beyond \" and \\.
+        let prelude = reasons();
+        assert!(
+            prelude
+                .bytes()
+                .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+        );
+        assert!(!prelude.contains("\\"), "{prelude}");
+        assert!(prelude.contains(&format!("{:?}", jobs_core::reason::STALLED_TEMPLATE)));
     }
 
     #[test]

@@ -15,11 +15,11 @@ pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     settings: &Settings,
-    items: &[&(Lease, Progress)],
+    items: impl Iterator<Item = &(Lease, Progress)> + Clone,
 ) -> Result<Vec<LeaseStatus>, BackendError> {
     let mut call = SCRIPT.on_queue(k);
     call.arg(settings.store.events_max_len());
-    for (lease, progress) in items {
+    for (lease, progress) in items.clone() {
         call.arg(lease.id.to_string())
             .arg(lease.token)
             .arg(progress.percent)
@@ -27,7 +27,6 @@ pub(crate) async fn call(
     }
     let reply = call.invoke_async(conn).await.map_err(error::map)?;
     items
-        .iter()
         .zip(reply::array(reply)?)
         // RECORDED = 1, STALE = 0.
         .map(|((lease, _), v)| {

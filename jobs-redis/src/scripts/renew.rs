@@ -15,7 +15,7 @@ pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     lease_ms: u64,
-    leases: &[&Lease],
+    leases: impl Iterator<Item = &Lease>,
 ) -> Result<Vec<LeaseStatus>, BackendError> {
     let mut call = SCRIPT.on_queue(k);
     call.arg(lease_ms);

@@ -5,80 +5,50 @@ use std::time::Duration;
 
 use jobs_core::backend::{Lease, Reserved};
 use jobs_core::{BackendError, JobId, PROMOTE_BATCH, RECOVER_BATCH};
+use redis::Value;
 
 use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
 use crate::error;
-use crate::record::{self, Record};
+use crate::record;
 use crate::reply::{self, take};
 
 super::script!("reserve", AllowOom, Queue);
 
-/// One leased job as the script handed it out.
-pub(crate) struct Leased {
-    /// The id exactly as stored: a job the worker cannot use goes back to finish by it.
-    pub raw_id: Vec<u8>,
-    pub token: u64,
-    /// The job, or why the worker cannot use it (its id or its record cannot be read).
-    pub job: Result<(JobId, Record), String>,
-}
-
-/// What one reservation answered.
+/// What one reservation answered, besides the jobs (which go straight to the caller's
+/// list, so that jobs decoded before a malformed entry still reach the worker).
 pub(crate) struct Reply {
-    /// When nothing was leased: ms until the earliest scheduled run-at, lease end or
-    /// outbox entry, `None` if there is none.
-    pub next_in_ms: Option<u64>,
     /// Ids of ready entries whose record was missing (taken out of ready).
     pub skipped: Vec<String>,
-    /// The lease end of every job leased by this call.
-    pub lease_end: u64,
-    /// Outbox entries due (batch work for the caller).
-    pub outbox: u64,
-    pub leased: Vec<Leased>,
+    /// Jobs the worker cannot use (their id or record cannot be read): (id as stored,
+    /// token, why), for finish to move to dead. Each costs only itself.
+    pub unusable: Vec<(Vec<u8>, u64, String)>,
+    next_in: Value,
+    outbox: Value,
 }
 
 impl Reply {
-    /// Appends the jobs the worker can use to `out`, as reservations from `queue`, and
-    /// returns the others, (raw id, token, why), for finish to move to dead: each costs
-    /// only itself, the others of the reply run.
-    pub(crate) fn split(
-        &mut self,
-        queue: &str,
-        out: &mut Vec<Reserved>,
-    ) -> Vec<(Vec<u8>, u64, String)> {
-        let mut unusable = Vec::new();
-        for leased in self.leased.drain(..) {
-            match leased.job {
-                // The record counts the deliveries that ended; this one is added here.
-                Ok((id, rec)) => out.push(Reserved {
-                    lease: Lease {
-                        queue: queue.to_owned(),
-                        id,
-                        token: leased.token,
-                        expires_at_ms: self.lease_end,
-                        batch: rec.batch,
-                    },
-                    batch: rec.batch,
-                    name: rec.name,
-                    payload: rec.payload,
-                    attempt: rec.attempts + 1,
-                    max_attempts: rec.max_attempts,
-                    deliveries: rec.deliveries + 1,
-                }),
-                Err(why) => unusable.push((leased.raw_id, leased.token, why)),
-            }
-        }
-        unusable
+    /// When nothing was leased: ms until the earliest scheduled run-at, lease end or
+    /// outbox entry, `None` if there is none. (Read only then.)
+    pub(crate) fn next_in_ms(&self) -> Result<Option<u64>, BackendError> {
+        Ok(u64::try_from(reply::int(&self.next_in)?).ok())
+    }
+
+    /// Outbox entries due (batch work for the caller).
+    pub(crate) fn outbox(&self) -> Result<u64, BackendError> {
+        reply::uint(&self.outbox)
     }
 }
 
-/// Leases at most `max` jobs of `k`'s queue for `lease_for`.
+/// Leases at most `max` jobs of `k`'s queue (`queue`) for `lease_for`, appending the jobs
+/// the worker can use to `out`.
 pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     settings: &Settings,
-    max: usize,
-    lease_for: Duration,
+    queue: &str,
+    (max, lease_for): (usize, Duration),
+    out: &mut Vec<Reserved>,
 ) -> Result<Reply, BackendError> {
     let reply = SCRIPT
         .on_queue(k)
@@ -92,26 +62,51 @@ pub(crate) async fn call(
         .map_err(error::map)?;
     let mut it = reply::array(reply)?.into_iter();
     let [next_in, skipped, lease_end, outbox] = take::<4>(&mut it)?;
-    let mut leased = Vec::with_capacity(it.len() / 3);
+    let skipped = reply::array(skipped)?
+        .into_iter()
+        .map(reply::string)
+        .collect::<Result<_, _>>()?;
+    let expires_at_ms = reply::uint(&lease_end)?;
+    let mut unusable = Vec::new();
     while let Ok([id, raw, token]) = take::<3>(&mut it) {
+        // Kept as bytes: the id goes back to finish exactly as stored, whatever it is.
         let raw_id = reply::bytes(id)?;
         let token = reply::uint(&token)?;
-        let job = parse_id(&raw_id).and_then(|id| {
-            record::decode(&reply::bytes(raw).map_err(|e| e.to_string())?)
-                .map(|rec| (id, rec))
-                .map_err(|why| format!("the job record cannot be read: {why}"))
-        });
-        leased.push(Leased { raw_id, token, job });
+        let id = match parse_id(&raw_id) {
+            Ok(id) => id,
+            Err(why) => {
+                unusable.push((raw_id, token, why));
+                continue;
+            }
+        };
+        match record::decode(&reply::bytes(raw)?) {
+            // The record counts the deliveries that ended; this one is added here.
+            Ok(rec) => out.push(Reserved {
+                lease: Lease {
+                    queue: queue.to_owned(),
+                    id,
+                    token,
+                    expires_at_ms,
+                    batch: rec.batch,
+                },
+                batch: rec.batch,
+                name: rec.name,
+                payload: rec.payload,
+                attempt: rec.attempts + 1,
+                max_attempts: rec.max_attempts,
+                deliveries: rec.deliveries + 1,
+            }),
+            Err(why) => {
+                let why = format!("the job record cannot be read: {why}");
+                unusable.push((raw_id, token, why));
+            }
+        }
     }
     Ok(Reply {
-        next_in_ms: u64::try_from(reply::int(&next_in)?).ok(),
-        skipped: reply::array(skipped)?
-            .into_iter()
-            .map(reply::string)
-            .collect::<Result<_, _>>()?,
-        lease_end: reply::uint(&lease_end)?,
-        outbox: reply::uint(&outbox)?,
-        leased,
+        skipped,
+        unusable,
+        next_in,
+        outbox,
     })
 }
 
