@@ -29,7 +29,7 @@ pub enum ConnectError {
     #[error("cannot build the Redis connection pool: {0}")]
     Pool(String),
     /// The server's `maxmemory-policy` may evict the framework's keys, and the builder was
-    /// told to refuse that ([`EvictionCheck::Refuse`]).
+    /// told to refuse that ([`EvictionCheck::Refuse`](crate::EvictionCheck::Refuse)).
     #[error(
         "Redis at {url} has maxmemory-policy `{policy}`, which can evict job records and queues; \
          set it to `noeviction` (or a `volatile-*` policy)"

@@ -1,6 +1,6 @@
 //! The backend conformance suite: the queue contract, checked the same way on every backend.
 //!
-//! A backend joins by implementing [`Harness`] and invoking [`conformance_tests!`]:
+//! A backend joins by implementing [`Harness`] and invoking [`conformance_tests!`](crate::conformance_tests):
 //!
 //! ```ignore
 //! struct Memory;
