@@ -95,65 +95,43 @@ impl BatchKeys {
     }
 }
 
-/// One of a queue's keys, as a script's header names it (`-- KEYS[n] name`): the scripts'
-/// key lists are written once, in their headers, and built from these names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum QueueKey {
-    Jobs,
-    Ready,
-    Scheduled,
-    Leased,
-    Succeeded,
-    Dead,
-    Wake,
-    Seq,
-    Events,
-    Outbox,
-    Cancel,
-    Tokens,
-    BatchActive,
-}
-
-impl QueueKey {
-    /// The key a header names (the field's name in [`QueueKeys`]).
-    pub(crate) fn named(name: &str) -> Option<Self> {
-        Some(match name {
-            "jobs" => QueueKey::Jobs,
-            "ready" => QueueKey::Ready,
-            "scheduled" => QueueKey::Scheduled,
-            "leased" => QueueKey::Leased,
-            "succeeded" => QueueKey::Succeeded,
-            "dead" => QueueKey::Dead,
-            "wake" => QueueKey::Wake,
-            "seq" => QueueKey::Seq,
-            "events" => QueueKey::Events,
-            "outbox" => QueueKey::Outbox,
-            "cancel" => QueueKey::Cancel,
-            "tokens" => QueueKey::Tokens,
-            "batch_active" => QueueKey::BatchActive,
-            _ => return None,
-        })
-    }
-}
-
 impl QueueKeys {
-    /// The key `key` of this queue.
-    pub(crate) fn get(&self, key: QueueKey) -> &str {
-        match key {
-            QueueKey::Jobs => &self.jobs,
-            QueueKey::Ready => &self.ready,
-            QueueKey::Scheduled => &self.scheduled,
-            QueueKey::Leased => &self.leased,
-            QueueKey::Succeeded => &self.succeeded,
-            QueueKey::Dead => &self.dead,
-            QueueKey::Wake => &self.wake,
-            QueueKey::Seq => &self.seq,
-            QueueKey::Events => &self.events,
-            QueueKey::Outbox => &self.outbox,
-            QueueKey::Cancel => &self.cancel,
-            QueueKey::Tokens => &self.tokens,
-            QueueKey::BatchActive => &self.batch_active,
-        }
+    /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
+    /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
+    /// headers, and built from these names.
+    pub(crate) const NAMES: [&'static str; 13] = [
+        "jobs",
+        "ready",
+        "scheduled",
+        "leased",
+        "succeeded",
+        "dead",
+        "wake",
+        "seq",
+        "events",
+        "outbox",
+        "cancel",
+        "tokens",
+        "batch_active",
+    ];
+
+    /// Every key, in the order of [`QueueKeys::NAMES`].
+    pub(crate) fn all(&self) -> [&str; 13] {
+        [
+            &self.jobs,
+            &self.ready,
+            &self.scheduled,
+            &self.leased,
+            &self.succeeded,
+            &self.dead,
+            &self.wake,
+            &self.seq,
+            &self.events,
+            &self.outbox,
+            &self.cancel,
+            &self.tokens,
+            &self.batch_active,
+        ]
     }
 
     /// The keys of `queue` under `prefix`. Refuses names that could break out of the hash
@@ -189,21 +167,7 @@ mod tests {
         let k = QueueKeys::new("jobs", "disks").unwrap();
         assert_eq!(k.ready, "jobs:{disks}:ready");
         assert_eq!(k.jobs, "jobs:{disks}:jobs");
-        for key in [
-            &k.jobs,
-            &k.ready,
-            &k.scheduled,
-            &k.leased,
-            &k.succeeded,
-            &k.dead,
-            &k.wake,
-            &k.seq,
-            &k.events,
-            &k.outbox,
-            &k.cancel,
-            &k.tokens,
-            &k.batch_active,
-        ] {
+        for key in k.all() {
             assert!(key.contains("{disks}"), "{key}");
         }
         assert!(QueueKeys::new("jobs", "a}b").is_err());

@@ -42,7 +42,7 @@ pub(crate) mod retry_dead;
 pub(crate) mod stats;
 pub(crate) mod sweep;
 
-pub(crate) use crate::keys::{BatchKeys, QueueKey, QueueKeys};
+pub(crate) use crate::keys::{BatchKeys, QueueKeys};
 
 const LIB: &str = include_str!("../../lua/lib.lua");
 /// The batch scripts' own steps and key names, prepended after `LIB`.
@@ -83,8 +83,8 @@ fn reasons() -> String {
 
 /// The keys a script takes, as its header declares them.
 enum Keys {
-    /// Keys of one queue, in the header's order.
-    Queue(Vec<QueueKey>),
+    /// Keys of one queue, in the header's order, as positions in [`QueueKeys::all`].
+    Queue(Vec<usize>),
     /// The batch's keys (`lua/batch_lib.lua`), declared `KEYS[1..8]`.
     Batch,
 }
@@ -102,20 +102,21 @@ impl Lua {
     /// numbering, batch keys in a queue script): a mistake in this crate, caught by the
     /// first call of any test (and by this module's unit test).
     pub(crate) fn new(name: &'static str, flags: Flags, libs: Libs, body: &str) -> Self {
-        let keys = match (libs, declared_keys(body)) {
-            (Libs::Queue, Declared::Queue(names)) => Keys::Queue(
-                names
-                    .iter()
-                    .map(|n| {
-                        QueueKey::named(n).unwrap_or_else(|| {
+        let keys =
+            match (libs, declared_keys(body)) {
+                (Libs::Queue, Declared::Queue(names)) => Keys::Queue(
+                    names
+                        .iter()
+                        .map(|n| {
+                            QueueKeys::NAMES.iter().position(|k| k == n).unwrap_or_else(|| {
                             panic!("lua/{name}.lua declares key {n:?}, which is not a queue key")
                         })
-                    })
-                    .collect(),
-            ),
-            (Libs::Batch, Declared::Batch) => Keys::Batch,
-            (_, declared) => panic!("lua/{name}.lua: bad key declaration {declared:?}"),
-        };
+                        })
+                        .collect(),
+                ),
+                (Libs::Batch, Declared::Batch) => Keys::Batch,
+                (_, declared) => panic!("lua/{name}.lua: bad key declaration {declared:?}"),
+            };
         let shebang = match flags {
             Flags::Writes => "#!lua",
             Flags::ReadOnly => "#!lua flags=no-writes",
@@ -139,8 +140,9 @@ impl Lua {
         let mut call = self.script.prepare_invoke();
         match &self.keys {
             Keys::Queue(keys) => {
+                let all = k.all();
                 for key in keys {
-                    call.key(k.get(*key));
+                    call.key(all[*key]);
                 }
             }
             Keys::Batch => panic!("{} takes a batch's keys", self.name),
