@@ -15,7 +15,7 @@ use jobs_core::backend::{
     Finish, JobInfo, Lease, LeaseStatus, NewJob, Progress, QueueStats, Recovered, Reserved,
 };
 use jobs_core::event::{Event, EventCursor};
-use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH};
+use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH, validate_queue_name};
 use jobs_core::{BatchCounts, BatchId, Callback};
 
 use crate::batches;
@@ -110,9 +110,10 @@ impl jobs_core::Backend for RedisBackend {
         if jobs.is_empty() {
             return Ok(());
         }
-        // Refused before it can share a call (and fail) with other callers' jobs.
+        // Refused before it can share a call (and fail) with other callers' jobs. The
+        // rule `QueueKeys::new` applies, without building the keys.
         for job in &jobs {
-            self.keys(&job.queue)?;
+            validate_queue_name(&job.queue)?;
         }
         if jobs.len() >= ENQUEUE_CHUNK {
             // Big enough to fill calls of its own.

@@ -18,7 +18,10 @@
 use std::time::Duration;
 
 use jobs_core::backend::{BatchAdded, NewJob};
-use jobs_core::{BackendError, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind, JobId};
+use jobs_core::{
+    BackendError, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind, JobId,
+    validate_queue_name,
+};
 use redis::Value;
 
 use crate::error;
@@ -287,7 +290,7 @@ pub(crate) async fn batch_open(
     callbacks: Vec<Callback>,
 ) -> Result<BatchAdded, BackendError> {
     for (_, queue) in &members {
-        this.keys(queue)?;
+        validate_queue_name(queue)?;
     }
     let bk = this.batch_keys(id);
     // At least one call, even for an empty batch: the check below then finds the
@@ -335,7 +338,7 @@ pub(crate) async fn batch_add(
 ) -> Result<BatchAdded, BackendError> {
     let mut queues: Vec<&str> = Vec::new();
     for job in &jobs {
-        this.keys(&job.queue)?;
+        validate_queue_name(&job.queue)?;
         if !queues.contains(&job.queue.as_str()) {
             queues.push(&job.queue);
         }
