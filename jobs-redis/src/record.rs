@@ -16,6 +16,8 @@ pub(crate) struct Record {
     pub deliveries: u32,
     /// The batch it belongs to.
     pub batch: Option<jobs_core::BatchId>,
+    /// Its limit key.
+    pub limit_key: Option<String>,
 }
 
 // 1-based positions in lib.lua: F_NAME, F_PAYLOAD, F_MAX_ATTEMPTS, F_ATTEMPTS, F_DELIVERIES.
@@ -25,6 +27,8 @@ const MAX_ATTEMPTS: usize = 3;
 const ATTEMPTS: usize = 4;
 const DELIVERIES: usize = 5;
 const BATCH: usize = 14;
+// F_KEY.
+const KEY: usize = 16;
 
 /// Decodes a stored record; `Err` says what is wrong with it.
 pub(crate) fn decode(mut raw: &[u8]) -> Result<Record, String> {
@@ -55,6 +59,14 @@ pub(crate) fn decode(mut raw: &[u8]) -> Result<Record, String> {
                 s.as_str()
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| format!("field {} is not a batch id: {s:?}", BATCH + 1))?,
+            ),
+            _ => None,
+        },
+        limit_key: match fields.get(KEY) {
+            Some(Value::String(s)) => Some(
+                s.as_str()
+                    .ok_or_else(|| format!("field {} is not UTF-8: {s:?}", KEY + 1))?
+                    .to_owned(),
             ),
             _ => None,
         },

@@ -604,6 +604,7 @@ impl<B: Backend> Run<'_, B> {
                 run_at,
                 max_attempts: spec.max_attempts,
                 batch: None,
+                flow: Default::default(),
             });
         }
         let start = self.now();
@@ -670,6 +671,7 @@ impl<B: Backend> Run<'_, B> {
             run_at,
             max_attempts: 9,
             batch: None,
+            flow: Default::default(),
         };
         self.backend.enqueue(vec![again]).await?;
         self.note(format!("{label} again (must change nothing)"));

@@ -308,6 +308,7 @@ async fn each_caller_of_a_shared_enqueue_gets_its_own_result() {
                 run_at: RunAt::Now,
                 max_attempts: 1,
                 batch: None,
+                flow: Default::default(),
             };
             (queue, job.id, backend.enqueue(vec![job]).await)
         }));

@@ -286,6 +286,7 @@ async fn batch_with_an_interrupted_add(
         run_at: RunAt::Now,
         max_attempts: 3,
         batch: Some(batch),
+        flow: Default::default(),
     };
     server
         .command(&["SET", "t:{other}:ready", "not a zset"])

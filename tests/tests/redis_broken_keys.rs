@@ -99,6 +99,7 @@ fn new_job(id: JobId, run_at: RunAt, max_attempts: u32, batch: Option<BatchId>) 
         run_at,
         max_attempts,
         batch,
+        flow: Default::default(),
     }
 }
 

@@ -23,6 +23,7 @@ fn job() -> NewJob {
         run_at: RunAt::Now,
         max_attempts: 3,
         batch: None,
+        flow: Default::default(),
     }
 }
 

@@ -73,6 +73,7 @@ fn job(i: usize) -> NewJob {
         run_at: RunAt::Now,
         max_attempts: 3,
         batch: None,
+        flow: Default::default(),
     }
 }
 

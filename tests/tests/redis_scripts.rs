@@ -32,6 +32,7 @@ fn job(run_at: RunAt) -> NewJob {
         run_at,
         max_attempts: 3,
         batch: None,
+        flow: Default::default(),
     }
 }
 
@@ -158,6 +159,7 @@ async fn finish_in_the_wrong_state_changes_nothing() {
         token: 1,
         expires_at_ms: 0,
         batch: None,
+        limit_key: None,
     };
     let outcomes = [
         Outcome::Succeeded { result: None },

@@ -10,6 +10,7 @@ use super::Client;
 use crate::job::Job;
 use crate::store::backend::{Backend, NewJob, RunAt};
 use crate::store::error::BackendError;
+use crate::store::flow::{InvalidFlow, JobFlow};
 use crate::store::id::JobId;
 use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 
@@ -89,6 +90,12 @@ impl<B: Backend> Client<B> {
                 limit: self.max_payload_bytes,
             });
         }
+        let mut flow = JobFlow::default();
+        flow.key = match &options.limit_key {
+            Some(key) => Some(key.as_ref().to_owned()),
+            None => job.limit_key(),
+        };
+        flow.validate()?;
         Ok(NewJob {
             id,
             name: J::NAME.to_owned(),
@@ -98,6 +105,7 @@ impl<B: Backend> Client<B> {
             run_at: options.run_at,
             max_attempts: options.max_attempts.max(1),
             batch: None,
+            flow,
         })
     }
 }
@@ -110,6 +118,8 @@ pub(crate) struct EnqueueOptions<'q> {
     pub(crate) priority: i8,
     pub(crate) run_at: RunAt,
     pub(crate) max_attempts: u32,
+    /// Replaces the limit key the job gives itself ([`Job::limit_key`]).
+    pub(crate) limit_key: Option<Cow<'q, str>>,
 }
 
 impl EnqueueOptions<'static> {
@@ -120,6 +130,7 @@ impl EnqueueOptions<'static> {
             priority: J::OPTIONS.priority,
             run_at: RunAt::Now,
             max_attempts: J::OPTIONS.max_attempts,
+            limit_key: None,
         }
     }
 }
@@ -177,6 +188,23 @@ impl<B, J> Enqueue<'_, B, J> {
     /// Overrides the attempts allowed.
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
         self.options.max_attempts = max_attempts;
+        self
+    }
+
+    /// Overrides the limit key the job gives itself ([`Job::limit_key`]): at most the
+    /// queue's [`QueueLimits::per_key`](crate::QueueLimits::per_key) jobs with the same
+    /// key run at once.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # #[job] async fn reboot(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// client.enqueue(Reboot { host: "node-7".into() }).limit_key("rack-3").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn limit_key(mut self, key: impl Into<String>) -> Self {
+        self.options.limit_key = Some(Cow::Owned(key.into()));
         self
     }
 }
@@ -259,6 +287,9 @@ pub enum EnqueueError {
         /// The configured limit.
         limit: usize,
     },
+    /// The job's flow control is not valid (an empty or too long limit key).
+    #[error(transparent)]
+    InvalidFlow(#[from] InvalidFlow),
     /// The backend failed; see [`BackendError::is_transient`].
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -90,6 +90,7 @@ impl JobContext {
             token: 0,
             expires_at_ms: 0,
             batch: None,
+            limit_key: None,
         };
         let job = Reserved {
             lease,

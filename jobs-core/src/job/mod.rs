@@ -63,6 +63,15 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
         Vec::new()
     }
 
+    /// The job's limit key (see [`QueueLimits::per_key`](crate::QueueLimits::per_key)):
+    /// at most that many jobs with the same key run at once. `None` (the default): the
+    /// job is limited only by its queue's limits. `#[job(limit_key = "host")]` takes it
+    /// from an argument; [`Enqueue::limit_key`](crate::Enqueue::limit_key) overrides it
+    /// per enqueue.
+    fn limit_key(&self) -> Option<String> {
+        None
+    }
+
     /// Runs one attempt of the job.
     fn run(self, ctx: JobContext) -> impl Future<Output = Result<Self::Output, JobError>> + Send;
 }

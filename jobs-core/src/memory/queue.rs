@@ -147,6 +147,7 @@ impl QueueState {
                 token,
                 expires_at_ms: expires,
                 batch: r.batch,
+                limit_key: r.flow.key.clone(),
             },
             name: r.name.clone(),
             payload: r.payload.clone(),

@@ -2,6 +2,7 @@
 
 use crate::store::backend::{JobInfo, JobState, NewJob, Progress};
 use crate::store::batch::BatchId;
+use crate::store::flow::JobFlow;
 use crate::store::id::JobId;
 
 /// One stored job: what [`JobInfo`] reports, plus the lease and the bookkeeping the
@@ -32,6 +33,7 @@ pub(super) struct Record {
     pub(super) batch: Option<BatchId>,
     /// The application cancelled it while it ran.
     pub(super) cancel_requested: bool,
+    pub(super) flow: JobFlow,
 }
 
 impl Record {
@@ -59,6 +61,7 @@ impl Record {
             progress: None,
             batch: job.batch,
             cancel_requested: false,
+            flow: job.flow,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 
+use super::flow::InvalidFlow;
 use super::queue_name::InvalidQueueName;
 
 /// A boxed error, as kept in a [`crate::JobError`] and in backend errors.
@@ -26,6 +27,9 @@ pub enum BackendError {
     /// A queue name that cannot be stored.
     #[error(transparent)]
     InvalidQueue(#[from] InvalidQueueName),
+    /// Flow-control settings or a job's limit key that the store refuses.
+    #[error(transparent)]
+    InvalidFlow(#[from] InvalidFlow),
     /// Any other backend failure.
     #[error("backend error: {0}")]
     Other(#[source] BoxError),

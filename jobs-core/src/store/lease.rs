@@ -22,6 +22,9 @@ pub struct Lease {
     pub expires_at_ms: u64,
     /// The job's batch, if any: its ending is counted there.
     pub batch: Option<BatchId>,
+    /// The job's limit key, if any: the slot it holds under its key's limit is given
+    /// back when the lease ends.
+    pub limit_key: Option<String>,
 }
 
 /// A job handed to a worker by [`Backend::reserve`](crate::Backend::reserve).

@@ -3,14 +3,15 @@
 //!
 //! The [`backend::Backend`] trait (`backend.rs`) and its values: what is stored and
 //! reported (`record.rs`), the worker's side of a reservation (`lease.rs`); job ids
-//! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), lifecycle events
-//! (`event.rs`) and the reasons the store gives (`reason.rs`), what a store keeps
+//! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), flow control (`flow.rs`),
+//! lifecycle events (`event.rs`) and the reasons the store gives (`reason.rs`), what a store keeps
 //! (`retention.rs`, `options.rs`), and its errors (`error.rs`).
 
 pub mod backend;
 pub(crate) mod batch;
 pub(crate) mod error;
 pub mod event;
+pub(crate) mod flow;
 pub(crate) mod id;
 pub(crate) mod lease;
 pub(crate) mod options;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::batch::{BatchId, BatchSummary, Callback};
+use super::flow::JobFlow;
 use super::id::JobId;
 
 /// When a new job becomes ready.
@@ -38,6 +39,8 @@ pub struct NewJob {
     pub max_attempts: u32,
     /// The batch it belongs to, if any.
     pub batch: Option<BatchId>,
+    /// Its flow control: limit key.
+    pub flow: JobFlow,
 }
 
 impl NewJob {
@@ -53,6 +56,7 @@ impl NewJob {
             run_at: RunAt::Now,
             max_attempts: callback.max_attempts,
             batch: None,
+            flow: JobFlow::default(),
         }
     }
 }

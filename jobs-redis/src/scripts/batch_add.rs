@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use jobs_core::backend::{NewJob, RunAt};
-use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError, BatchId, Callback, JobId};
+use jobs_core::{BATCH_DEAD_JOBS_MAX, BackendError, BatchId, Callback, JobFlow, JobId};
 use redis::Value;
 
 use super::BatchKeys;
@@ -123,6 +123,7 @@ pub(crate) fn encode_job(job: &NewJob) -> Vec<u8> {
         V::from(job.priority),
         V::from(job.max_attempts),
         V::from(run_at_arg(job.run_at).as_str()),
+        V::from(job.flow.key.as_deref().unwrap_or_default()),
     ]);
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
@@ -152,6 +153,13 @@ pub(crate) fn decode_job(batch: BatchId, id: &str, mut raw: &[u8]) -> Result<New
         _ => return Err(bad("no payload")),
     };
     let run_at = text(5)?;
+    let mut flow = JobFlow::default();
+    // Absent in what earlier versions wrote.
+    flow.key = f
+        .get(6)
+        .and_then(|v| v.as_str())
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
     Ok(NewJob {
         id: id.parse().map_err(|_| bad("bad id"))?,
         name: text(0)?.to_owned(),
@@ -169,6 +177,7 @@ pub(crate) fn decode_job(batch: BatchId, id: &str, mut raw: &[u8]) -> Result<New
         },
         max_attempts: u32::try_from(num(4)?).map_err(|_| bad("bad max attempts"))?,
         batch: Some(batch),
+        flow,
     })
 }
 
@@ -193,9 +202,14 @@ mod tests {
                 run_at,
                 max_attempts: 7,
                 batch: Some(batch),
+                flow: JobFlow::default(),
             };
             let raw = encode_job(&job);
             assert_eq!(decode_job(batch, &job.id.to_string(), &raw).unwrap(), job);
+            let mut keyed = job.clone();
+            keyed.flow.key = Some("node-1".into());
+            let raw = encode_job(&keyed);
+            assert_eq!(decode_job(batch, &job.id.to_string(), &raw).unwrap(), keyed);
         }
     }
 }

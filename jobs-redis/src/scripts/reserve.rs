@@ -88,6 +88,7 @@ pub(crate) async fn call(
                     token,
                     expires_at_ms,
                     batch: rec.batch,
+                    limit_key: rec.limit_key,
                 },
                 batch: rec.batch,
                 name: rec.name,

@@ -362,6 +362,7 @@ pub async fn undeserializable_payload_is_dead_and_worker_goes_on<H: Harness>(h: 
         run_at: RunAt::Now,
         max_attempts: 5,
         batch: None,
+        flow: Default::default(),
     };
     let not_json = raw(b"not json {");
     let wrong_shape = raw(br#"{"lable": 3}"#);
@@ -419,6 +420,7 @@ pub async fn unknown_job_name_retries_then_dead<H: Harness>(h: &H) {
         run_at: RunAt::Now,
         max_attempts: 2,
         batch: None,
+        flow: Default::default(),
     };
     let id = job.id;
     client.backend().enqueue(vec![job]).await.unwrap();
