@@ -5,24 +5,26 @@
 -- KEYS[3] scheduled  zset
 -- KEYS[4] wake       list: wake-up token for blocked workers
 -- KEYS[5] events     stream
--- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 7 per job:
+-- KEYS[6] flow  KEYS[7] groups  KEYS[8] gactive  KEYS[9] group (see lib.lua, "Flow control")
+-- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 8 per job:
 --   id, name, payload, priority (-128..127), max_attempts,
 --   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch,
---   batch id ('' for none)
+--   batch id ('' for none), limit key ('' for none)
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
 --
--- Uses lib.lua: check_types, event, emit_events, now_ms, ready_score, wake.
+-- Uses lib.lua: check_types, event, emit_events, now_ms, wake, make_ready.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end
 
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
+local k = { jobs = jobs, ready = ready, flow = KEYS[6], groups = KEYS[7], gactive = KEYS[8], group = KEYS[9] }
 local now = now_ms()
 local stored = 0
 local ev = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local base = 3 + i * 7
+  local base = 3 + i * 8
   local id = ARGV[base]
   local run_at = ARGV[base + 5]
   local due = now
@@ -36,15 +38,16 @@ for i = 0, tonumber(ARGV[1]) - 1 do
     ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
     0, 0, 0, now, due - now,
   }
-  local batch = ARGV[base + 6]
-  if batch ~= '' then
-    for f = F_FINISHED, F_BATCH - 1 do rec[f] = false end
-    rec[F_BATCH] = batch
+  local batch, key = ARGV[base + 6], ARGV[base + 7]
+  if batch ~= '' or key ~= '' then
+    for f = F_FINISHED, key ~= '' and F_KEY or F_BATCH do rec[f] = false end
+    if batch ~= '' then rec[F_BATCH] = batch end
+    if key ~= '' then rec[F_KEY] = key end
   end
   -- HSETNX: the existence check and the write in one command.
   if redis.call('HSETNX', jobs, id, cmsgpack.pack(rec)) == 1 then
     if due <= now then
-      redis.call('ZADD', ready, ready_score(rec), id)
+      make_ready(k, id, rec)
     else
       redis.call('ZADD', scheduled, due, id)
     end

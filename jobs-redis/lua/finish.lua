@@ -4,10 +4,13 @@
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
 -- KEYS[9] outbox (zset: batch work by due time)  KEYS[10] cancel (set)
 -- KEYS[11] tokens (hash: leased id -> token)  KEYS[12] batch_active (hash)
+-- KEYS[13] flow  KEYS[14] groups  KEYS[15] gactive  KEYS[16] group (see lib.lua, "Flow
+-- control")
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
--- then 6 per item: id, token, kind, data, delay_ms, batch id ('' for none)
+-- then 7 per item: id, token, kind, data, delay_ms, batch id ('' for none), limit key
+--   ('' for none)
 --   kind 'ok':      succeeded; data = serialized result ('' for none)
 --   kind 'fail':    data = error chain; delay_ms = retry delay, '' for no retry. Dead when
 --                   there is no retry or the job used all its attempts.
@@ -28,10 +31,12 @@
 --
 -- Every record an item needs is read and checked before that item changes anything, so
 -- a record someone broke ends its own job in dead and never fails its neighbours.
+-- A lease that ends gives back its slot under its limit key; a worker is woken when that
+-- lets a waiting job start, or when the queue has a concurrency limit.
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, batch_ended, now_ms,
 --  ready_at, lease_tokens, load, batch_of_unreadable, bury_unreadable, store, wake,
---  schedule, trim, bury, cancel_job.
+--  schedule, trim, bury, cancel_job, flow_conf, group_release.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
@@ -49,18 +54,21 @@ local added, buried = 0, 0
 local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
+local k = { jobs = jobs, ready = ready, scheduled = scheduled, flow = KEYS[13], groups = KEYS[14],
+  gactive = KEYS[15], group = KEYS[16] }
 local outbox = KEYS[9]
 local any_batch = false
 -- A job the application cancelled while it ran ends as cancelled unless it succeeded.
 local cancels = redis.call('SCARD', KEYS[10]) > 0
 local ids = {}
-for i = 7, #ARGV, 6 do ids[#ids + 1] = ARGV[i] end
+for i = 7, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
 local current = lease_tokens(tokens, ids)
 local ended = {}
 for n, id in ipairs(ids) do
-  local i = 7 + (n - 1) * 6
+  local i = 7 + (n - 1) * 7
   local token, kind = tonumber(ARGV[i + 1]), ARGV[i + 2]
   local data, delay, batch_id = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local key = ARGV[i + 6]
   if batch_id ~= '' then any_batch = true end
   local held = current[n] == token and redis.call('ZSCORE', leased, id)
   if not held then
@@ -82,17 +90,21 @@ for n, id in ipairs(ids) do
     -- The batch reserve counted this lease under: the record's (the caller's copy is
     -- empty when it could not read the record).
     local batch = batch_id
-    if batch == '' then
+    if batch == '' or key == '' then
+      local rec_batch, rec_key = nil, nil
       if rec then
-        batch = rec[F_BATCH]
+        rec_batch, rec_key = rec[F_BATCH], rec[F_KEY]
       elseif why == 'corrupt' then
-        batch = batch_of_unreadable(jobs, id)
+        rec_batch, rec_key = batch_of_unreadable(jobs, id)
       end
+      if batch == '' then batch = rec_batch end
+      if key == '' then key = rec_key end
     end
     redis.call('ZREM', leased, id)
     ended[#ended + 1] = id
     current[n] = nil
     batch_running(KEYS[12], batch, -1)
+    if group_release(k, key) then woke = true end
     if cancelled then redis.call('SREM', KEYS[10], id) end
     if why then
       -- Unreadable (or deleted by hand): kept in dead for inspection when there is
@@ -135,7 +147,7 @@ for n, id in ipairs(ids) do
         rec[F_ERROR] = data
         event(ev, 'failed', id, data)
         if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
-          schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+          schedule(k, id, rec, now + tonumber(delay), now)
           event(ev, 'retrying', id, ATTEMPT_FAILED)
           woke = true
         else
@@ -146,10 +158,10 @@ for n, id in ipairs(ids) do
         end
       elseif kind == 'snooze' then
         -- The attempt is given back: not counted.
-        schedule(jobs, ready, scheduled, id, rec, now + tonumber(delay), now)
+        schedule(k, id, rec, now + tonumber(delay), now)
         woke = true
       else -- release
-        schedule(jobs, ready, scheduled, id, rec, math.min(ready_at(rec), now), now)
+        schedule(k, id, rec, math.min(ready_at(rec), now), now)
         woke = true
       end
     end
@@ -165,6 +177,11 @@ if added > 0 or keep_none then
 end
 if buried > 0 then
   trim(jobs, dead, tonumber(ARGV[3]), now - tonumber(ARGV[4]), trim_budget + buried)
+end
+-- A slot under the queue's concurrency limit is free: a worker held back may go on.
+if not woke and #ended > 0 and flow_conf(k).concurrency
+  and (redis.call('ZCARD', ready) > 0 or redis.call('ZCARD', k.groups) > 0) then
+  woke = true
 end
 if woke then
   wake(KEYS[7])

@@ -1,7 +1,7 @@
 -- job: records and states of jobs of one queue, read atomically.
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
--- KEYS[5] succeeded  KEYS[6] dead
+-- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] group (prefix of each limit key's line)
 -- ARGV: job ids (the caller bounds how many)
 --
 -- Returns: one entry per id: false when not stored; { 'corrupt' } when the record cannot
@@ -21,7 +21,8 @@ for n, id in ipairs(ARGV) do
   else
     local state, run_at, lease_end = 'orphan', '', ''
     local attempts, deliveries = rec[F_ATTEMPTS], rec[F_DELIVERIES]
-    if redis.call('ZSCORE', KEYS[2], id) then
+    if redis.call('ZSCORE', KEYS[2], id)
+      or (type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[7] .. rec[F_KEY], id)) then
       state = 'ready'
     else
       local s = redis.call('ZSCORE', KEYS[3], id)

@@ -29,7 +29,9 @@ local F_PROGRESS = 14
 local F_BATCH = 15
 -- True once the application cancelled it (kept with the dead, reported as cancelled).
 local F_CANCELLED = 16
-local F_LAST = F_CANCELLED
+-- Its limit key (absent for most jobs): see "Flow control" below.
+local F_KEY = 17
+local F_LAST = F_KEY
 -- CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED and STALLED_TEMPLATE: the reasons the store
 -- gives, the same on every backend, are defined before this file by the loader
 -- (src/scripts/mod.rs), from jobs-core's `reason` module.
@@ -162,14 +164,17 @@ local function load(jobs, id)
   return rec
 end
 
--- The batch of a job whose record `load` refused, if the record still says: so that a
--- member ending in dead for an unreadable record is counted in its batch all the same.
+-- The batch and limit key of a job whose record `load` refused, if the record still
+-- says: so that a member ending in dead for an unreadable record is counted in its batch
+-- all the same, and the slot it held under its key is given back.
 local function batch_of_unreadable(jobs, id)
   local raw = redis.call('HGET', jobs, id)
   if not raw then return nil end
   local ok, rec = pcall(cmsgpack.unpack, raw)
-  if ok and type(rec) == 'table' and type(rec[F_BATCH]) == 'string' then
-    return rec[F_BATCH]
+  if ok and type(rec) == 'table' then
+    local batch = type(rec[F_BATCH]) == 'string' and rec[F_BATCH] or nil
+    local key = type(rec[F_KEY]) == 'string' and rec[F_KEY] or nil
+    return batch, key
   end
   return nil
 end
@@ -181,6 +186,92 @@ local UNREADABLE = 'the job record cannot be read (not written by this framework
 local function bury_unreadable(dead, id, now, ev)
   redis.call('ZADD', dead, now, id)
   event(ev, 'dead', id, UNREADABLE)
+end
+
+-- Flow control. A queue's `flow` hash holds its settings and one count:
+--   paused ('1' while paused), concurrency (at most this many leased), per_key (at most
+--   this many leased per limit key), waiting (ready jobs waiting under a key).
+-- A ready job with a limit key waits in its key's own line (the sorted set `group` ..
+-- key, scored like ready), not in ready. `gactive` counts the leased jobs of each key;
+-- `groups` lists the keys that have a waiting job and a free slot, scored by their first
+-- job, so a reservation takes the first of ready or of groups' first key, whichever comes
+-- first, and a key at its limit is not looked at however many jobs wait under it.
+-- Invariant: a key is in `groups` exactly when its line is not empty and its leased count
+-- is under per_key (or per_key is unset); every step that changes either re-lists it.
+-- `k` holds the keys (flow, groups, gactive, group) and caches the settings (k.conf).
+
+-- The queue's flow settings, read once per call.
+local function flow_conf(k)
+  if not k.conf then
+    local f = redis.call('HMGET', k.flow, 'paused', 'concurrency', 'per_key', 'waiting')
+    k.conf = { paused = f[1] == '1', concurrency = tonumber(f[2]), per_key = tonumber(f[3]),
+      waiting = tonumber(f[4]) or 0 }
+  end
+  return k.conf
+end
+
+-- Lists `key` in groups under its first job when it has one and a free slot; unlists it
+-- otherwise. `active`: its leased count if the caller has it.
+local function group_relist(k, key, active)
+  local per_key = flow_conf(k).per_key
+  if per_key then
+    active = active or tonumber(redis.call('HGET', k.gactive, key)) or 0
+    if active >= per_key then
+      redis.call('ZREM', k.groups, key)
+      return
+    end
+  end
+  local head = redis.call('ZRANGE', k.group .. key, 0, 0, 'WITHSCORES')
+  if #head > 0 then
+    redis.call('ZADD', k.groups, head[2], key)
+  else
+    redis.call('ZREM', k.groups, key)
+  end
+end
+
+-- Puts a ready job in its key's line.
+local function group_push(k, key, id, score)
+  if redis.call('ZADD', k.group .. key, score, id) == 1 then
+    redis.call('HINCRBY', k.flow, 'waiting', 1)
+  end
+  local per_key = flow_conf(k).per_key
+  if per_key and (tonumber(redis.call('HGET', k.gactive, key)) or 0) >= per_key then
+    return
+  end
+  -- LT: the key's first job is this one only if it comes first.
+  redis.call('ZADD', k.groups, 'LT', score, key)
+end
+
+-- Takes a waiting job out of its key's line (cancelled); true if it was there.
+local function group_remove(k, key, id)
+  if redis.call('ZREM', k.group .. key, id) == 0 then return false end
+  redis.call('HINCRBY', k.flow, 'waiting', -1)
+  group_relist(k, key)
+  return true
+end
+
+-- A leased job of `key` stopped running: its slot is free; true if the key has a job
+-- that may start now (the caller wakes a worker).
+local function group_release(k, key)
+  if type(key) ~= 'string' or key == '' then return false end
+  local active = redis.call('HINCRBY', k.gactive, key, -1)
+  if active <= 0 then
+    redis.call('HDEL', k.gactive, key)
+    active = 0
+  end
+  group_relist(k, key, active)
+  return redis.call('ZSCORE', k.groups, key) ~= false
+end
+
+-- Puts a job that is due in line: its key's if it has one, else ready.
+local function make_ready(k, id, rec)
+  local score = ready_score(rec)
+  local key = rec[F_KEY]
+  if type(key) == 'string' then
+    group_push(k, key, id, score)
+  else
+    redis.call('ZADD', k.ready, score, id)
+  end
 end
 
 -- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
@@ -204,15 +295,15 @@ local function wake(wake_key)
   redis.call('LTRIM', wake_key, 0, 0)
 end
 
--- Puts an unlinked job in ready (if due) or scheduled, and stores the record. Callers
+-- Puts an unlinked job in line (if due) or in scheduled, and stores the record. Callers
 -- wake a worker either way: a sleeping worker must learn of a new earliest run-at.
-local function schedule(jobs, ready, scheduled, id, rec, due, now)
+local function schedule(k, id, rec, due, now)
   set_ready_at(rec, due)
-  store(jobs, id, rec)
+  store(k.jobs, id, rec)
   if due <= now then
-    redis.call('ZADD', ready, ready_score(rec), id)
+    make_ready(k, id, rec)
   else
-    redis.call('ZADD', scheduled, due, id)
+    redis.call('ZADD', k.scheduled, due, id)
   end
 end
 
@@ -257,26 +348,29 @@ end
 
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
--- `k` = { jobs, ready, leased, dead, tokens, outbox, cancel, batch_active }.
+-- `k` = { jobs, ready, leased, dead, tokens, outbox, cancel, batch_active, and the flow
+-- keys }. Returns also whether a key got a free slot for a waiting job.
 -- `limits` = {dead_max, dead_max_age_ms, trim budget}.
 local function recover_expired(k, now, limit, max_stalls, limits, ev)
   local jobs, ready, leased, dead = k.jobs, k.ready, k.leased, k.dead
-  local requeued, buried = 0, 0
+  local requeued, buried, freed = 0, 0, false
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'LIMIT', 0, limit)
-  if #expired == 0 then return 0, 0 end
+  if #expired == 0 then return 0, 0, false end
   for _, id in ipairs(expired) do
     local rec, why = load(jobs, id)
     redis.call('ZREM', leased, id)
     if why == 'corrupt' then
       -- Kept for inspection, as reserve does with a corrupt ready record.
-      local batch = batch_of_unreadable(jobs, id)
+      local batch, key = batch_of_unreadable(jobs, id)
       batch_running(k.batch_active, batch, -1)
+      freed = group_release(k, key) or freed
       bury_unreadable(dead, id, now, ev)
       batch_ended(k.outbox, batch, id, false, now)
       buried = buried + 1
     end
     if rec then
       batch_running(k.batch_active, rec[F_BATCH], -1)
+      freed = group_release(k, rec[F_KEY]) or freed
       -- The lost delivery used an attempt.
       rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
       rec[F_DELIVERIES] = rec[F_DELIVERIES] + 1
@@ -294,7 +388,7 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
       else
         -- Back to its old place in line, not behind everything enqueued since.
         store(jobs, id, rec)
-        redis.call('ZADD', ready, ready_score(rec), id)
+        make_ready(k, id, rec)
         event(ev, 'retrying', id, LEASE_EXPIRED)
         requeued = requeued + 1
       end
@@ -304,5 +398,5 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
   if buried > 0 then
     trim(jobs, dead, limits[1], now - limits[2], limits[3] + buried)
   end
-  return requeued, buried
+  return requeued, buried, freed
 end

@@ -15,6 +15,10 @@
 -- KEYS[10] cancel    set: running jobs the application cancelled
 -- KEYS[11] tokens    hash: leased id -> fencing token
 -- KEYS[12] batch_active  hash: batch id -> members of it leased now
+-- KEYS[13] flow      hash: paused, limits, waiting (see lib.lua, "Flow control")
+-- KEYS[14] groups    zset: limit keys with a waiting job and a free slot
+-- KEYS[15] gactive   hash: limit key -> its jobs leased now
+-- KEYS[16] group     prefix of each limit key's line (a zset of its ready jobs)
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
@@ -27,7 +31,10 @@
 --   lease end or outbox entry (-1 if there is none); 0 otherwise. Relative, so the caller
 --   never compares its own clock with the server's. skipped lists the ids of ready entries
 --   whose record was missing: they are taken out of ready and the reservation goes on
---   with the jobs behind them (at most SKIP_MAX such entries per call). A scheduled job
+--   with the jobs behind them (at most SKIP_MAX such entries per call).
+--   Flow control: nothing is leased while the queue is paused, nor beyond its concurrency
+--   limit (leased jobs, counted after the expired ones were recovered); a job with a limit
+--   key is taken from its key's line only while the key is under its limit (see lib.lua). A scheduled job
 --   whose record cannot be read goes to dead with the reason, as the caller sends a ready
 --   one it cannot read (finish's 'corrupt' outcome).
 --
@@ -35,7 +42,8 @@
 -- Redis does not roll a script back.
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, now_ms, set_ready_at,
---  ready_score, load, bury_unreadable, store, wake, trim, recover_expired.
+--  load, bury_unreadable, store, wake, trim, recover_expired, flow_conf, group_relist,
+--  make_ready.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
@@ -50,7 +58,8 @@ end
 
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local k = { jobs = jobs, ready = ready, leased = leased, dead = dead, tokens = KEYS[11], outbox = KEYS[9],
-  cancel = KEYS[10], batch_active = KEYS[12] }
+  cancel = KEYS[10], batch_active = KEYS[12], flow = KEYS[13], groups = KEYS[14], gactive = KEYS[15],
+  group = KEYS[16] }
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }
 local now = now_ms()
@@ -68,7 +77,7 @@ for i = 1, #due, 2 do
   if rec then
     set_ready_at(rec, tonumber(due[i + 1]))
     store(jobs, id, rec)
-    redis.call('ZADD', ready, ready_score(rec), id)
+    make_ready(k, id, rec)
   elseif why == 'corrupt' then
     bury_unreadable(dead, id, now, ev)
     buried = buried + 1
@@ -85,17 +94,24 @@ local expires_arg = string.format('%d', expires)
 local out = { 0, {}, expires, 0 }
 local taken, budget = 0, max + SKIP_MAX
 local token_args = {}
-while taken < max and budget > 0 do
-  -- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
-  -- formatting them for the reply was a measurable share of the server's time.
-  local popped = redis.call('ZRANGE', ready, 0, math.min(max - taken, budget) - 1)
-  if #popped == 0 then break end
-  budget = budget - #popped
-  local raws, found = redis.call('HMGET', jobs, unpack(popped)), 0
+
+-- How many jobs this call may lease: none while paused, at most what the concurrency
+-- limit leaves.
+local conf = flow_conf(k)
+local room = max
+if conf.paused then
+  room = 0
+elseif conf.concurrency then
+  room = math.min(room, conf.concurrency - redis.call('ZCARD', leased))
+end
+
+-- Leases `popped` (ids already taken out of their line) with their records `raws` (nil
+-- where missing: reported as skipped).
+local function lease(popped, raws)
+  local found = 0
   for i = 1, #popped do
     if raws[i] then found = found + 1 end
   end
-  redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
   local token = 0
   if found > 0 then
     token = redis.call('INCRBY', KEYS[7], found) - found
@@ -129,6 +145,69 @@ while taken < max and budget > 0 do
   end
   if #lease_args > 0 then
     redis.call('ZADD', leased, unpack(lease_args))
+  end
+end
+
+-- Plain ready jobs: the first `n`, or those ahead of `bound` (a score) when a key's job
+-- waits behind them.
+local function take_plain(n, bound)
+  local popped
+  if bound then
+    popped = redis.call('ZRANGEBYSCORE', ready, '-inf', '(' .. bound, 'LIMIT', 0, n)
+    if #popped == 0 then return 0 end
+    redis.call('ZREM', ready, unpack(popped))
+  else
+    -- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the ready scores are not needed, and
+    -- formatting them for the reply was a measurable share of the server's time.
+    popped = redis.call('ZRANGE', ready, 0, n - 1)
+    if #popped == 0 then return 0 end
+    redis.call('ZREMRANGEBYRANK', ready, 0, #popped - 1)
+  end
+  budget = budget - #popped
+  lease(popped, redis.call('HMGET', jobs, unpack(popped)))
+  return #popped
+end
+
+-- The first job of limit key `key`, counted as running under it.
+local function take_keyed(key)
+  budget = budget - 1
+  local active = tonumber(redis.call('HGET', k.gactive, key)) or 0
+  if conf.per_key and active >= conf.per_key then
+    -- Listed under a higher limit than the one set since.
+    redis.call('ZREM', k.groups, key)
+    return
+  end
+  local line = k.group .. key
+  local popped = redis.call('ZRANGE', line, 0, 0)
+  if #popped == 0 then
+    -- Listed with nothing waiting: not ours to keep (edited by hand).
+    redis.call('ZREM', k.groups, key)
+    return
+  end
+  redis.call('ZREMRANGEBYRANK', line, 0, 0)
+  redis.call('HINCRBY', k.flow, 'waiting', -1)
+  local raw = redis.call('HGET', jobs, popped[1])
+  if raw then
+    active = redis.call('HINCRBY', k.gactive, key, 1)
+  end
+  group_relist(k, key, active)
+  lease(popped, { raw })
+end
+
+if conf.waiting > 0 then
+  -- Some jobs wait under a limit key: take, one step at a time, from ready or from the
+  -- first listed key, whichever comes first.
+  while taken < room and budget > 0 do
+    local first = redis.call('ZRANGE', k.groups, 0, 0, 'WITHSCORES')
+    if #first == 0 then
+      if take_plain(math.min(room - taken, budget)) == 0 then break end
+    elseif take_plain(math.min(room - taken, budget), first[2]) == 0 then
+      take_keyed(first[1])
+    end
+  end
+else
+  while taken < room and budget > 0 do
+    if take_plain(math.min(room - taken, budget)) == 0 then break end
   end
 end
 if #token_args > 0 then

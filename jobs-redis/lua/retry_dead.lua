@@ -1,16 +1,18 @@
 -- retry_dead: move dead jobs back to ready with fresh attempts.
 --
 -- KEYS[1] jobs  KEYS[2] dead  KEYS[3] ready  KEYS[4] wake
+-- KEYS[5] flow  KEYS[6] groups  KEYS[7] gactive  KEYS[8] group (see lib.lua, "Flow control")
 -- ARGV: job ids (the caller sends bounded chunks)
 --
 -- Returns: how many moved. Ids not in the dead set, or with unreadable records, are skipped.
 --
--- Uses lib.lua: check_types, now_ms, set_ready_at, ready_score, load, store, wake.
+-- Uses lib.lua: check_types, now_ms, set_ready_at, load, store, wake, make_ready.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end
 
 local jobs, dead, ready = KEYS[1], KEYS[2], KEYS[3]
+local k = { jobs = jobs, ready = ready, flow = KEYS[5], groups = KEYS[6], gactive = KEYS[7], group = KEYS[8] }
 local now = now_ms()
 local moved = 0
 for _, id in ipairs(ARGV) do
@@ -25,7 +27,7 @@ for _, id in ipairs(ARGV) do
       if rec[F_CANCELLED] then rec[F_CANCELLED] = false end
       set_ready_at(rec, now)
       store(jobs, id, rec)
-      redis.call('ZADD', ready, ready_score(rec), id)
+      make_ready(k, id, rec)
       moved = moved + 1
     end
   end

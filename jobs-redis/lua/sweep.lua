@@ -4,6 +4,7 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
 -- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox (zset: batch work by due time)
+-- KEYS[9] group (prefix of each limit key's line)
 -- ARGV[1] cursor ('0' to start)  ARGV[2] page size (HSCAN COUNT)
 -- ARGV[3] events max length (0: off)
 --
@@ -30,8 +31,13 @@ for i = 1, #fields, 2 do
       break
     end
   end
+  local rec = nil
   if not found then
-    local rec, why = load(KEYS[1], id)
+    rec = load(KEYS[1], id)
+    -- Ready under its limit key.
+    found = rec and type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[9] .. rec[F_KEY], id)
+  end
+  if not found then
     if rec then
       bury(KEYS[1], KEYS[6], id, rec, ORPHANED, now)
       event(ev, 'dead', id, ORPHANED)

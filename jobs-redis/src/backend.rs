@@ -16,7 +16,7 @@ use jobs_core::backend::{
 };
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH, validate_queue_name};
-use jobs_core::{BatchCounts, BatchId, Callback};
+use jobs_core::{BatchCounts, BatchId, Callback, QueueLimits};
 
 use crate::batches;
 use crate::conn::Conn;
@@ -298,6 +298,25 @@ impl jobs_core::Backend for RedisBackend {
             batches::drain_quietly(self, &k).await;
         }
         Ok(moved)
+    }
+
+    async fn set_limits(&self, queue: &str, limits: QueueLimits) -> Result<(), BackendError> {
+        limits.validate()?;
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        scripts::set_flow::call(&mut conn, &k, scripts::set_flow::Change::Limits(limits)).await
+    }
+
+    async fn limits(&self, queue: &str) -> Result<QueueLimits, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        scripts::set_flow::limits(&mut conn, &k).await
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        scripts::set_flow::call(&mut conn, &k, scripts::set_flow::Change::Paused(paused)).await
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {

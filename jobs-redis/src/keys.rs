@@ -38,6 +38,17 @@ pub(crate) struct QueueKeys {
     pub tokens: String,
     /// Hash: batch id -> how many of its members on this queue are leased now.
     pub batch_active: String,
+    /// Hash: the queue's flow control: paused, concurrency, per_key, and the count of
+    /// ready jobs waiting under a limit key (see `lua/lib.lua`, "Flow control").
+    pub flow: String,
+    /// Sorted set: limit keys with a waiting job and a free slot, by their first job.
+    pub groups: String,
+    /// Hash: limit key -> how many of its jobs are leased now.
+    pub gactive: String,
+    /// The prefix of each limit key's line (a sorted set `<group><key>` of its ready
+    /// jobs). Not a key itself: passed so that the scripts build the lines' names under
+    /// the queue's hash tag (the same cluster slot as every other key here).
+    pub group: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -99,7 +110,7 @@ impl QueueKeys {
     /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
     /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
     /// headers, and built from these names.
-    pub(crate) const NAMES: [&'static str; 13] = [
+    pub(crate) const NAMES: [&'static str; 17] = [
         "jobs",
         "ready",
         "scheduled",
@@ -113,10 +124,14 @@ impl QueueKeys {
         "cancel",
         "tokens",
         "batch_active",
+        "flow",
+        "groups",
+        "gactive",
+        "group",
     ];
 
     /// Every key, in the order of [`QueueKeys::NAMES`].
-    pub(crate) fn all(&self) -> [&str; 13] {
+    pub(crate) fn all(&self) -> [&str; 17] {
         [
             &self.jobs,
             &self.ready,
@@ -131,6 +146,10 @@ impl QueueKeys {
             &self.cancel,
             &self.tokens,
             &self.batch_active,
+            &self.flow,
+            &self.groups,
+            &self.gactive,
+            &self.group,
         ]
     }
 
@@ -154,6 +173,10 @@ impl QueueKeys {
             cancel: key("cancel"),
             tokens: key("tokens"),
             batch_active: key("batch_active"),
+            flow: key("flow"),
+            groups: key("groups"),
+            gactive: key("gactive"),
+            group: key("g:"),
         })
     }
 }

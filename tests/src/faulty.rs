@@ -139,6 +139,22 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.sweep_orphans(queue).await
     }
 
+    async fn set_limits(
+        &self,
+        queue: &str,
+        limits: jobs_core::QueueLimits,
+    ) -> Result<(), BackendError> {
+        self.inner.set_limits(queue, limits).await
+    }
+
+    async fn limits(&self, queue: &str) -> Result<jobs_core::QueueLimits, BackendError> {
+        self.inner.limits(queue).await
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BackendError> {
+        self.inner.set_paused(queue, paused).await
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {
         self.inner.stats(queue).await
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::store::backend::{Backend, CancelOutcome, JobInfo, QueueStats};
 use crate::store::error::BackendError;
+use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
 
 /// Default largest serialized payload accepted by [`Client::enqueue`]: 512 KiB.
@@ -113,6 +114,49 @@ impl<B: Backend> Client<B> {
     /// reason. Walks every stored job of the queue in bounded steps: an operator's tool.
     pub async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
         self.backend.sweep_orphans(queue).await
+    }
+
+    /// Stores `limits` as `queue`'s limits, for every worker of the fleet (replacing the
+    /// ones it had). A limit of 0 is refused ([`QueueLimits::validate`]).
+    ///
+    /// ```
+    /// # use jobs_core::{Client, MemoryBackend, QueueLimits};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::BackendError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// // At most 50 formats at once across the fleet, one at a time per host.
+    /// client.set_limits("disks", QueueLimits::new().concurrency(50).per_key(1)).await?;
+    /// assert_eq!(client.limits("disks").await?.per_key, Some(1));
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_limits(&self, queue: &str, limits: QueueLimits) -> Result<(), BackendError> {
+        self.backend.set_limits(queue, limits).await
+    }
+
+    /// `queue`'s limits as stored.
+    pub async fn limits(&self, queue: &str) -> Result<QueueLimits, BackendError> {
+        self.backend.limits(queue).await
+    }
+
+    /// Pauses `queue` for every worker: no job of it starts until [`Client::resume`];
+    /// running jobs finish, enqueues go on. Kept across restarts, shown in
+    /// [`QueueStats::paused`].
+    ///
+    /// ```
+    /// # use jobs_core::{Client, MemoryBackend};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::BackendError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// client.pause("disks").await?;
+    /// assert!(client.stats("disks").await?.paused);
+    /// client.resume("disks").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn pause(&self, queue: &str) -> Result<(), BackendError> {
+        self.backend.set_paused(queue, true).await
+    }
+
+    /// Resumes a paused `queue`: its jobs start again, on every worker.
+    pub async fn resume(&self, queue: &str) -> Result<(), BackendError> {
+        self.backend.set_paused(queue, false).await
     }
 
     /// Counts by state for `queue`.

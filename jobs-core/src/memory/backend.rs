@@ -16,6 +16,7 @@ use crate::store::backend::{
 use crate::store::batch::{BatchCounts, BatchId, Callback};
 use crate::store::error::BackendError;
 use crate::store::event::{Event, EventCursor};
+use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
 use crate::store::retention::RECOVER_BATCH;
 
@@ -125,6 +126,9 @@ impl Backend for MemoryBackend {
                 wake |= !matches!(item.outcome, Outcome::Succeeded { .. });
                 match state.queues.get_mut(&item.lease.queue) {
                     Some(q) => {
+                        // A slot under a limit is free again: jobs held back may start.
+                        wake |=
+                            item.lease.limit_key.is_some() || q.flow.limits.concurrency.is_some();
                         let status = q.finish(item, now, &self.shared.store.retention());
                         self.flush_events(q, now);
                         status
@@ -167,6 +171,46 @@ impl Backend for MemoryBackend {
             .get(queue)
             .and_then(|q| q.jobs.get(&id))
             .map(Record::info))
+    }
+
+    async fn set_limits(&self, queue: &str, limits: QueueLimits) -> Result<(), BackendError> {
+        limits.validate()?;
+        crate::store::queue_name::validate_queue_name(queue)?;
+        let mut state = self.lock();
+        state
+            .queues
+            .entry(queue.to_owned())
+            .or_default()
+            .flow
+            .set_limits(limits);
+        drop(state);
+        self.shared.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn limits(&self, queue: &str) -> Result<QueueLimits, BackendError> {
+        let state = self.lock();
+        Ok(state
+            .queues
+            .get(queue)
+            .map(|q| q.flow.limits)
+            .unwrap_or_default())
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), BackendError> {
+        crate::store::queue_name::validate_queue_name(queue)?;
+        let mut state = self.lock();
+        state
+            .queues
+            .entry(queue.to_owned())
+            .or_default()
+            .flow
+            .paused = paused;
+        drop(state);
+        if !paused {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(())
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats, BackendError> {

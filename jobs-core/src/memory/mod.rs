@@ -13,6 +13,7 @@ mod backend;
 mod batches;
 mod clock;
 mod events;
+mod flow;
 mod queue;
 mod record;
 mod state;

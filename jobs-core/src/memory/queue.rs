@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::clock::ms;
 use super::events::EventLog;
+use super::flow::Flow;
 use super::record::Record;
 use crate::store::backend::{
     CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
@@ -37,6 +38,8 @@ pub(super) struct QueueState {
     pub(super) events: EventLog,
     /// Batch members that ended during this call: (batch, job, succeeded).
     pub(super) ended: Vec<(BatchId, JobId, bool)>,
+    /// Paused or not, limits, and the ready jobs that carry a limit key.
+    pub(super) flow: Flow,
 }
 
 impl QueueState {
@@ -68,7 +71,13 @@ impl QueueState {
             r.state = JobState::Ready;
             r.run_at = None;
             r.ready_at = due;
-            self.ready.insert((Reverse(r.priority), due, id));
+            let place = (Reverse(r.priority), due, id);
+            match &r.flow.key {
+                Some(key) => self.flow.push(key, place),
+                None => {
+                    self.ready.insert(place);
+                }
+            }
         } else {
             r.state = JobState::Scheduled;
             r.run_at = Some(due);
@@ -103,6 +112,9 @@ impl QueueState {
             let Some(r) = self.jobs.get_mut(&entry.1) else {
                 continue;
             };
+            if let Some(key) = &r.flow.key {
+                self.flow.release(key);
+            }
             r.stalls += 1;
             r.lease = None;
             if std::mem::take(&mut r.cancel_requested) {
@@ -129,9 +141,33 @@ impl QueueState {
         out
     }
 
-    /// Leases the next ready job (by priority, then ready time) under `token`.
+    /// True when the queue lets one more job start: not paused, under its limit.
+    fn can_start(&self) -> bool {
+        !self.flow.paused
+            && self
+                .flow
+                .limits
+                .concurrency
+                .is_none_or(|n| (self.leased.len() as u64) < u64::from(n))
+    }
+
+    /// Leases the next ready job (by priority, then ready time: from the plain line or
+    /// from a key with a free slot, whichever comes first) under `token`, if the queue lets
+    /// one start.
     pub(super) fn pop_ready(&mut self, now: u64, lease_for: u64, token: u64) -> Option<Reserved> {
-        let (_, _, id) = self.ready.pop_first()?;
+        if !self.can_start() {
+            return None;
+        }
+        let keyed_first = match (self.ready.first(), self.flow.first()) {
+            (Some(plain), Some(keyed)) => keyed < plain,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let (_, _, id) = if keyed_first {
+            self.flow.pop()?
+        } else {
+            self.ready.pop_first()?
+        };
         let r = self.jobs.get_mut(&id)?;
         let expires = now.saturating_add(lease_for);
         r.state = JobState::Active;
@@ -207,6 +243,9 @@ impl QueueState {
         let Some(r) = self.jobs.get_mut(&id) else {
             return LeaseStatus::Stale;
         };
+        if let Some(key) = &r.flow.key {
+            self.flow.release(key);
+        }
         r.done_token = Some(item.lease.token);
         if std::mem::take(&mut r.cancel_requested)
             && !matches!(item.outcome, Outcome::Succeeded { .. })
@@ -335,8 +374,11 @@ impl QueueState {
         };
         match r.state {
             JobState::Ready => {
-                let key = (Reverse(r.priority), r.ready_at, id);
-                self.ready.remove(&key);
+                let place = (Reverse(r.priority), r.ready_at, id);
+                match &r.flow.key {
+                    Some(key) => self.flow.remove(key, &place),
+                    None => self.ready.remove(&place),
+                };
                 self.cancel_job(id, now, retention);
                 CancelOutcome::Cancelled
             }
@@ -378,11 +420,12 @@ impl QueueState {
     pub(super) fn stats(&self) -> QueueStats {
         QueueStats {
             scheduled: self.scheduled.len() as u64,
-            ready: self.ready.len() as u64,
+            ready: self.ready.len() as u64 + self.flow.waiting(),
             active: self.leased.len() as u64,
             succeeded: self.succeeded.len() as u64,
             dead: self.dead.len() as u64,
             orphaned: 0,
+            paused: self.flow.paused,
         }
     }
 
@@ -400,7 +443,7 @@ impl QueueState {
 
     /// True when a reservation would find work: a ready job, a due one, an expired lease.
     pub(super) fn has_ready(&self, now: u64) -> bool {
-        !self.ready.is_empty()
+        (self.can_start() && (!self.ready.is_empty() || self.flow.first().is_some()))
             || self.scheduled.first().is_some_and(|(at, _)| *at <= now)
             || self.leased.first().is_some_and(|(exp, _)| *exp <= now)
     }

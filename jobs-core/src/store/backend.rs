@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::batch::{BatchCounts, BatchId, Callback};
 use super::error::BackendError;
 use super::event::{Event, EventCursor};
+use super::flow::QueueLimits;
 use super::id::JobId;
 
 // The values the calls take and return, at the paths users know (`jobs_core::backend::...`).
@@ -109,6 +110,31 @@ pub trait Backend: Send + Sync + 'static {
         let _ = queue;
         async { Ok(0) }
     }
+
+    /// Stores `limits` as `queue`'s limits, replacing the ones it had (the same for every
+    /// worker, kept across restarts). Refuses invalid ones ([`QueueLimits::validate`]).
+    ///
+    /// Lowered limits hold for jobs that start from now on (running ones finish); raised
+    /// ones let jobs start at the next reservation, or, for a key held at its old limit,
+    /// as soon as one of its running jobs ends.
+    fn set_limits(
+        &self,
+        queue: &str,
+        limits: QueueLimits,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// `queue`'s limits as stored (none set: [`QueueLimits::new`]).
+    fn limits(&self, queue: &str)
+    -> impl Future<Output = Result<QueueLimits, BackendError>> + Send;
+
+    /// Pauses (`true`) or resumes `queue`: while it is paused no job of it starts, on any
+    /// worker; running jobs finish, and enqueues, retries and recoveries go on. Kept across
+    /// restarts; shown in [`QueueStats::paused`]. Resuming wakes the idle workers.
+    fn set_paused(
+        &self,
+        queue: &str,
+        paused: bool,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Counts by state.
     fn stats(&self, queue: &str) -> impl Future<Output = Result<QueueStats, BackendError>> + Send;

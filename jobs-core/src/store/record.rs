@@ -217,4 +217,6 @@ pub struct QueueStats {
     /// framework (a store edited by hand, a key someone broke). Nothing runs them;
     /// [`Backend::sweep_orphans`](crate::Backend::sweep_orphans) moves them to dead with the reason. Always 0 in memory.
     pub orphaned: u64,
+    /// The queue is paused ([`Backend::set_paused`](crate::Backend::set_paused)): no job of it starts.
+    pub paused: bool,
 }

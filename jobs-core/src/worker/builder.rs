@@ -9,6 +9,7 @@ use crate::job::Job;
 use crate::job::data::DataMap;
 use crate::job::registry::Registry;
 use crate::store::backend::Backend;
+use crate::store::flow::{InvalidFlow, QueueLimits};
 use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 
 /// Settings of a worker; see the setters on [`WorkerBuilder`] for defaults.
@@ -20,6 +21,8 @@ pub(super) struct Config {
     pub(super) grace: Duration,
     pub(super) idle_wait: Duration,
     pub(super) progress_every: Duration,
+    /// Limits to store for these queues when the worker starts.
+    pub(super) limits: Vec<(String, QueueLimits)>,
 }
 
 /// A worker refused to start.
@@ -53,6 +56,23 @@ pub enum WorkerError {
         name: &'static str,
         /// One of the two types.
         job_type: &'static str,
+    },
+    /// Limits given to [`WorkerBuilder::limits`] that the store refuses.
+    #[error("limits of queue `{queue}`: {source}")]
+    InvalidLimits {
+        /// The queue.
+        queue: String,
+        /// What is wrong with them.
+        source: InvalidFlow,
+    },
+    /// The store refused the limits given to [`WorkerBuilder::limits`] for good (not a
+    /// transient failure: those are retried).
+    #[error("cannot store the limits of queue `{queue}`: {source}")]
+    StoreLimits {
+        /// The queue.
+        queue: String,
+        /// The store's error.
+        source: crate::store::error::BackendError,
     },
 }
 
@@ -111,6 +131,7 @@ impl<B: Backend> Worker<B> {
                     grace: Duration::from_secs(25),
                     idle_wait: Duration::from_secs(5),
                     progress_every: Duration::from_millis(250),
+                    limits: Vec::new(),
                 },
             },
             queues_set: false,
@@ -159,6 +180,25 @@ impl<B: Backend> WorkerBuilder<B> {
     {
         self.worker.config.queues = queues.into_iter().map(Into::into).collect();
         self.queues_set = true;
+        self
+    }
+
+    /// Stores `limits` as `queue`'s limits when the worker starts (see
+    /// [`Client::set_limits`]): they then hold for every worker of the fleet, this one's
+    /// own concurrency aside. The last process to store a queue's limits sets them.
+    /// Invalid limits (a limit of 0) stop the worker from starting.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend, QueueLimits, Worker};
+    /// # #[job(queue = "disks")] async fn format_disk(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let worker = Worker::builder(client)
+    ///     .register::<FormatDisk>()
+    ///     .limits("disks", QueueLimits::new().concurrency(50).per_key(1))
+    ///     .build();
+    /// ```
+    pub fn limits(mut self, queue: impl Into<String>, limits: QueueLimits) -> Self {
+        self.worker.config.limits.push((queue.into(), limits));
         self
     }
 
@@ -221,6 +261,15 @@ impl<B: Backend> Worker<B> {
         }
         for queue in &self.config.queues {
             validate_queue_name(queue)?;
+        }
+        for (queue, limits) in &self.config.limits {
+            validate_queue_name(queue)?;
+            limits
+                .validate()
+                .map_err(|source| WorkerError::InvalidLimits {
+                    queue: queue.clone(),
+                    source,
+                })?;
         }
         for (job, handler) in self.registry.iter() {
             if let Some(missing) = handler

@@ -71,6 +71,10 @@ impl<B: Backend> Worker<B> {
         signal: impl Future<Output = ()> + Send,
     ) -> Result<(), WorkerError> {
         self.check()?;
+        tokio::pin!(signal);
+        if !self.store_limits(&mut signal).await? {
+            return Ok(());
+        }
         let (acks, ack_queue) = acker::channel();
         let shared = Arc::new(Shared {
             backend: self.client.backend_arc().clone(),
@@ -96,7 +100,7 @@ impl<B: Backend> Worker<B> {
             tokio::pin!(fetch);
             tokio::select! {
                 _ = &mut fetch => {}
-                _ = signal => {
+                _ = &mut signal => {
                     stop.cancel();
                     // Let an in-flight reservation land: its jobs then run (or are released).
                     fetch.await;
@@ -130,6 +134,38 @@ impl<B: Backend> Worker<B> {
         let _ = progress.await;
         tracing::info!("worker stopped");
         Ok(())
+    }
+
+    /// Stores the limits given to [`WorkerBuilder::limits`], retrying while the backend is
+    /// unreachable; false if `signal` came first.
+    async fn store_limits(
+        &self,
+        signal: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Result<bool, WorkerError> {
+        for (queue, limits) in &self.config.limits {
+            let mut failures = 0;
+            loop {
+                match self.client.set_limits(queue, *limits).await {
+                    Ok(()) => break,
+                    Err(e) if e.is_transient() => {
+                        failures += 1;
+                        let wait = RETRY_BACKOFF.delay(failures);
+                        tracing::warn!(error = %e, queue, retry_in = ?wait, "cannot store the queue's limits; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = &mut *signal => return Ok(false),
+                        }
+                    }
+                    Err(source) => {
+                        return Err(WorkerError::StoreLimits {
+                            queue: queue.clone(),
+                            source,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Runs until ctrl-c or SIGTERM; see [`Worker::run_until`].

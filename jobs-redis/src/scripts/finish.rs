@@ -9,7 +9,7 @@ use crate::{error, reply};
 
 super::script!("finish", AllowOom, Queue);
 
-/// One lease to end, as the script's six arguments per item.
+/// One lease to end, as the script's seven arguments per item.
 pub(crate) struct Item<'a> {
     /// The id exactly as stored (a job the worker cannot use may have any id).
     id: Vec<u8>,
@@ -18,11 +18,12 @@ pub(crate) struct Item<'a> {
     data: &'a [u8],
     delay: String,
     batch: String,
+    limit_key: &'a str,
 }
 
 impl<'a> Item<'a> {
     /// `lease` ended with `outcome`.
-    pub(crate) fn new(lease: &Lease, outcome: &'a Outcome) -> Self {
+    pub(crate) fn new(lease: &'a Lease, outcome: &'a Outcome) -> Self {
         let (kind, data, delay) = match outcome {
             Outcome::Succeeded { result } => {
                 ("ok", result.as_deref().unwrap_or_default(), String::new())
@@ -42,11 +43,12 @@ impl<'a> Item<'a> {
             data,
             delay,
             batch: lease.batch.map(|b| b.to_string()).unwrap_or_default(),
+            limit_key: lease.limit_key.as_deref().unwrap_or_default(),
         }
     }
 
     /// A job the worker cannot use (its id or record cannot be read): dead with `why`.
-    /// Its batch, if any, is read from the record by the script.
+    /// Its batch and limit key, if any, are read from the record by the script.
     pub(crate) fn corrupt(id: Vec<u8>, token: u64, why: &'a str) -> Self {
         Item {
             id,
@@ -55,6 +57,7 @@ impl<'a> Item<'a> {
             data: why.as_bytes(),
             delay: String::new(),
             batch: String::new(),
+            limit_key: "",
         }
     }
 }
@@ -91,7 +94,8 @@ pub(crate) async fn call(
             .arg(item.kind)
             .arg(item.data)
             .arg(item.delay)
-            .arg(item.batch);
+            .arg(item.batch)
+            .arg(item.limit_key);
     }
     let reply = call.invoke_async(conn).await.map_err(error::map)?;
     let mut answers = reply::array(reply)?;

@@ -39,6 +39,7 @@ pub(crate) mod recover;
 pub(crate) mod renew;
 pub(crate) mod reserve;
 pub(crate) mod retry_dead;
+pub(crate) mod set_flow;
 pub(crate) mod stats;
 pub(crate) mod sweep;
 
@@ -236,7 +237,7 @@ macro_rules! script {
 pub(crate) use script;
 
 /// Every script, for loading them all at once.
-pub(crate) fn all() -> [&'static Lua; 18] {
+pub(crate) fn all() -> [&'static Lua; 19] {
     [
         &enqueue::SCRIPT,
         &reserve::SCRIPT,
@@ -256,6 +257,7 @@ pub(crate) fn all() -> [&'static Lua; 18] {
         &batch_outbox::SCRIPT,
         &cancel::SCRIPT,
         &sweep::SCRIPT,
+        &set_flow::SCRIPT,
     ]
 }
 

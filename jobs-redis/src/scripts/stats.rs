@@ -11,12 +11,11 @@ super::script!("stats", ReadOnly, Queue);
 
 /// The queue's counts.
 pub(crate) async fn call(conn: &mut Conn, k: &QueueKeys) -> Result<QueueStats, BackendError> {
-    let (scheduled, ready, active, succeeded, dead, orphaned): (u64, u64, u64, u64, u64, u64) =
-        SCRIPT
-            .on_queue(k)
-            .invoke_async(conn)
-            .await
-            .map_err(error::map)?;
+    let [scheduled, ready, active, succeeded, dead, orphaned, paused]: [u64; 7] = SCRIPT
+        .on_queue(k)
+        .invoke_async(conn)
+        .await
+        .map_err(error::map)?;
     let mut stats = QueueStats::default();
     stats.scheduled = scheduled;
     stats.ready = ready;
@@ -24,5 +23,6 @@ pub(crate) async fn call(conn: &mut Conn, k: &QueueKeys) -> Result<QueueStats, B
     stats.succeeded = succeeded;
     stats.dead = dead;
     stats.orphaned = orphaned;
+    stats.paused = paused == 1;
     Ok(stats)
 }
