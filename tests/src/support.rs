@@ -97,6 +97,8 @@ pub struct Run {
 pub struct Recorder {
     runs: Arc<Mutex<Vec<Run>>>,
     running: Arc<Mutex<(usize, usize)>>,
+    /// Per key: (running now, peak).
+    keyed: Arc<Mutex<std::collections::HashMap<String, (usize, usize)>>>,
     callbacks: Arc<Mutex<Vec<(String, jobs_core::BatchSummary)>>>,
 }
 
@@ -148,6 +150,35 @@ impl Recorder {
     /// Most jobs seen running at once.
     pub fn peak_running(&self) -> usize {
         self.running.lock().unwrap().1
+    }
+
+    /// Marks a job of `key` as running until the guard drops (and as running at all, as
+    /// [`Recorder::enter`]); tracks the peak per key.
+    pub fn enter_key(&self, key: &str) -> (RunningGuard, KeyGuard) {
+        let mut keyed = self.keyed.lock().unwrap();
+        let c = keyed.entry(key.to_owned()).or_default();
+        c.0 += 1;
+        c.1 = c.1.max(c.0);
+        (self.enter(), KeyGuard(self.keyed.clone(), key.to_owned()))
+    }
+
+    /// Most jobs of `key` seen running at once.
+    pub fn peak_of(&self, key: &str) -> usize {
+        self.keyed.lock().unwrap().get(key).map_or(0, |c| c.1)
+    }
+}
+
+/// See [`Recorder::enter_key`].
+pub struct KeyGuard(
+    Arc<Mutex<std::collections::HashMap<String, (usize, usize)>>>,
+    String,
+);
+
+impl Drop for KeyGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.lock().unwrap().get_mut(&self.1) {
+            c.0 -= 1;
+        }
     }
 }
 

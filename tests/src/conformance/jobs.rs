@@ -80,6 +80,22 @@ pub async fn hold(
     Ok(())
 }
 
+/// Runs for `ms` milliseconds under its key (given at enqueue as its limit key), then
+/// succeeds; the recorder tracks how many of each key run at once.
+#[job(queue = "suite")]
+pub async fn keyed(
+    label: String,
+    key: String,
+    ms: u64,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    rec.record(&label, &ctx);
+    let _running = rec.enter_key(&key);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}
+
 /// Waits until as many jobs as the barrier's size are running at once.
 #[job(queue = "suite")]
 pub async fn rendezvous(

@@ -14,6 +14,7 @@
 mod backend_cases;
 mod batch_cases;
 mod cancel_cases;
+mod flow_cases;
 mod follow_cases;
 pub mod jobs;
 mod worker_cases;
@@ -26,6 +27,7 @@ use jobs_core::{Backend, Client, WorkerBuilder};
 pub use backend_cases::*;
 pub use batch_cases::*;
 pub use cancel_cases::*;
+pub use flow_cases::*;
 pub use follow_cases::*;
 pub use worker_cases::*;
 
@@ -89,6 +91,7 @@ pub fn start_worker<H: Harness, B: Backend>(
                 .register::<jobs::Forever>()
                 .register::<jobs::Panicker>()
                 .register::<jobs::Hold>()
+                .register::<jobs::Keyed>()
                 .register::<jobs::Rendezvous>()
                 .register::<jobs::Reporter>()
                 .register::<jobs::BatchDone>()
@@ -157,6 +160,13 @@ macro_rules! conformance_tests {
             cancelled_waiting_job_never_runs,
             cancelled_running_job_is_told_and_ends_cancelled,
             cancelled_batch_finishes_with_its_callbacks,
+            concurrency_limit_holds_across_workers,
+            per_key_limit_does_not_block_other_keys,
+            a_key_slot_is_given_back_on_every_ending,
+            an_expired_lease_gives_back_its_queue_slot,
+            paused_queue_starts_nothing_until_resumed,
+            limits_are_stored_and_bad_ones_refused,
+            raised_key_limit_applies_and_keyed_jobs_cancel,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,360 @@
+//! Flow control: concurrency limits (per queue, per limit key) and pause/resume, enforced
+//! by the store for every worker at once.
+
+use std::time::Duration;
+
+use jobs_core::backend::{Finish, LeaseStatus, Outcome, Reserved};
+use jobs_core::{
+    Backend, BackendError, Client, EnqueueError, InvalidFlow, JobId, JobState, MAX_LIMIT_KEY_LEN,
+    QueueLimits, Worker, WorkerError,
+};
+
+use super::jobs::{Echo, Keyed};
+use super::{Harness, client, lease, start_worker};
+use crate::support::{Recorder, eventually};
+
+const Q: &str = "suite";
+
+fn queues() -> Vec<String> {
+    vec![Q.to_owned()]
+}
+
+async fn keyed<H: Harness>(client: &Client<H::Backend>, label: &str, key: &str, ms: u64) -> JobId {
+    client
+        .enqueue(Keyed {
+            label: label.into(),
+            key: key.into(),
+            ms,
+        })
+        .limit_key(key)
+        .await
+        .unwrap()
+}
+
+/// Reserves as many jobs as the store hands out at once (at most 100).
+async fn reserve_all<H: Harness>(h: &H, client: &Client<H::Backend>) -> Vec<Reserved> {
+    client
+        .backend()
+        .reserve(&queues(), 100, lease(h))
+        .await
+        .unwrap()
+}
+
+fn ids(jobs: &[Reserved]) -> Vec<JobId> {
+    let mut ids: Vec<JobId> = jobs.iter().map(|j| j.lease.id).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<JobId>) -> Vec<JobId> {
+    ids.sort();
+    ids
+}
+
+async fn finish<H: Harness>(client: &Client<H::Backend>, job: &Reserved, outcome: Outcome) {
+    let status = client
+        .backend()
+        .finish(vec![Finish {
+            lease: job.lease.clone(),
+            outcome,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        matches!(status[..], [LeaseStatus::Held { .. }]),
+        "{status:?}"
+    );
+}
+
+fn ok() -> Outcome {
+    Outcome::Succeeded { result: None }
+}
+
+/// A queue's concurrency limit holds across every worker: with two workers of 8 slots
+/// each and a limit of 2, never more than 2 run at once, and every job runs.
+pub async fn concurrency_limit_holds_across_workers<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().concurrency(2))
+        .await
+        .unwrap();
+    let rec = Recorder::default();
+    let ms = h.tick().as_millis() as u64;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(keyed::<H>(&client, &format!("j{i}"), &format!("k{i}"), ms).await);
+    }
+    let a = start_worker(h, &client, &rec, |b| b);
+    let b = start_worker(h, &client, &rec, |b| b);
+    for id in ids {
+        let done = client.wait_for(Q, id, h.patience()).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+    }
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    assert_eq!(rec.peak_running(), 2);
+}
+
+/// At most `per_key` jobs of one key run at once, and a key at its limit does not hold up
+/// the jobs of other keys queued behind its own (no head-of-line blocking).
+pub async fn per_key_limit_does_not_block_other_keys<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    let rec = Recorder::default();
+    let slow = (h.tick() * 3).as_millis() as u64;
+    let mut busy = Vec::new();
+    for i in 0..4 {
+        busy.push(keyed::<H>(&client, &format!("busy{i}"), "busy", slow).await);
+    }
+    let mut others = Vec::new();
+    for key in ["a", "b", "c"] {
+        others.push(keyed::<H>(&client, key, key, 1).await);
+    }
+    let worker = start_worker(h, &client, &rec, |b| b);
+    for id in others {
+        client.wait_for(Q, id, h.patience()).await.unwrap();
+    }
+    // The other keys ran while the first busy job still held its key.
+    assert!(
+        rec.runs_of("busy1").is_empty(),
+        "the other keys waited behind the busy key"
+    );
+    for id in busy {
+        client.wait_for(Q, id, h.patience()).await.unwrap();
+    }
+    worker.stop().await.unwrap();
+    assert_eq!(rec.peak_of("busy"), 1);
+    // One busy job after the other, in the order they were enqueued.
+    let order: Vec<String> = rec
+        .runs()
+        .into_iter()
+        .map(|r| r.label)
+        .filter(|l| l.starts_with("busy"))
+        .collect();
+    assert_eq!(order, ["busy0", "busy1", "busy2", "busy3"]);
+}
+
+/// A key's slot is given back however its job's lease ends: success, failure with a
+/// retry, snooze, release, and an expired lease (a crashed worker holds no slot for good).
+/// Jobs without a key, and other keys, are never held up meanwhile.
+pub async fn a_key_slot_is_given_back_on_every_ending<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    let first = keyed::<H>(&client, "first", "k", 1).await;
+    let second = keyed::<H>(&client, "second", "k", 1).await;
+    let plain = client.enqueue(Echo { label: "p".into() }).await.unwrap();
+    let other = keyed::<H>(&client, "other", "j", 1).await;
+
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), sorted(vec![first, plain, other]));
+    assert!(reserve_all(h, &client).await.is_empty());
+    let held = got.iter().find(|j| j.lease.id == first).unwrap();
+    assert_eq!(held.lease.limit_key.as_deref(), Some("k"));
+    let info = client.job(Q, second).await.unwrap().unwrap();
+    assert_eq!(info.state, JobState::Ready);
+    assert_eq!(client.stats(Q).await.unwrap().ready, 1);
+    for job in got.iter().filter(|j| j.lease.id != first) {
+        finish::<H>(&client, job, ok()).await;
+    }
+
+    // Each way a lease ends frees the slot: the key's next job (here the same one,
+    // back at the head of its line, or the second) can start.
+    let endings = [
+        Outcome::Failed {
+            error: "boom".into(),
+            retry_after: Some(Duration::ZERO),
+        },
+        Outcome::Snooze {
+            after: Duration::ZERO,
+        },
+        Outcome::Release,
+    ];
+    let mut current = held.clone();
+    for ending in endings {
+        finish::<H>(&client, &current, ending).await;
+        let next = eventually("the key's next job", h.patience(), || async {
+            reserve_all(h, &client).await.pop()
+        })
+        .await;
+        assert!(reserve_all(h, &client).await.is_empty(), "two of key k");
+        current = next;
+    }
+
+    // A lease that expires frees the slot too.
+    let recovered = eventually(
+        "the expired lease's key to run again",
+        h.patience(),
+        || async { reserve_all(h, &client).await.pop() },
+    )
+    .await;
+    assert_eq!(recovered.lease.limit_key.as_deref(), Some("k"));
+    finish::<H>(&client, &recovered, ok()).await;
+    let last = eventually("the key's last job", h.patience(), || async {
+        reserve_all(h, &client).await.pop()
+    })
+    .await;
+    finish::<H>(&client, &last, ok()).await;
+    let done = [recovered.lease.id, last.lease.id];
+    assert_eq!(sorted(done.to_vec()), sorted(vec![first, second]));
+    assert!(reserve_all(h, &client).await.is_empty());
+}
+
+/// A queue's concurrency slot held by a lease that expired is given back (the job runs
+/// again), so a crashed worker never holds the queue for good.
+pub async fn an_expired_lease_gives_back_its_queue_slot<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().concurrency(1))
+        .await
+        .unwrap();
+    let a = client.enqueue(Echo { label: "a".into() }).await.unwrap();
+    let b = client.enqueue(Echo { label: "b".into() }).await.unwrap();
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), [a]);
+    assert!(reserve_all(h, &client).await.is_empty());
+    // Nobody finishes `a`: once its lease expired it is recovered and runs again, ahead
+    // of `b` (its old place in line); `b` waits for its slot.
+    let again = eventually("the expired job to run again", h.patience(), || async {
+        reserve_all(h, &client).await.pop()
+    })
+    .await;
+    assert_eq!((again.lease.id, again.deliveries), (a, 2));
+    assert!(reserve_all(h, &client).await.is_empty());
+    finish::<H>(&client, &again, ok()).await;
+    assert_eq!(ids(&reserve_all(h, &client).await), [b]);
+}
+
+/// A paused queue starts nothing, on any worker, until it is resumed; running jobs finish,
+/// enqueues go on; the state is in `stats`. Resuming wakes idle workers.
+pub async fn paused_queue_starts_nothing_until_resumed<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let running = client.enqueue(Echo { label: "r".into() }).await.unwrap();
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), [running]);
+    client.pause(Q).await.unwrap();
+    let stats = client.stats(Q).await.unwrap();
+    assert!(stats.paused);
+    let waiting = client.enqueue(Echo { label: "w".into() }).await.unwrap();
+    let keyed_id = keyed::<H>(&client, "k", "k", 1).await;
+    assert!(reserve_all(h, &client).await.is_empty());
+    // The running job finishes while paused.
+    finish::<H>(&client, &got[0], ok()).await;
+    assert!(reserve_all(h, &client).await.is_empty());
+    assert_eq!(client.stats(Q).await.unwrap().ready, 2);
+
+    // An idle worker is woken by the resume.
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    client.resume(Q).await.unwrap();
+    assert!(!client.stats(Q).await.unwrap().paused);
+    for id in [waiting, keyed_id] {
+        let done = client.wait_for(Q, id, h.patience()).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+    }
+    worker.stop().await.unwrap();
+}
+
+/// Limits are stored with the queue and read back; bad ones are typed errors at the call,
+/// at enqueue, or when a worker starts, never a stuck queue.
+pub async fn limits_are_stored_and_bad_ones_refused<H: Harness>(h: &H) {
+    let client = client(h).await;
+    assert_eq!(client.limits(Q).await.unwrap(), QueueLimits::new());
+    let limits = QueueLimits::new().concurrency(50).per_key(1);
+    client.set_limits(Q, limits).await.unwrap();
+    assert_eq!(client.limits(Q).await.unwrap(), limits);
+    client.set_limits(Q, QueueLimits::new()).await.unwrap();
+    assert_eq!(client.limits(Q).await.unwrap(), QueueLimits::new());
+
+    for bad in [
+        QueueLimits::new().concurrency(0),
+        QueueLimits::new().per_key(0),
+    ] {
+        let err = client.set_limits(Q, bad).await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::InvalidFlow(InvalidFlow::ZeroLimit(_))),
+            "{err:?}"
+        );
+    }
+    let err = client
+        .enqueue(Echo { label: "e".into() })
+        .limit_key("")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::InvalidFlow(InvalidFlow::EmptyKey)),
+        "{err:?}"
+    );
+    let err = client
+        .enqueue(Echo { label: "e".into() })
+        .limit_key("x".repeat(MAX_LIMIT_KEY_LEN + 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::InvalidFlow(InvalidFlow::KeyTooLong(_))),
+        "{err:?}"
+    );
+    let err = Worker::builder(client.clone())
+        .register::<Echo>()
+        .limits(Q, QueueLimits::new().per_key(0))
+        .build()
+        .run_until(std::future::ready(()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidLimits { .. }), "{err:?}");
+    // Nothing was stored by the refused calls.
+    assert_eq!(client.limits(Q).await.unwrap(), QueueLimits::new());
+
+    // A worker's limits are stored when it starts.
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| {
+        b.limits(Q, QueueLimits::new().concurrency(3))
+    });
+    eventually("the worker's limits to be stored", h.patience(), || async {
+        (client.limits(Q).await.unwrap().concurrency == Some(3)).then_some(())
+    })
+    .await;
+    worker.stop().await.unwrap();
+}
+
+/// Raising a per-key limit lets a key held at the old one start more jobs at once; a
+/// cancelled job waiting under a key leaves its line.
+pub async fn raised_key_limit_applies_and_keyed_jobs_cancel<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    let a = keyed::<H>(&client, "a", "k", 1).await;
+    let b = keyed::<H>(&client, "b", "k", 1).await;
+    let c = keyed::<H>(&client, "c", "k", 1).await;
+    let d = keyed::<H>(&client, "d", "k", 1).await;
+    assert_eq!(ids(&reserve_all(h, &client).await), [a]);
+    assert_eq!(
+        client.cancel(Q, b).await.unwrap(),
+        jobs_core::backend::CancelOutcome::Cancelled
+    );
+    client
+        .set_limits(Q, QueueLimits::new().per_key(3))
+        .await
+        .unwrap();
+    assert_eq!(ids(&reserve_all(h, &client).await), sorted(vec![c, d]));
+    let stats = client.stats(Q).await.unwrap();
+    assert_eq!((stats.ready, stats.active), (0, 3));
+    // Lowered again: no new job of the key starts until it is under the new limit.
+    client
+        .set_limits(Q, QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    let e = keyed::<H>(&client, "e", "k", 1).await;
+    assert!(reserve_all(h, &client).await.is_empty());
+    assert_eq!(
+        client.job(Q, e).await.unwrap().unwrap().state,
+        JobState::Ready
+    );
+}
