@@ -204,7 +204,9 @@ impl<B: Backend> WorkerBuilder<B> {
     ///
     /// So while every queue has work, each gets about its share of the jobs (3:1 below:
     /// about three `disks` jobs for each `callbacks` one), no queue with work starves, and
-    /// a queue with no work leaves its share to the others. Strict order
+    /// a queue with no work leaves its share to the others. A reservation fills its free
+    /// slots from the first queue drawn before trying the next, so the shares hold over
+    /// many reservations rather than inside each one. Strict order
     /// ([`WorkerBuilder::queues`]) remains the default; the later of the two calls
     /// decides. The worker waits for work on every queue either way.
     ///
