@@ -15,7 +15,12 @@ use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 /// Settings of a worker; see the setters on [`WorkerBuilder`] for defaults.
 #[derive(Debug, Clone)]
 pub(super) struct Config {
+    /// Every queue the worker serves: in strict order, the order a reservation tries
+    /// them; with weights, the order they were given in.
     pub(super) queues: Vec<String>,
+    /// One weight per queue of `queues` ([`WorkerBuilder::weighted_queues`]); `None`:
+    /// strict order ([`WorkerBuilder::queues`]).
+    pub(super) weights: Option<Vec<u32>>,
     pub(super) concurrency: usize,
     pub(super) lease: Duration,
     pub(super) grace: Duration,
@@ -44,8 +49,30 @@ pub enum WorkerError {
     #[error(transparent)]
     InvalidQueue(#[from] InvalidQueueName),
     /// The worker was given no queue to take jobs from.
-    #[error("no queues to take jobs from; name them with `Worker::builder(..).queues([..])`")]
+    #[error(
+        "no queues to take jobs from; name them with `Worker::builder(..).queues([..])`, or \
+         with `.weighted_queues([(\"name\", weight), ..])`"
+    )]
     NoQueues,
+    /// A queue was given weight 0 in [`WorkerBuilder::weighted_queues`]: it would never
+    /// be served.
+    #[error(
+        "queue `{queue}` has weight 0 in `weighted_queues`, so it would never be served; \
+         give it a weight of 1 or more, or leave it out"
+    )]
+    ZeroWeight {
+        /// The queue.
+        queue: String,
+    },
+    /// A queue was listed twice in [`WorkerBuilder::weighted_queues`].
+    #[error(
+        "queue `{queue}` is listed twice in `weighted_queues`; list it once, with the sum of \
+         its weights"
+    )]
+    DuplicateQueue {
+        /// The queue.
+        queue: String,
+    },
     /// Two registered job types share a wire name: one would run the other's jobs.
     #[error(
         "two registered job types use the wire name `{name}` (one is `{job_type}`); give one \
@@ -126,6 +153,7 @@ impl<B: Backend> Worker<B> {
                 data: DataMap::new(),
                 config: Config {
                     queues: Vec::new(),
+                    weights: None,
                     concurrency: 16,
                     lease: Duration::from_secs(30),
                     grace: Duration::from_secs(25),
@@ -142,8 +170,9 @@ impl<B: Backend> Worker<B> {
 impl<B: Backend> WorkerBuilder<B> {
     /// Lets the worker run jobs of type `J`.
     ///
-    /// Unless [`WorkerBuilder::queues`] is called, the worker takes jobs from the queues of
-    /// its registered types, in registration order.
+    /// Unless [`WorkerBuilder::queues`] or [`WorkerBuilder::weighted_queues`] is called,
+    /// the worker takes jobs from the queues of its registered types, in strict
+    /// registration order.
     pub fn register<J: Job>(mut self) -> Self {
         self.worker.registry.register::<J>();
         if !self.queues_set
@@ -171,14 +200,70 @@ impl<B: Backend> WorkerBuilder<B> {
         self
     }
 
-    /// The queues to take jobs from, highest precedence first: a queue is served only
-    /// while the ones before it have no ready job.
+    /// The queues to take jobs from, in strict order, highest precedence first: a queue
+    /// is served only while the ones before it have no ready job. This is the default
+    /// (with the queues of the registered types, in registration order).
+    ///
+    /// For shares instead of precedence, see [`WorkerBuilder::weighted_queues`]; the later
+    /// of the two calls decides.
     pub fn queues<I, S>(mut self, queues: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.worker.config.queues = queues.into_iter().map(Into::into).collect();
+        self.worker.config.weights = None;
+        self.queues_set = true;
+        self
+    }
+
+    /// The queues to take jobs from, each with a weight: before each reservation the
+    /// worker draws the order in which it tries them, at random, weighted, without
+    /// replacement. A queue of weight `w` is tried first with probability `w / total`;
+    /// the next is drawn the same way among the others, and so on, and each is tried only
+    /// while the reservation still has room (as with [`WorkerBuilder::queues`]).
+    ///
+    /// So while every queue has work, each gets about its share of the jobs (3:1 below:
+    /// about three `disks` jobs for each `callbacks` one), no queue with work starves, and
+    /// a queue with no work leaves its share to the others. A reservation fills its free
+    /// slots from the first queue drawn before trying the next, so the shares hold over
+    /// many reservations rather than inside each one. Strict order
+    /// ([`WorkerBuilder::queues`]) remains the default; the later of the two calls
+    /// decides. The worker waits for work on every queue either way.
+    ///
+    /// The worker refuses to start ([`WorkerError`]) when the list is empty
+    /// ([`WorkerError::NoQueues`]), when a weight is 0 ([`WorkerError::ZeroWeight`]),
+    /// when a queue is listed twice ([`WorkerError::DuplicateQueue`]) or when a name is
+    /// invalid ([`WorkerError::InvalidQueue`]).
+    ///
+    /// ```
+    /// use jobs_core::{job, Client, JobError, MemoryBackend, Worker};
+    ///
+    /// #[job(queue = "disks")]
+    /// async fn format_disk(host: String) -> Result<(), JobError> { Ok(()) }
+    ///
+    /// #[job(queue = "callbacks")]
+    /// async fn notify(host: String) -> Result<(), JobError> { Ok(()) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::new(MemoryBackend::new());
+    /// let worker = Worker::builder(client)
+    ///     .register::<FormatDisk>()
+    ///     .register::<Notify>()
+    ///     // `callbacks` gets about a quarter of the reservations while `disks` is busy.
+    ///     .weighted_queues([("disks", 3), ("callbacks", 1)])
+    ///     .build();
+    /// # worker.run_until(async {}).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn weighted_queues<I, S>(mut self, queues: I) -> Self
+    where
+        I: IntoIterator<Item = (S, u32)>,
+        S: Into<String>,
+    {
+        let (queues, weights) = queues.into_iter().map(|(q, w)| (q.into(), w)).unzip();
+        self.worker.config.queues = queues;
+        self.worker.config.weights = Some(weights);
         self.queues_set = true;
         self
     }
@@ -270,6 +355,21 @@ impl<B: Backend> Worker<B> {
                     queue: queue.clone(),
                     source,
                 })?;
+        }
+        if let Some(weights) = &self.config.weights {
+            let queues = &self.config.queues;
+            for (i, (queue, &weight)) in queues.iter().zip(weights).enumerate() {
+                if weight == 0 {
+                    return Err(WorkerError::ZeroWeight {
+                        queue: queue.clone(),
+                    });
+                }
+                if queues[..i].contains(queue) {
+                    return Err(WorkerError::DuplicateQueue {
+                        queue: queue.clone(),
+                    });
+                }
+            }
         }
         for (job, handler) in self.registry.iter() {
             if let Some(missing) = handler

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::weights::Weighted;
 use super::{RETRY_BACKOFF, Shared, processor, sleep_unless_stopped};
 use crate::store::backend::Backend;
 use crate::store::error::BackendError;
@@ -28,6 +29,8 @@ pub(super) async fn run<B: Backend>(
     // again (never later than a lease, so a dead holder's job is recovered in time). A
     // backend that knows nothing is due (Redis) keeps waiting instead.
     let idle_wait = config.idle_wait.min(config.lease);
+    // Weighted queues: a copy of the names, reordered in place before each reservation.
+    let mut weighted = (config.weights.as_deref()).map(|w| Weighted::new(&config.queues, w));
     loop {
         // `biased`, stop first: once shutdown has begun, never reserve again, even when a
         // slot is free at the same moment.
@@ -43,11 +46,11 @@ pub(super) async fn run<B: Backend>(
         // Not raced against `stop`: dropping a reservation in flight could lease jobs
         // that nobody runs until their leases expire.
         let asked = permits.len();
-        match shared
-            .backend
-            .reserve(&config.queues, asked, config.lease)
-            .await
-        {
+        let queues = match &mut weighted {
+            Some(weighted) => weighted.draw(),
+            None => &config.queues[..],
+        };
+        match shared.backend.reserve(queues, asked, config.lease).await {
             Ok(jobs) => {
                 failures = 0;
                 let drained = jobs.len() < asked;
@@ -56,8 +59,9 @@ pub(super) async fn run<B: Backend>(
                     tracker.spawn(processor::process(shared.clone(), job, permit));
                 }
                 drop(permits);
-                // Fewer jobs than free slots: the queues are drained, so block until there
-                // is work instead of asking again at once.
+                // Fewer jobs than free slots: the queues are drained (every one was tried,
+                // whatever the order), so block until any of them has work instead of
+                // asking again at once.
                 if drained {
                     tokio::select! {
                         waited = shared.backend.wait_for_work(&config.queues, idle_wait) => {

@@ -9,7 +9,8 @@
 //! The launcher is here; [`WorkerBuilder`] (`builder.rs`) configures it, and each task it
 //! starts has its own file: `fetch.rs` (reserve), `processor.rs` (run one job),
 //! `acker.rs` (record outcomes), `heartbeat.rs` (renew leases), `progress.rs` (send
-//! progress), with `active.rs` holding the leases they share.
+//! progress), with `active.rs` holding the leases they share and `weights.rs` drawing the
+//! order of weighted queues for each reservation.
 
 mod acker;
 mod active;
@@ -19,6 +20,7 @@ mod heartbeat;
 mod processor;
 mod progress;
 pub(crate) mod signal;
+mod weights;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,7 +88,7 @@ impl<B: Backend> Worker<B> {
             acks,
         });
         let config = &shared.config;
-        tracing::info!(queues = ?config.queues, concurrency = config.concurrency, lease = ?config.lease, "worker started");
+        tracing::info!(queues = ?config.queues, weights = ?config.weights, concurrency = config.concurrency, lease = ?config.lease, "worker started");
 
         let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat::run(shared.clone(), stop_heartbeat.clone()));
