@@ -90,10 +90,11 @@ impl<B: Backend> Client<B> {
                 limit: self.max_payload_bytes,
             });
         }
-        let mut flow = JobFlow::default();
-        flow.key = match &options.limit_key {
-            Some(key) => Some(key.as_ref().to_owned()),
-            None => job.limit_key(),
+        let flow = JobFlow {
+            key: match &options.limit_key {
+                Some(key) => Some(key.as_ref().to_owned()),
+                None => job.limit_key(),
+            },
         };
         flow.validate()?;
         Ok(NewJob {
