@@ -105,6 +105,7 @@ pub use jobs_derive::job;
 pub mod __private {
     pub use crate::{Backoff, Data, DataType, Job, JobContext, JobError, JobOptions};
     pub use ::serde;
+    pub use ::std::string::String;
     pub use ::std::time::Duration;
     pub use ::std::vec::Vec;
 
@@ -125,6 +126,50 @@ pub mod __private {
         type Output = T;
         fn into_job_result(self) -> Result<T, JobError> {
             self.map_err(Into::into)
+        }
+    }
+
+    /// `#[job(limit_key = "arg")]`: the argument's value as a limit key.
+    ///
+    /// A JSON string gives its contents as is (`"node-1"` -> `node-1`), JSON `null` (a
+    /// `None`, a `()`) gives no key, and anything else gives its compact JSON text
+    /// (`42`, `true`, `{"rack":3,"slot":1}`, fields in declaration order). A value that
+    /// does not serialize gives no key: the enqueue fails on serializing the job anyway.
+    pub fn limit_key_of<T: ::serde::Serialize + ?Sized>(value: &T) -> Option<String> {
+        let text = ::serde_json::to_string(value).ok()?;
+        match text.as_bytes().first() {
+            Some(b'"') => ::serde_json::from_str(&text).ok(),
+            Some(b'n') => None, // `null`: nothing else serializes starting with `n`
+            _ => Some(text),
+        }
+    }
+
+    /// `#[job(limit_key_with = path)]`: what the function may return as a limit key.
+    #[diagnostic::on_unimplemented(
+        message = "a `limit_key_with` function must return `String`, `&str` or an `Option` of either, not `{Self}`",
+        label = "this function's return type is not a limit key",
+        note = "the function takes the job by reference, e.g. `fn host_key(job: &FormatDisk) -> String`"
+    )]
+    pub trait IntoLimitKey {
+        /// The key; `None` for no key.
+        fn into_limit_key(self) -> Option<String>;
+    }
+
+    impl IntoLimitKey for String {
+        fn into_limit_key(self) -> Option<String> {
+            Some(self)
+        }
+    }
+
+    impl IntoLimitKey for &str {
+        fn into_limit_key(self) -> Option<String> {
+            Some(self.to_owned())
+        }
+    }
+
+    impl<T: IntoLimitKey> IntoLimitKey for Option<T> {
+        fn into_limit_key(self) -> Option<String> {
+            self.and_then(IntoLimitKey::into_limit_key)
         }
     }
 }

@@ -6,8 +6,8 @@
 
 use syn::ext::IdentExt;
 use syn::{
-    FnArg, GenericArgument, Ident, ItemFn, Lifetime, Pat, PatIdent, PathArguments, PathSegment,
-    ReturnType, Type, TypeParamBound, TypeReference,
+    FnArg, GenericArgument, Ident, ItemFn, Lifetime, LitStr, Pat, PatIdent, PathArguments,
+    PathSegment, ReturnType, Type, TypeParamBound, TypeReference,
 };
 
 /// A checked job function.
@@ -106,6 +106,46 @@ impl<'a> JobFn<'a> {
             params,
             output,
         })
+    }
+}
+
+impl JobFn<'_> {
+    /// The serialized argument `limit_key = "..."` names, or an error on the literal that
+    /// lists the names it could take.
+    pub(crate) fn limit_key_arg(&self, name: &LitStr) -> syn::Result<&Ident> {
+        let wanted = name.value();
+        let args: Vec<&Ident> = self
+            .params
+            .iter()
+            .filter_map(|param| match param {
+                Param::Arg { ident, .. } => Some(*ident),
+                Param::Data { .. } | Param::Context => None,
+            })
+            .collect();
+        if let Some(ident) = args.iter().find(|ident| ident.unraw() == wanted) {
+            return Ok(ident);
+        }
+        let fn_name = self.item.sig.ident.unraw();
+        let names: Vec<_> = args
+            .iter()
+            .map(|ident| format!("`{}`", ident.unraw()))
+            .collect();
+        let msg = match names.as_slice() {
+            [] => format!(
+                "`fn {fn_name}` has no serialized arguments for `limit_key` to name \
+                 (`JobContext` and `Data<T>` are not serialized); add one, \
+                 or compute the key with `limit_key_with = function`"
+            ),
+            [name] => {
+                format!("`fn {fn_name}` has no serialized argument named {wanted:?}; write {name}")
+            }
+            names => format!(
+                "`fn {fn_name}` has no serialized argument named {wanted:?}; \
+                 write one of {}",
+                names.join(", ")
+            ),
+        };
+        Err(syn::Error::new(name.span(), msg))
     }
 }
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Token, UnOp};
+use syn::{Expr, ExprLit, ExprPath, ExprUnary, Lit, LitInt, LitStr, Path, Token, UnOp};
 
-const OPTION_NAMES: &str = "`name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`";
+const OPTION_NAMES: &str = "`name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`, \
+                            `limit_key`, `limit_key_with`";
 
 /// The options given to `#[job(...)]`; `None` for each one left out.
 #[derive(Default)]
@@ -21,6 +22,17 @@ pub(crate) struct Options {
     pub(crate) backoff: Option<Backoff>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) priority: Option<i8>,
+    /// `limit_key = "arg"` or `limit_key_with = path`; `ast.rs` checks that the argument
+    /// exists.
+    pub(crate) limit_key: Option<LimitKey>,
+}
+
+/// Where the job's limit key comes from.
+pub(crate) enum LimitKey {
+    /// `limit_key = "host"`: the named argument's value.
+    Arg(LitStr),
+    /// `limit_key_with = path::to::function`: `function(&job)`.
+    With(Path),
 }
 
 /// A checked `backoff = "..."` policy.
@@ -117,6 +129,53 @@ impl Options {
                 };
                 self.priority = Some(priority);
             }
+            "limit_key" => {
+                check_no_limit_key(meta, &self.limit_key)?;
+                let lit = match value(meta, "limit_key = \"host\"")? {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(lit), ..
+                    }) => lit,
+                    // `limit_key = host`: the argument's name, unquoted.
+                    Expr::Path(ExprPath { path, .. }) if path.get_ident().is_some() => {
+                        let msg = format!(
+                            "expected a string literal naming an argument: \
+                             write `limit_key = \"{}\"`",
+                            quote::quote!(#path),
+                        );
+                        return Err(syn::Error::new_spanned(path, msg));
+                    }
+                    expr => {
+                        let msg = "expected a string literal naming an argument, \
+                                   e.g. `limit_key = \"host\"`";
+                        return Err(syn::Error::new_spanned(expr, msg));
+                    }
+                };
+                self.limit_key = Some(LimitKey::Arg(lit));
+            }
+            "limit_key_with" => {
+                check_no_limit_key(meta, &self.limit_key)?;
+                let path = match value(meta, "limit_key_with = host_key")? {
+                    Expr::Path(ExprPath {
+                        qself: None, path, ..
+                    }) => path,
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(lit), ..
+                    }) => {
+                        let msg = format!(
+                            "expected the path of a function, without quotes: \
+                             write `limit_key_with = {}`",
+                            lit.value()
+                        );
+                        return Err(syn::Error::new(lit.span(), msg));
+                    }
+                    expr => {
+                        let msg = "expected the path of a function that takes the job by \
+                                   reference, e.g. `limit_key_with = host_key`";
+                        return Err(syn::Error::new_spanned(expr, msg));
+                    }
+                };
+                self.limit_key = Some(LimitKey::With(path));
+            }
             _ => return Err(unknown_option(meta)),
         }
         Ok(())
@@ -144,6 +203,28 @@ fn check_unset<T>(meta: &ParseNestedMeta<'_>, slot: &Option<T>) -> syn::Result<(
         }
         None => Ok(()),
     }
+}
+
+/// `limit_key` and `limit_key_with` are two ways to give one setting: the second one
+/// given is reported, as a duplicate or as a conflict.
+fn check_no_limit_key(meta: &ParseNestedMeta<'_>, slot: &Option<LimitKey>) -> syn::Result<()> {
+    let this = if meta.path.is_ident("limit_key") {
+        "limit_key"
+    } else {
+        "limit_key_with"
+    };
+    let given = match slot {
+        None => return Ok(()),
+        Some(LimitKey::Arg(_)) => "limit_key",
+        Some(LimitKey::With(_)) => "limit_key_with",
+    };
+    if given == this {
+        return check_unset(meta, slot);
+    }
+    Err(meta.error(format!(
+        "`{this}` cannot be given with `{given}`: keep `limit_key = \"arg\"` to take \
+         the key from an argument, or `limit_key_with = function` to compute it"
+    )))
 }
 
 /// The expression after `key =`.
@@ -267,7 +348,7 @@ mod tests {
 
     use quote::quote;
 
-    use super::{Backoff, Options, parse_backoff};
+    use super::{Backoff, LimitKey, Options, parse_backoff};
 
     fn backoff(text: &str) -> Result<(Duration, Option<Duration>), String> {
         parse_backoff(text).map(|backoff| match backoff {
@@ -330,6 +411,48 @@ mod tests {
         assert_eq!(options.timeout, Some(Duration::from_secs(60)));
         assert_eq!(options.priority, Some(-3));
         assert!(options.backoff.is_none());
+        assert!(options.limit_key.is_none());
+    }
+
+    #[test]
+    fn limit_key_options() {
+        let parse = |args| Options::parse(args).unwrap().limit_key;
+        match parse(quote!(limit_key = "host")) {
+            Some(LimitKey::Arg(lit)) => assert_eq!(lit.value(), "host"),
+            _ => panic!("expected `LimitKey::Arg`"),
+        }
+        match parse(quote!(limit_key_with = crate::keys::host)) {
+            Some(LimitKey::With(path)) => {
+                assert_eq!(
+                    quote!(#path).to_string(),
+                    quote!(crate::keys::host).to_string()
+                );
+            }
+            _ => panic!("expected `LimitKey::With`"),
+        }
+
+        let error = |args| Options::parse(args).err().expect("an error").to_string();
+        assert_eq!(
+            error(quote!(limit_key = "a", limit_key = "b")),
+            "duplicate option `limit_key`"
+        );
+        assert_eq!(
+            error(quote!(limit_key_with = a, limit_key_with = b)),
+            "duplicate option `limit_key_with`"
+        );
+        assert!(
+            error(quote!(limit_key = "a", limit_key_with = b))
+                .starts_with("`limit_key_with` cannot be given with `limit_key`")
+        );
+        assert!(
+            error(quote!(limit_key_with = b, limit_key = "a"))
+                .starts_with("`limit_key` cannot be given with `limit_key_with`")
+        );
+        assert!(error(quote!(limit_key = host)).contains("write `limit_key = \"host\"`"));
+        assert!(error(quote!(limit_key = 5)).contains("expected a string literal"));
+        assert!(error(quote!(limit_key_with = "f")).contains("write `limit_key_with = f`"));
+        assert!(error(quote!(limit_key_with = 5)).contains("the path of a function"));
+        assert!(error(quote!(limit_key_with)).contains("expected a value"));
     }
 
     #[test]
@@ -337,7 +460,8 @@ mod tests {
         let error = |args| Options::parse(args).err().expect("an error").to_string();
         assert_eq!(
             error(quote!(retries = 3)),
-            "unknown option `retries`; expected one of `name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`"
+            "unknown option `retries`; expected one of `name`, `queue`, `max_attempts`, `backoff`, \
+             `timeout`, `priority`, `limit_key`, `limit_key_with`"
         );
         assert_eq!(
             error(quote!(queue = "a", queue = "b")),

@@ -13,7 +13,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Item, ItemFn, LitStr};
 
 use crate::ast::{JobFn, Param};
-use crate::attr::{Backoff, Options};
+use crate::attr::{Backoff, LimitKey, Options};
 
 pub(crate) fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     match expand(args, input.clone()) {
@@ -37,7 +37,7 @@ fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
         .map_err(Clone::clone)
         .and_then(JobFn::from_syn);
     match (options, function) {
-        (Ok(options), Ok(function)) => Ok(generate(&options, &function)),
+        (Ok(options), Ok(function)) => generate(&options, &function),
         (Err(mut error), Err(more)) => {
             error.combine(more);
             Err(error)
@@ -57,15 +57,15 @@ fn parse_fn(input: TokenStream) -> syn::Result<ItemFn> {
     }
 }
 
-fn generate(options: &Options, function: &JobFn<'_>) -> TokenStream {
+fn generate(options: &Options, function: &JobFn<'_>) -> syn::Result<TokenStream> {
     let item = function.item;
     let job_struct = job_struct(function);
-    let job_impl = job_impl(options, function);
-    quote! {
+    let job_impl = job_impl(options, function)?;
+    Ok(quote! {
         #item
         #job_struct
         #job_impl
-    }
+    })
 }
 
 /// `pub struct FormatDisk { pub host: String, ... }`, always with braces so that a job
@@ -109,7 +109,7 @@ fn job_struct(function: &JobFn<'_>) -> TokenStream {
     }
 }
 
-fn job_impl(options: &Options, function: &JobFn<'_>) -> TokenStream {
+fn job_impl(options: &Options, function: &JobFn<'_>) -> syn::Result<TokenStream> {
     let item = function.item;
     let job = &function.type_ident;
     let cfgs = cfg_attrs(item);
@@ -125,18 +125,20 @@ fn job_impl(options: &Options, function: &JobFn<'_>) -> TokenStream {
         type Output = <#output as ::jobs_core::__private::IntoJobResult>::Output;
     };
     let required_data = required_data(function);
+    let limit_key = limit_key(options, function)?;
     let run = run(function);
 
-    quote! {
+    Ok(quote! {
         #(#cfgs)*
         impl ::jobs_core::__private::Job for #job {
             const NAME: &'static str = #name;
             const OPTIONS: ::jobs_core::__private::JobOptions = #job_options;
             #output_item
             #required_data
+            #limit_key
             #run
         }
-    }
+    })
 }
 
 /// `JobOptions::DEFAULT` with a builder call for each option given.
@@ -209,6 +211,38 @@ fn required_data(function: &JobFn<'_>) -> Option<TokenStream> {
             ::jobs_core::__private::Vec::from([#(#types),*])
         }
     })
+}
+
+/// `limit_key` from the argument `limit_key = "..."` names, or by calling the function
+/// `limit_key_with = ...` names; omitted (the trait's default is `None`) when neither is
+/// given.
+fn limit_key(options: &Options, function: &JobFn<'_>) -> syn::Result<Option<TokenStream>> {
+    // As in `run`: the receiver and its uses share one span.
+    let this = quote!(self);
+    let key = match &options.limit_key {
+        None => return Ok(None),
+        Some(LimitKey::Arg(name)) => {
+            let field = function.limit_key_arg(name)?;
+            quote!(::jobs_core::__private::limit_key_of(&#this.#field))
+        }
+        Some(LimitKey::With(path)) => {
+            // The call and its argument are spanned on the path, so that a function with
+            // the wrong signature is reported there rather than on `#[job]`.
+            let job = Ident::new("job", Span::mixed_site().located_at(path.span()));
+            let call = quote_spanned! {path.span()=>
+                ::jobs_core::__private::IntoLimitKey::into_limit_key(#path(#job))
+            };
+            quote! {
+                let #job = #this;
+                #call
+            }
+        }
+    };
+    Ok(Some(quote! {
+        fn limit_key(&#this) -> ::core::option::Option<::jobs_core::__private::String> {
+            #key
+        }
+    }))
 }
 
 /// `run` unpacks the job, fetches its data, and calls the function with the arguments

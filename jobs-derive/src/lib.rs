@@ -21,7 +21,7 @@
 //! ```
 //!
 //! [`macro@job`] lists the options (`name`, `queue`, `max_attempts`, `backoff`, `timeout`,
-//! `priority`), the parameters a worker injects instead of serializing (`JobContext`,
+//! `priority`, `limit_key`, `limit_key_with`), the parameters a worker injects instead of serializing (`JobContext`,
 //! `Data<T>`), and what the macro refuses at compile time.
 //!
 //! Inside, the macro reads its options (`attr.rs`), checks the function into a small typed
@@ -93,10 +93,53 @@ use proc_macro::TokenStream;
 /// | `backoff` | `backoff = "exponential"`, `"exponential(500ms)"`, `"exponential(1s, 10m)"`, `"fixed(30s)"` | exponential, 1 s to 1 h |
 /// | `timeout` | `timeout = "1h 30m"` | none |
 /// | `priority` | `priority = -5` (an `i8`; higher runs first) | 0 |
+/// | `limit_key` | `limit_key = "host"` (an argument's name) | no key |
+/// | `limit_key_with` | `limit_key_with = rack_and_host` (a function's path) | no key |
 ///
 /// Durations use the `humantime` syntax: `"500ms"`, `"30s"`, `"2h"`, `"1h 30m"`.
 /// The name is the job's wire name: keep it unchanged while jobs of the type may be
 /// queued, and set `name` to keep it when renaming the function.
+///
+/// # Limit keys
+///
+/// A job's limit key (`Job::limit_key`) groups jobs for the queue's per-key concurrency
+/// limit (`QueueLimits::per_key`): at most that many jobs with the same key run at once.
+/// At most one of these two options gives it:
+///
+/// - `limit_key = "arg"` names one of the function's serialized arguments, of any
+///   `Serialize` type. A string gives its contents as is (`"node-1"` -> `node-1`), a
+///   `None` (anything serialized as JSON `null`) gives no key, and any other value its
+///   compact JSON text (`42`, `{"rack":3,"slot":1}`).
+/// - `limit_key_with = path::to::function` computes the key: the function takes the job
+///   type by reference and returns `String`, `&str` (borrowed from the job, say),
+///   or an `Option` of either (`None`: no key).
+///
+/// ```
+/// use jobs_core::{job, Job, JobError};
+///
+/// #[job(queue = "disks", limit_key = "host")]
+/// async fn format_disk(host: String, device: String) -> Result<(), JobError> {
+///     Ok(())
+/// }
+///
+/// #[job(queue = "power", limit_key_with = rack_and_host)]
+/// async fn reboot(rack: u32, host: String) -> Result<(), JobError> {
+///     Ok(())
+/// }
+///
+/// fn rack_and_host(job: &Reboot) -> String {
+///     format!("{}/{}", job.rack, job.host)
+/// }
+///
+/// let job = FormatDisk { host: "node-1".into(), device: "/dev/sdb".into() };
+/// assert_eq!(job.limit_key().as_deref(), Some("node-1"));
+/// let job = Reboot { rack: 3, host: "node-1".into() };
+/// assert_eq!(job.limit_key().as_deref(), Some("3/node-1"));
+/// ```
+///
+/// The key is checked when the job is enqueued: an empty key, or one longer than
+/// `MAX_LIMIT_KEY_LEN` (256) bytes, fails the enqueue with `EnqueueError::InvalidFlow`.
+/// `Enqueue::limit_key` replaces the key for one enqueue.
 #[proc_macro_attribute]
 pub fn job(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::job(args.into(), item.into()).into()

@@ -66,7 +66,8 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     /// The job's limit key (see [`QueueLimits::per_key`](crate::QueueLimits::per_key)):
     /// at most that many jobs with the same key run at once. `None` (the default): the
     /// job is limited only by its queue's limits. `#[job(limit_key = "host")]` takes it
-    /// from an argument; [`Enqueue::limit_key`](crate::Enqueue::limit_key) overrides it
+    /// from an argument, `#[job(limit_key_with = function)]` computes it (see
+    /// [`macro@crate::job`]); [`Enqueue::limit_key`](crate::Enqueue::limit_key) overrides it
     /// per enqueue.
     fn limit_key(&self) -> Option<String> {
         None

@@ -30,6 +30,7 @@ mod jobs {
     struct Backoff;
     struct DataType;
     struct IntoJobResult;
+    struct IntoLimitKey;
     struct Job;
     mod core {}
     mod std {}
@@ -44,7 +45,8 @@ mod jobs {
         max_attempts = 2,
         backoff = "exponential(1s, 1m)",
         timeout = "1m",
-        priority = 1
+        priority = 1,
+        limit_key = "name"
     )]
     pub async fn shadowed(
         name: ::std::string::String,
@@ -52,6 +54,17 @@ mod jobs {
         ctx: JobContext,
     ) -> ::core::result::Result<::std::string::String, JobError> {
         ::core::result::Result::Ok(::std::format!("{name}:{}:{}", limit.0, ctx.attempt()))
+    }
+
+    fn limit_key(_: &Computed) -> &'static str {
+        "computed"
+    }
+
+    /// A computed key, through a function named like the generated method.
+    #[job(limit_key_with = limit_key)]
+    pub async fn computed(job: u32) -> ::core::result::Result<(), JobError> {
+        let _ = job;
+        ::core::result::Result::Ok(())
     }
 }
 
@@ -70,4 +83,8 @@ fn main() {
         .unwrap();
     assert_eq!(out, "n:9:1");
     assert_eq!(jobs::Shadowed::OPTIONS.queue, "q");
+    let job = jobs::Shadowed { name: "n".into() };
+    assert_eq!(job.limit_key().as_deref(), Some("n"));
+    let job = jobs::Computed { job: 1 };
+    assert_eq!(job.limit_key().as_deref(), Some("computed"));
 }
