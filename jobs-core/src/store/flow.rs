@@ -10,9 +10,8 @@ pub const MAX_LIMIT_KEY_LEN: usize = 256;
 /// How many jobs of a queue may start or run at once, across every worker of the fleet.
 ///
 /// Stored with the queue (so every worker obeys the same limits, and they survive
-/// restarts) by `Client::set_limits` or a worker built with `WorkerBuilder::limits`
-/// (neither exists yet: stores do not enforce limits so far). Each limit is off unless
-/// set.
+/// restarts) by [`Client::set_limits`](crate::Client::set_limits) or a worker built with
+/// [`WorkerBuilder::limits`](crate::WorkerBuilder::limits). Each limit is off unless set.
 ///
 /// ```
 /// use std::time::Duration;

@@ -26,7 +26,6 @@ async fn keyed<H: Harness>(client: &Client<H::Backend>, label: &str, key: &str, 
             key: key.into(),
             ms,
         })
-        .limit_key(key)
         .await
         .unwrap()
 }

@@ -80,9 +80,9 @@ pub async fn hold(
     Ok(())
 }
 
-/// Runs for `ms` milliseconds under its key (given at enqueue as its limit key), then
-/// succeeds; the recorder tracks how many of each key run at once.
-#[job(queue = "suite")]
+/// Runs for `ms` milliseconds under its limit key `key`, then succeeds; the recorder
+/// tracks how many of each key run at once.
+#[job(queue = "suite", limit_key = "key")]
 pub async fn keyed(
     label: String,
     key: String,
