@@ -5,8 +5,8 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
 -- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox  KEYS[9] cancel
--- KEYS[10] flow  KEYS[11] groups  KEYS[12] gactive  KEYS[13] group (see lib.lua, "Flow
--- control")
+-- KEYS[10] flow  KEYS[11] groups  KEYS[12] gactive  KEYS[13] group  KEYS[14] gdelayed
+-- (see lib.lua, "Flow control")
 -- ARGV[1] id  ARGV[2] events max length (0: off)
 -- ARGV[3] dead max  ARGV[4] dead max age ms  ARGV[5] trim batch
 --
@@ -26,7 +26,7 @@ local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]
 local id = ARGV[1]
 local rec = load(jobs, id)
 if not rec then return { 'not_found', 0 } end
-local k = { flow = KEYS[10], groups = KEYS[11], gactive = KEYS[12], group = KEYS[13] }
+local k = { flow = KEYS[10], groups = KEYS[11], gactive = KEYS[12], group = KEYS[13], gdelayed = KEYS[14] }
 local key = rec[F_KEY]
 local now = now_ms()
 local what

@@ -5,7 +5,8 @@
 -- KEYS[3] scheduled  zset
 -- KEYS[4] wake       list: wake-up token for blocked workers
 -- KEYS[5] events     stream
--- KEYS[6] flow  KEYS[7] groups  KEYS[8] gactive  KEYS[9] group (see lib.lua, "Flow control")
+-- KEYS[6] flow  KEYS[7] groups  KEYS[8] gactive  KEYS[9] group  KEYS[10] gdelayed (see
+-- lib.lua, "Flow control")
 -- ARGV[1] number of jobs, ARGV[2] events max length (0: off), then 8 per job:
 --   id, name, payload, priority (-128..127), max_attempts,
 --   run_at: '' = now, '+N' = N ms from now (server clock), 'N' = at N ms since the epoch,
@@ -19,7 +20,8 @@ local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3],
 if wrong then return wrong end
 
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
-local k = { jobs = jobs, ready = ready, flow = KEYS[6], groups = KEYS[7], gactive = KEYS[8], group = KEYS[9] }
+local k = { jobs = jobs, ready = ready, flow = KEYS[6], groups = KEYS[7], gactive = KEYS[8], group = KEYS[9],
+  gdelayed = KEYS[10] }
 local now = now_ms()
 local stored = 0
 local ev = {}

@@ -4,8 +4,8 @@
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] wake  KEYS[8] events
 -- KEYS[9] outbox (zset: batch work by due time)  KEYS[10] cancel (set)
 -- KEYS[11] tokens (hash: leased id -> token)  KEYS[12] batch_active (hash)
--- KEYS[13] flow  KEYS[14] groups  KEYS[15] gactive  KEYS[16] group (see lib.lua, "Flow
--- control")
+-- KEYS[13] flow  KEYS[14] groups  KEYS[15] gactive  KEYS[16] group  KEYS[17] gdelayed
+-- (see lib.lua, "Flow control")
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
@@ -15,6 +15,8 @@
 --   kind 'fail':    data = error chain; delay_ms = retry delay, '' for no retry. Dead when
 --                   there is no retry or the job used all its attempts.
 --   kind 'snooze':  scheduled again after delay_ms; the attempt is given back
+--   kind 'limited': as 'snooze', and the job's limit key is held back as long (see
+--                   lib.lua, "Flow control")
 --   kind 'release': ready again at its old place in line; the attempt is given back
 --   kind 'corrupt': the caller could not use the job (its record or its id cannot be
 --                   read): dead with data as the reason (the record kept as it is when
@@ -36,7 +38,7 @@
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, batch_ended, now_ms,
 --  ready_at, lease_tokens, load, batch_of_unreadable, bury_unreadable, store, wake,
---  schedule, trim, bury, cancel_job, flow_conf, group_release.
+--  schedule, trim, bury, cancel_job, flow_conf, group_release, group_delay.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
@@ -55,7 +57,7 @@ local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
 local k = { jobs = jobs, ready = ready, scheduled = scheduled, flow = KEYS[13], groups = KEYS[14],
-  gactive = KEYS[15], group = KEYS[16] }
+  gactive = KEYS[15], group = KEYS[16], gdelayed = KEYS[17] }
 local outbox = KEYS[9]
 local any_batch = false
 -- A job the application cancelled while it ran ends as cancelled unless it succeeded.
@@ -156,8 +158,11 @@ for n, id in ipairs(ids) do
           batch_ended(outbox, batch_id, id, false, now)
           buried = buried + 1
         end
-      elseif kind == 'snooze' then
+      elseif kind == 'snooze' or kind == 'limited' then
         -- The attempt is given back: not counted.
+        if kind == 'limited' and type(rec[F_KEY]) == 'string' then
+          group_delay(k, rec[F_KEY], now + tonumber(delay))
+        end
         schedule(k, id, rec, now + tonumber(delay), now)
         woke = true
       else -- release

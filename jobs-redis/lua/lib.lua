@@ -190,22 +190,32 @@ end
 
 -- Flow control. A queue's `flow` hash holds its settings and one count:
 --   paused ('1' while paused), concurrency (at most this many leased), per_key (at most
---   this many leased per limit key), waiting (ready jobs waiting under a key).
+--   this many leased per limit key), rate and rate_ms (at most `rate` starts in any
+--   `rate_ms`), key_rate and key_rate_ms (the same per limit key), waiting (ready jobs
+--   waiting under a key).
 -- A ready job with a limit key waits in its key's own line (the sorted set `group` ..
 -- key, scored like ready), not in ready. `gactive` counts the leased jobs of each key;
 -- `groups` lists the keys that have a waiting job and a free slot, scored by their first
 -- job, so a reservation takes the first of ready or of groups' first key, whichever comes
 -- first, and a key at its limit is not looked at however many jobs wait under it.
--- Invariant: a key is in `groups` exactly when its line is not empty and its leased count
--- is under per_key (or per_key is unset); every step that changes either re-lists it.
--- `k` holds the keys (flow, groups, gactive, group) and caches the settings (k.conf).
+-- Invariant: a key is in `groups` exactly when its line is not empty, its leased count
+-- is under per_key (or per_key is unset) and it is not held back (in `gdelayed`, until
+-- a time: its rate used up, or a job said it was rate limited); every step that changes
+-- one of these re-lists it. Rates are sliding windows: `rate` (the queue's) and `krate`
+-- .. key (each key's) hold the fencing tokens of recent starts by start time.
+-- `k` holds the keys (flow, groups, gactive, group, gdelayed, rate, krate) and caches the
+-- settings (k.conf).
 
 -- The queue's flow settings, read once per call.
 local function flow_conf(k)
   if not k.conf then
-    local f = redis.call('HMGET', k.flow, 'paused', 'concurrency', 'per_key', 'waiting')
+    local f = redis.call('HMGET', k.flow, 'paused', 'concurrency', 'per_key', 'waiting', 'rate',
+      'rate_ms', 'key_rate', 'key_rate_ms')
     k.conf = { paused = f[1] == '1', concurrency = tonumber(f[2]), per_key = tonumber(f[3]),
-      waiting = tonumber(f[4]) or 0 }
+      waiting = tonumber(f[4]) or 0, rate = tonumber(f[5]), rate_ms = tonumber(f[6]),
+      key_rate = tonumber(f[7]), key_rate_ms = tonumber(f[8]) }
+    if not (k.conf.rate and k.conf.rate_ms) then k.conf.rate = nil end
+    if not (k.conf.key_rate and k.conf.key_rate_ms) then k.conf.key_rate = nil end
   end
   return k.conf
 end
@@ -213,6 +223,10 @@ end
 -- Lists `key` in groups under its first job when it has one and a free slot; unlists it
 -- otherwise. `active`: its leased count if the caller has it.
 local function group_relist(k, key, active)
+  if redis.call('ZSCORE', k.gdelayed, key) then
+    redis.call('ZREM', k.groups, key)
+    return
+  end
   local per_key = flow_conf(k).per_key
   if per_key then
     active = active or tonumber(redis.call('HGET', k.gactive, key)) or 0
@@ -231,13 +245,15 @@ end
 
 -- Puts a ready job in its key's line.
 local function group_push(k, key, id, score)
+  local conf = flow_conf(k)
   if redis.call('ZADD', k.group .. key, score, id) == 1 then
-    redis.call('HINCRBY', k.flow, 'waiting', 1)
+    conf.waiting = redis.call('HINCRBY', k.flow, 'waiting', 1)
   end
-  local per_key = flow_conf(k).per_key
+  local per_key = conf.per_key
   if per_key and (tonumber(redis.call('HGET', k.gactive, key)) or 0) >= per_key then
     return
   end
+  if redis.call('ZSCORE', k.gdelayed, key) then return end
   -- LT: the key's first job is this one only if it comes first.
   redis.call('ZADD', k.groups, 'LT', score, key)
 end
@@ -261,6 +277,25 @@ local function group_release(k, key)
   end
   group_relist(k, key, active)
   return redis.call('ZSCORE', k.groups, key) ~= false
+end
+
+-- Holds `key` back until `at` (ms): its jobs wait, the others go on.
+local function group_delay(k, key, at)
+  local current = redis.call('ZSCORE', k.gdelayed, key)
+  if current and tonumber(current) >= at then return end
+  redis.call('ZADD', k.gdelayed, at, key)
+  redis.call('ZREM', k.groups, key)
+end
+
+-- Lets keys held back until `now` or earlier run again (at most `limit` of them).
+local function promote_delayed(k, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', k.gdelayed, '-inf', now, 'LIMIT', 0, limit)
+  if #due > 0 then
+    redis.call('ZREM', k.gdelayed, unpack(due))
+    for _, key in ipairs(due) do
+      group_relist(k, key)
+    end
+  end
 end
 
 -- Puts a job that is due in line: its key's if it has one, else ready.

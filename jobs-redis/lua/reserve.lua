@@ -19,6 +19,9 @@
 -- KEYS[14] groups    zset: limit keys with a waiting job and a free slot
 -- KEYS[15] gactive   hash: limit key -> its jobs leased now
 -- KEYS[16] group     prefix of each limit key's line (a zset of its ready jobs)
+-- KEYS[17] gdelayed  zset: limit keys held back, by when they may run again
+-- KEYS[18] rate      zset: the queue's recent starts (token by start time)
+-- KEYS[19] krate     prefix of each limit key's recent starts
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
@@ -33,8 +36,10 @@
 --   whose record was missing: they are taken out of ready and the reservation goes on
 --   with the jobs behind them (at most SKIP_MAX such entries per call).
 --   Flow control: nothing is leased while the queue is paused, nor beyond its concurrency
---   limit (leased jobs, counted after the expired ones were recovered); a job with a limit
---   key is taken from its key's line only while the key is under its limit (see lib.lua). A scheduled job
+--   limit (leased jobs, counted after the expired ones were recovered), nor beyond its rate
+--   (starts in the window ending now); a job with a limit key is taken from its key's line
+--   only while the key is under its limit and its rate (see lib.lua). next_in then also
+--   counts the time until a held-back key or the queue's rate window comes free. A scheduled job
 --   whose record cannot be read goes to dead with the reason, as the caller sends a ready
 --   one it cannot read (finish's 'corrupt' outcome).
 --
@@ -43,7 +48,7 @@
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, now_ms, set_ready_at,
 --  load, bury_unreadable, store, wake, trim, recover_expired, flow_conf, group_relist,
---  make_ready.
+--  group_delay, promote_delayed, make_ready.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
@@ -59,7 +64,7 @@ end
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local k = { jobs = jobs, ready = ready, leased = leased, dead = dead, tokens = KEYS[11], outbox = KEYS[9],
   cancel = KEYS[10], batch_active = KEYS[12], flow = KEYS[13], groups = KEYS[14], gactive = KEYS[15],
-  group = KEYS[16] }
+  group = KEYS[16], gdelayed = KEYS[17], rate = KEYS[18], krate = KEYS[19] }
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }
 local now = now_ms()
@@ -99,11 +104,29 @@ local token_args = {}
 -- limit leaves.
 local conf = flow_conf(k)
 local room = max
+-- When the queue's rate window comes free again, if the rate is what stops it.
+local rate_free_at = nil
 if conf.paused then
   room = 0
-elseif conf.concurrency then
-  room = math.min(room, conf.concurrency - redis.call('ZCARD', leased))
+else
+  if conf.concurrency then
+    room = math.min(room, conf.concurrency - redis.call('ZCARD', leased))
+  end
+  if conf.rate and room > 0 then
+    redis.call('ZREMRANGEBYSCORE', k.rate, '-inf', now - conf.rate_ms)
+    local left = conf.rate - redis.call('ZCARD', k.rate)
+    if left <= 0 then
+      local oldest = redis.call('ZRANGE', k.rate, 0, 0, 'WITHSCORES')
+      rate_free_at = tonumber(oldest[2]) + conf.rate_ms
+    end
+    room = math.min(room, left)
+  end
 end
+if conf.waiting > 0 then
+  promote_delayed(k, now, tonumber(ARGV[3]))
+end
+-- Every start, for the rate windows: token, start time.
+local starts = {}
 
 -- Leases `popped` (ids already taken out of their line) with their records `raws` (nil
 -- where missing: reported as skipped).
@@ -130,6 +153,10 @@ local function lease(popped, raws)
       out[n + 1] = id
       out[n + 2] = raw
       out[n + 3] = token
+      if conf.rate then
+        starts[#starts + 1] = now
+        starts[#starts + 1] = token
+      end
       event(ev, 'started', id)
       -- A first-run job outside any batch is a 9-field array (0x99): only the others are
       -- unpacked to find their batch.
@@ -146,6 +173,7 @@ local function lease(popped, raws)
   if #lease_args > 0 then
     redis.call('ZADD', leased, unpack(lease_args))
   end
+  return token
 end
 
 -- Plain ready jobs: the first `n`, or those ahead of `bound` (a score) when a key's job
@@ -177,6 +205,15 @@ local function take_keyed(key)
     redis.call('ZREM', k.groups, key)
     return
   end
+  local log = k.krate .. key
+  if conf.key_rate then
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - conf.key_rate_ms)
+    if redis.call('ZCARD', log) >= conf.key_rate then
+      local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+      group_delay(k, key, tonumber(oldest[2]) + conf.key_rate_ms)
+      return
+    end
+  end
   local line = k.group .. key
   local popped = redis.call('ZRANGE', line, 0, 0)
   if #popped == 0 then
@@ -191,7 +228,11 @@ local function take_keyed(key)
     active = redis.call('HINCRBY', k.gactive, key, 1)
   end
   group_relist(k, key, active)
-  lease(popped, { raw })
+  local token = lease(popped, { raw })
+  if raw and conf.key_rate then
+    redis.call('ZADD', log, now, token)
+    redis.call('PEXPIRE', log, conf.key_rate_ms)
+  end
 end
 
 if conf.waiting > 0 then
@@ -213,6 +254,10 @@ end
 if #token_args > 0 then
   redis.call('HSET', KEYS[11], unpack(token_args))
 end
+if #starts > 0 then
+  redis.call('ZADD', k.rate, unpack(starts))
+  redis.call('PEXPIRE', k.rate, conf.rate_ms)
+end
 
 emit_events(KEYS[8], tonumber(ARGV[9]), ev)
 
@@ -227,6 +272,9 @@ if #out == 4 then
   if #l > 0 and (next_due < 0 or tonumber(l[2]) < next_due) then next_due = tonumber(l[2]) end
   local o = redis.call('ZRANGEBYSCORE', KEYS[9], string.format('(%d', now), '+inf', 'LIMIT', 0, 1, 'WITHSCORES')
   if #o > 0 and (next_due < 0 or tonumber(o[2]) < next_due) then next_due = tonumber(o[2]) end
+  local d = conf.waiting > 0 and redis.call('ZRANGE', k.gdelayed, 0, 0, 'WITHSCORES') or {}
+  if #d > 0 and (next_due < 0 or tonumber(d[2]) < next_due) then next_due = tonumber(d[2]) end
+  if rate_free_at and (next_due < 0 or rate_free_at < next_due) then next_due = rate_free_at end
   if next_due >= 0 then next_due = math.max(next_due - now, 0) end
   out[1] = next_due
 else

@@ -1,7 +1,8 @@
 -- retry_dead: move dead jobs back to ready with fresh attempts.
 --
 -- KEYS[1] jobs  KEYS[2] dead  KEYS[3] ready  KEYS[4] wake
--- KEYS[5] flow  KEYS[6] groups  KEYS[7] gactive  KEYS[8] group (see lib.lua, "Flow control")
+-- KEYS[5] flow  KEYS[6] groups  KEYS[7] gactive  KEYS[8] group  KEYS[9] gdelayed (see
+-- lib.lua, "Flow control")
 -- ARGV: job ids (the caller sends bounded chunks)
 --
 -- Returns: how many moved. Ids not in the dead set, or with unreadable records, are skipped.
@@ -12,7 +13,8 @@ local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3],
 if wrong then return wrong end
 
 local jobs, dead, ready = KEYS[1], KEYS[2], KEYS[3]
-local k = { jobs = jobs, ready = ready, flow = KEYS[5], groups = KEYS[6], gactive = KEYS[7], group = KEYS[8] }
+local k = { jobs = jobs, ready = ready, flow = KEYS[5], groups = KEYS[6], gactive = KEYS[7], group = KEYS[8],
+  gdelayed = KEYS[9] }
 local now = now_ms()
 local moved = 0
 for _, id in ipairs(ARGV) do

@@ -2,8 +2,10 @@
 -- whether it is paused.
 --
 -- KEYS[1] flow  KEYS[2] groups  KEYS[3] gactive  KEYS[4] group  KEYS[5] wake
+-- KEYS[6] gdelayed
 -- ARGV[1] what:
---   'limits': ARGV[2] concurrency, ARGV[3] per_key (each a positive integer, '' for none)
+--   'limits': ARGV[2] concurrency, ARGV[3] per_key, ARGV[4] rate, ARGV[5] rate_ms,
+--     ARGV[6] key_rate, ARGV[7] key_rate_ms (each a positive integer, '' for none)
 --   'pause', 'resume'
 --
 -- Returns: 1.
@@ -19,7 +21,7 @@ local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3],
 if wrong then return wrong end
 
 local RELIST_MAX = 1000
-local k = { flow = KEYS[1], groups = KEYS[2], gactive = KEYS[3], group = KEYS[4] }
+local k = { flow = KEYS[1], groups = KEYS[2], gactive = KEYS[3], group = KEYS[4], gdelayed = KEYS[6] }
 local what = ARGV[1]
 if what == 'pause' then
   redis.call('HSET', k.flow, 'paused', '1')
@@ -28,7 +30,7 @@ elseif what == 'resume' then
   wake(KEYS[5])
 elseif what == 'limits' then
   local old = flow_conf(k).per_key
-  for i, field in ipairs({ 'concurrency', 'per_key' }) do
+  for i, field in ipairs({ 'concurrency', 'per_key', 'rate', 'rate_ms', 'key_rate', 'key_rate_ms' }) do
     local v = ARGV[i + 1]
     if v == '' then
       redis.call('HDEL', k.flow, field)

@@ -49,6 +49,15 @@ pub(crate) struct QueueKeys {
     /// jobs). Not a key itself: passed so that the scripts build the lines' names under
     /// the queue's hash tag (the same cluster slot as every other key here).
     pub group: String,
+    /// Sorted set: limit keys held back (rate used up, or a job said it was rate
+    /// limited), by the time they may run again.
+    pub gdelayed: String,
+    /// Sorted set: the queue's recent starts (fencing token, by start time): its rate
+    /// window.
+    pub rate: String,
+    /// The prefix of each limit key's recent starts (a sorted set `<krate><key>`, as
+    /// `rate`); not a key itself, as `group`.
+    pub krate: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -110,7 +119,7 @@ impl QueueKeys {
     /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
     /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
     /// headers, and built from these names.
-    pub(crate) const NAMES: [&'static str; 17] = [
+    pub(crate) const NAMES: [&'static str; 20] = [
         "jobs",
         "ready",
         "scheduled",
@@ -128,10 +137,13 @@ impl QueueKeys {
         "groups",
         "gactive",
         "group",
+        "gdelayed",
+        "rate",
+        "krate",
     ];
 
     /// Every key, in the order of [`QueueKeys::NAMES`].
-    pub(crate) fn all(&self) -> [&str; 17] {
+    pub(crate) fn all(&self) -> [&str; 20] {
         [
             &self.jobs,
             &self.ready,
@@ -150,6 +162,9 @@ impl QueueKeys {
             &self.groups,
             &self.gactive,
             &self.group,
+            &self.gdelayed,
+            &self.rate,
+            &self.krate,
         ]
     }
 
@@ -177,6 +192,9 @@ impl QueueKeys {
             groups: key("groups"),
             gactive: key("gactive"),
             group: key("g:"),
+            gdelayed: key("gdelayed"),
+            rate: key("rate"),
+            krate: key("r:"),
         })
     }
 }

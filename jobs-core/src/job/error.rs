@@ -47,6 +47,12 @@ pub enum JobErrorKind {
         /// How long to wait before the next run.
         after: Duration,
     },
+    /// Not a failure: what the job calls said "too many requests". Like `Snooze`, and
+    /// the jobs with the same limit key wait as long.
+    RateLimited {
+        /// How long to wait before the next run.
+        after: Duration,
+    },
 }
 
 impl JobError {
@@ -78,6 +84,31 @@ impl JobError {
     pub fn snooze(after: Duration) -> Self {
         JobError {
             kind: JobErrorKind::Snooze { after },
+            source: None,
+        }
+    }
+
+    /// Rate limited (an HTTP 429 from the service the job calls, say): run again after
+    /// `after` without using up an attempt, and hold back every other job with the same
+    /// limit key ([`Job::limit_key`](crate::Job::limit_key)) until then too, on every
+    /// worker, so they do not hit the same limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jobs_core::{job, JobError};
+    ///
+    /// #[job(limit_key = "rack")]
+    /// async fn power_cycle(rack: String, host: String) -> Result<(), JobError> {
+    ///     let status = 429; // what the rack's management API answered
+    ///     if status == 429 {
+    ///         return Err(JobError::rate_limited(Duration::from_secs(5)));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn rate_limited(after: Duration) -> Self {
+        JobError {
+            kind: JobErrorKind::RateLimited { after },
             source: None,
         }
     }

@@ -85,7 +85,7 @@ impl Backend for MemoryBackend {
                 if q.has_ready(now) {
                     return Ok(());
                 }
-                next = next.into_iter().chain(q.next_due()).min();
+                next = next.into_iter().chain(q.next_due(now)).min();
             }
             next
         };
@@ -173,8 +173,15 @@ impl Backend for MemoryBackend {
             .map(Record::info))
     }
 
-    async fn set_limits(&self, queue: &str, limits: QueueLimits) -> Result<(), BackendError> {
+    async fn set_limits(&self, queue: &str, mut limits: QueueLimits) -> Result<(), BackendError> {
         limits.validate()?;
+        // Windows are kept to the millisecond, as on Redis.
+        for rate in [&mut limits.rate, &mut limits.per_key_rate]
+            .into_iter()
+            .flatten()
+        {
+            rate.per = Duration::from_millis(ms(rate.per));
+        }
         crate::store::queue_name::validate_queue_name(queue)?;
         let mut state = self.lock();
         state

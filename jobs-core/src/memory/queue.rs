@@ -141,33 +141,43 @@ impl QueueState {
         out
     }
 
-    /// True when the queue lets one more job start: not paused, under its limit.
-    fn can_start(&self) -> bool {
+    /// True when the queue lets one more job start: not paused, under its limit and its
+    /// rate.
+    fn can_start(&self, now: u64) -> bool {
         !self.flow.paused
             && self
                 .flow
                 .limits
                 .concurrency
                 .is_none_or(|n| (self.leased.len() as u64) < u64::from(n))
+            && self.flow.rate_room(now).is_ok()
     }
 
     /// Leases the next ready job (by priority, then ready time: from the plain line or
     /// from a key with a free slot, whichever comes first) under `token`, if the queue lets
     /// one start.
     pub(super) fn pop_ready(&mut self, now: u64, lease_for: u64, token: u64) -> Option<Reserved> {
-        if !self.can_start() {
+        if !self.can_start(now) {
             return None;
         }
+        self.flow.promote(now);
         let keyed_first = match (self.ready.first(), self.flow.first()) {
             (Some(plain), Some(keyed)) => keyed < plain,
             (None, Some(_)) => true,
             _ => false,
         };
-        let (_, _, id) = if keyed_first {
-            self.flow.pop()?
+        // A key whose rate is used up is held back by `pop`, which then tries the next:
+        // the plain line may come first after all.
+        let popped = if keyed_first {
+            self.flow.pop(now)
         } else {
-            self.ready.pop_first()?
+            None
         };
+        let (id, key) = match popped {
+            Some(((_, _, id), key)) => (id, Some(key)),
+            None => (self.ready.pop_first()?.2, None),
+        };
+        self.flow.started(key.as_deref(), now);
         let r = self.jobs.get_mut(&id)?;
         let expires = now.saturating_add(lease_for);
         r.state = JobState::Active;
@@ -294,6 +304,14 @@ impl QueueState {
             Outcome::Snooze { after } => {
                 r.attempts = r.attempts.saturating_sub(1);
                 self.schedule(id, now.saturating_add(ms(after)), now);
+            }
+            Outcome::RateLimited { after } => {
+                r.attempts = r.attempts.saturating_sub(1);
+                let until = now.saturating_add(ms(after));
+                if let Some(key) = r.flow.key.clone() {
+                    self.flow.delay(&key, until);
+                }
+                self.schedule(id, until, now);
             }
             Outcome::Release => {
                 r.attempts = r.attempts.saturating_sub(1);
@@ -443,16 +461,16 @@ impl QueueState {
 
     /// True when a reservation would find work: a ready job, a due one, an expired lease.
     pub(super) fn has_ready(&self, now: u64) -> bool {
-        (self.can_start() && (!self.ready.is_empty() || self.flow.first().is_some()))
+        (self.can_start(now) && (!self.ready.is_empty() || self.flow.first().is_some()))
             || self.scheduled.first().is_some_and(|(at, _)| *at <= now)
             || self.leased.first().is_some_and(|(exp, _)| *exp <= now)
     }
 
-    /// When the next scheduled job or lease end is due.
-    pub(super) fn next_due(&self) -> Option<u64> {
+    /// When the next scheduled job, lease end, held-back key or rate window is due.
+    pub(super) fn next_due(&self, now: u64) -> Option<u64> {
         let s = self.scheduled.first().map(|(at, _)| *at);
         let l = self.leased.first().map(|(exp, _)| *exp);
-        s.into_iter().chain(l).min()
+        s.into_iter().chain(l).chain(self.flow.next_due(now)).min()
     }
 }
 

@@ -15,10 +15,14 @@ pub const MAX_LIMIT_KEY_LEN: usize = 256;
 ///
 /// ```
 /// use std::time::Duration;
-/// use jobs_core::QueueLimits;
+/// use jobs_core::{QueueLimits, Rate};
 ///
-/// // At most 50 formats across the fleet, one at a time per host.
-/// let limits = QueueLimits::new().concurrency(50).per_key(1);
+/// // At most 50 formats across the fleet, one at a time per host, and at most 10 starts
+/// // per second per host (its management network).
+/// let limits = QueueLimits::new()
+///     .concurrency(50)
+///     .per_key(1)
+///     .per_key_rate(Rate::new(10, Duration::from_secs(1)));
 /// assert!(limits.validate().is_ok());
 /// assert!(QueueLimits::new().concurrency(0).validate().is_err());
 /// ```
@@ -29,6 +33,51 @@ pub struct QueueLimits {
     pub concurrency: Option<u32>,
     /// At most this many jobs with the same limit key ([`JobFlow::key`]) run at once.
     pub per_key: Option<u32>,
+    /// At most so many jobs of the queue start per window.
+    pub rate: Option<Rate>,
+    /// At most so many jobs with the same limit key start per window.
+    pub per_key_rate: Option<Rate>,
+}
+
+/// At most `starts` jobs start in any window of `per` (a sliding window on the store's
+/// clock: exact, not a fixed window that allows twice the rate across its boundary).
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs_core::Rate;
+/// let r = Rate::new(100, Duration::from_secs(60));
+/// assert_eq!((r.starts, r.per), (100, Duration::from_secs(60)));
+/// assert_eq!(Rate::per_second(5), Rate::new(5, Duration::from_secs(1)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rate {
+    /// Starts allowed per window, at least 1.
+    pub starts: u32,
+    /// The window, at least 1 ms (kept to the millisecond).
+    pub per: Duration,
+}
+
+impl Rate {
+    /// At most `starts` starts in any window of `per`.
+    pub const fn new(starts: u32, per: Duration) -> Self {
+        Rate { starts, per }
+    }
+
+    /// At most `starts` starts in any second.
+    pub const fn per_second(starts: u32) -> Self {
+        Rate::new(starts, Duration::from_secs(1))
+    }
+
+    fn validate(&self, what: &'static str) -> Result<(), InvalidFlow> {
+        if self.starts == 0 {
+            return Err(InvalidFlow::ZeroLimit(what));
+        }
+        if self.per < Duration::from_millis(1) {
+            return Err(InvalidFlow::ZeroWindow(self.per));
+        }
+        Ok(())
+    }
 }
 
 impl QueueLimits {
@@ -37,6 +86,8 @@ impl QueueLimits {
         QueueLimits {
             concurrency: None,
             per_key: None,
+            rate: None,
+            per_key_rate: None,
         }
     }
 
@@ -52,14 +103,33 @@ impl QueueLimits {
         self
     }
 
+    /// At most `rate.starts` jobs of the queue start in any window of `rate.per`.
+    pub const fn rate(mut self, rate: Rate) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// At most `rate.starts` jobs with the same limit key start in any window of
+    /// `rate.per`.
+    pub const fn per_key_rate(mut self, rate: Rate) -> Self {
+        self.per_key_rate = Some(rate);
+        self
+    }
+
     /// Refuses limits that would stop the queue for good (a limit of 0: pause the queue
-    /// instead).
+    /// instead) and rate windows under 1 ms.
     pub fn validate(&self) -> Result<(), InvalidFlow> {
         if self.concurrency == Some(0) {
             return Err(InvalidFlow::ZeroLimit("concurrency"));
         }
         if self.per_key == Some(0) {
             return Err(InvalidFlow::ZeroLimit("per_key"));
+        }
+        if let Some(rate) = &self.rate {
+            rate.validate("rate")?;
+        }
+        if let Some(rate) = &self.per_key_rate {
+            rate.validate("per_key_rate")?;
         }
         Ok(())
     }

@@ -68,6 +68,13 @@ pub enum Outcome {
         /// Delay before the job is ready again.
         after: Duration,
     },
+    /// Rate limited by what the job calls (an HTTP 429, say): run again after `after`
+    /// without using up an attempt, and hold back every job with the same limit key
+    /// until then too.
+    RateLimited {
+        /// Delay before the job, and its key's other jobs, may start again.
+        after: Duration,
+    },
     /// The worker gives the job back unfinished (shutdown): ready again at once, without
     /// using up an attempt.
     Release,

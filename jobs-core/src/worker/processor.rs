@@ -113,6 +113,7 @@ async fn run<B: Backend>(shared: &Shared<B>, job: &Reserved, ctx: JobContext) ->
                 retry_after: None,
             },
             JobErrorKind::Snooze { after } => Outcome::Snooze { after },
+            JobErrorKind::RateLimited { after } => Outcome::RateLimited { after },
             JobErrorKind::Retry { after } => Outcome::Failed {
                 error: e.chain(),
                 retry_after: Some(
@@ -156,6 +157,9 @@ fn log_outcome(job: &Reserved, outcome: &Outcome, elapsed: Duration) {
             tracing::error!(?elapsed, %error, "job failed; moved to dead")
         }
         Outcome::Snooze { after } => tracing::info!(?elapsed, ?after, "job snoozed"),
+        Outcome::RateLimited { after } => {
+            tracing::info!(?elapsed, ?after, "job rate limited; its key waits too")
+        }
         Outcome::Release => tracing::info!(
             ?elapsed,
             "job interrupted by shutdown; returned to the queue"

@@ -34,6 +34,7 @@ impl<'a> Item<'a> {
                 retry_after.map(|d| ms(d).to_string()).unwrap_or_default(),
             ),
             Outcome::Snooze { after } => ("snooze", &[][..], ms(*after).to_string()),
+            Outcome::RateLimited { after } => ("limited", &[][..], ms(*after).to_string()),
             _ => ("release", &[][..], String::new()),
         };
         Item {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jobs_core::backend::{Finish, LeaseStatus, Outcome, Reserved};
 use jobs_core::{
     Backend, BackendError, Client, EnqueueError, InvalidFlow, JobId, JobState, MAX_LIMIT_KEY_LEN,
-    QueueLimits, Worker, WorkerError,
+    QueueLimits, Rate, Worker, WorkerError,
 };
 
 use super::jobs::{Echo, Keyed};
@@ -356,4 +356,167 @@ pub async fn raised_key_limit_applies_and_keyed_jobs_cancel<H: Harness>(h: &H) {
         client.job(Q, e).await.unwrap().unwrap().state,
         JobState::Ready
     );
+}
+
+/// The starts of `runs` never exceed `n` in any window of `window` (less `slack`, for a
+/// backend whose clock is not the test's).
+fn assert_rate(mut starts: Vec<tokio::time::Instant>, n: usize, window: Duration, slack: Duration) {
+    starts.sort();
+    let window = window.saturating_sub(slack);
+    for (i, first) in starts.iter().enumerate() {
+        let inside = starts[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*first) < window)
+            .count();
+        assert!(
+            inside <= n,
+            "{inside} starts within {window:?}: {:?}",
+            starts
+                .iter()
+                .map(|t| t.duration_since(starts[0]))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// At most `rate.starts` jobs of the queue start in any window of `rate.per` (a sliding
+/// window), however many workers and slots are free; idle workers wake when the window
+/// has room again.
+pub async fn queue_rate_limit_holds_in_any_window<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let window = h.tick() * 2;
+    client
+        .set_limits(Q, QueueLimits::new().rate(Rate::new(2, window)))
+        .await
+        .unwrap();
+    // Straight from the store: two start, the third waits for the window.
+    let ids_ = [
+        client.enqueue(Echo { label: "a".into() }).await.unwrap(),
+        client.enqueue(Echo { label: "b".into() }).await.unwrap(),
+        client.enqueue(Echo { label: "c".into() }).await.unwrap(),
+    ];
+    let first = reserve_all(h, &client).await;
+    assert_eq!(ids(&first), sorted(ids_[..2].to_vec()));
+    for job in &first {
+        finish::<H>(&client, job, ok()).await;
+    }
+    assert!(
+        reserve_all(h, &client).await.is_empty(),
+        "the rate is used up"
+    );
+    let third = eventually("the window to have room", h.patience(), || async {
+        reserve_all(h, &client).await.pop()
+    })
+    .await;
+    assert_eq!(third.lease.id, ids_[2]);
+    finish::<H>(&client, &third, ok()).await;
+
+    // Through workers: 6 jobs, two workers, never more than 2 starts per window.
+    let rec = Recorder::default();
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        jobs.push(
+            client
+                .enqueue(Echo {
+                    label: format!("w{i}"),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let a = start_worker(h, &client, &rec, |b| b);
+    let b = start_worker(h, &client, &rec, |b| b);
+    for id in jobs {
+        let done = client.wait_for(Q, id, h.patience()).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+    }
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    let starts = rec.runs().into_iter().map(|r| r.started).collect();
+    assert_rate(starts, 2, window, h.tick() / 4);
+}
+
+/// At most `per_key_rate.starts` jobs of one key start per window, while other keys go
+/// on; the key's jobs start again once its window has room.
+pub async fn per_key_rate_limit_holds_and_other_keys_go_on<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let window = h.tick() * 2;
+    client
+        .set_limits(Q, QueueLimits::new().per_key_rate(Rate::new(1, window)))
+        .await
+        .unwrap();
+    let k1 = keyed::<H>(&client, "k1", "k", 1).await;
+    let k2 = keyed::<H>(&client, "k2", "k", 1).await;
+    let a = keyed::<H>(&client, "a", "a", 1).await;
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), sorted(vec![k1, a]));
+    for job in &got {
+        finish::<H>(&client, job, ok()).await;
+    }
+    let b = keyed::<H>(&client, "b", "b", 1).await;
+    assert_eq!(
+        ids(&reserve_all(h, &client).await),
+        [b],
+        "k is held back, b is not"
+    );
+    let next = eventually("k's window to have room", h.patience(), || async {
+        reserve_all(h, &client).await.pop()
+    })
+    .await;
+    assert_eq!(next.lease.id, k2);
+}
+
+/// A job that says it was rate limited runs again later without using up an attempt, and
+/// its key's other jobs wait as long; other keys go on.
+pub async fn rate_limited_job_holds_its_key<H: Harness>(h: &H) {
+    let client = client(h).await;
+    client
+        .set_limits(Q, QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    let k1 = keyed::<H>(&client, "k1", "k", 1).await;
+    let k2 = keyed::<H>(&client, "k2", "k", 1).await;
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), [k1]);
+    finish::<H>(
+        &client,
+        &got[0],
+        Outcome::RateLimited {
+            after: h.tick() * 2,
+        },
+    )
+    .await;
+    let info = client.job(Q, k1).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts), (JobState::Scheduled, 0));
+    let other = keyed::<H>(&client, "other", "j", 1).await;
+    assert_eq!(
+        ids(&reserve_all(h, &client).await),
+        [other],
+        "k2 waits while its key is held back"
+    );
+    let next = eventually("the key to run again", h.patience(), || async {
+        reserve_all(h, &client).await.pop()
+    })
+    .await;
+    assert!([k1, k2].contains(&next.lease.id));
+
+    // Through a worker: the job's `JobError::rate_limited` does the same.
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    let ms = (h.tick() * 2).as_millis() as u64;
+    let id = client
+        .enqueue(super::jobs::Throttled {
+            label: "t".into(),
+            key: "t".into(),
+            ms,
+        })
+        .await
+        .unwrap();
+    let done = client.wait_for(Q, id, h.patience()).await.unwrap();
+    worker.stop().await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!(done.info.unwrap().attempts, 1);
+    let runs = rec.runs_of("t");
+    assert_eq!(runs.len(), 2);
+    assert!(runs[1].started.duration_since(runs[0].started) >= h.tick() * 2 - h.tick() / 4);
 }

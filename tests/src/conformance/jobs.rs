@@ -96,6 +96,25 @@ pub async fn keyed(
     Ok(())
 }
 
+/// Says it was rate limited (for `ms` milliseconds) on its first run, then succeeds.
+#[job(queue = "suite", limit_key = "key")]
+pub async fn throttled(
+    label: String,
+    key: String,
+    ms: u64,
+    rec: Data<Recorder>,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    // `key` is the job's limit key: for the store, not for the job.
+    let _ = key;
+    let first = rec.runs_of(&label).is_empty();
+    rec.record(&label, &ctx);
+    if first {
+        return Err(JobError::rate_limited(Duration::from_millis(ms)));
+    }
+    Ok(())
+}
+
 /// Waits until as many jobs as the barrier's size are running at once.
 #[job(queue = "suite")]
 pub async fn rendezvous(

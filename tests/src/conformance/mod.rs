@@ -92,6 +92,7 @@ pub fn start_worker<H: Harness, B: Backend>(
                 .register::<jobs::Panicker>()
                 .register::<jobs::Hold>()
                 .register::<jobs::Keyed>()
+                .register::<jobs::Throttled>()
                 .register::<jobs::Rendezvous>()
                 .register::<jobs::Reporter>()
                 .register::<jobs::BatchDone>()
@@ -167,6 +168,9 @@ macro_rules! conformance_tests {
             paused_queue_starts_nothing_until_resumed,
             limits_are_stored_and_bad_ones_refused,
             raised_key_limit_applies_and_keyed_jobs_cancel,
+            queue_rate_limit_holds_in_any_window,
+            per_key_rate_limit_holds_and_other_keys_go_on,
+            rate_limited_job_holds_its_key,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
