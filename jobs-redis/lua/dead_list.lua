@@ -5,10 +5,10 @@
 --
 -- Returns: a list of { id, name, payload, priority, max_attempts, attempts, deliveries,
 --   stalls, created, finished, error, result or '', progress percent or '', progress
---   message or '' }; corrupt records come back with
---   name '' and error 'corrupt record'.
+--   message or '', how it ended (dead, cancelled or expired) }; corrupt records come
+--   back with name '' and error 'corrupt record'.
 --
--- Uses lib.lua: load.
+-- Uses lib.lua: load, ended_as.
 
 local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
@@ -21,10 +21,10 @@ for _, id in ipairs(ids) do
       id, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], rec[F_ATTEMPTS],
       rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED] or 0,
       rec[F_ERROR] or '', rec[F_RESULT] or '',
-      (rec[F_PROGRESS] or {})[1] or '', (rec[F_PROGRESS] or {})[2] or '',
+      (rec[F_PROGRESS] or {})[1] or '', (rec[F_PROGRESS] or {})[2] or '', ended_as(rec),
     }
   else
-    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '', '', '' }
+    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '', '', '', 'dead' }
   end
 end
 return out

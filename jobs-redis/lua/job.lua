@@ -11,7 +11,7 @@
 -- of ready, scheduled, active, succeeded, dead, cancelled, orphan (in no set: see
 -- sweep.lua). At most six O(log n) reads per id, however many jobs are leased.
 --
--- Uses lib.lua: load.
+-- Uses lib.lua: load, ended_as.
 
 local out = {}
 for n, id in ipairs(ARGV) do
@@ -36,7 +36,7 @@ for n, id in ipairs(ARGV) do
       elseif redis.call('ZSCORE', KEYS[5], id) then
         state = 'succeeded'
       elseif redis.call('ZSCORE', KEYS[6], id) then
-        state = rec[F_CANCELLED] == true and 'cancelled' or 'dead'
+        state = ended_as(rec)
       end
     end
     local progress = rec[F_PROGRESS] or { '', '' }

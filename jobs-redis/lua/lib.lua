@@ -27,12 +27,17 @@ local F_DONE = 13
 local F_PROGRESS = 14
 -- The batch the job belongs to (absent for most jobs).
 local F_BATCH = 15
--- True once the application cancelled it (kept with the dead, reported as cancelled).
+-- How it ended, when not by its own outcome: true once the application cancelled it,
+-- 'expired' when it was still waiting at its deadline (kept with the dead, reported as
+-- cancelled or expired).
 local F_CANCELLED = 16
 -- Its limit key (absent for most jobs): see "Flow control" below.
 local F_KEY = 17
-local F_LAST = F_KEY
--- CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED and STALLED_TEMPLATE: the reasons the store
+-- Its deadline, ms since the epoch (absent for most jobs): not started after it.
+local F_EXPIRES = 18
+local F_LAST = F_EXPIRES
+-- CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED, STALLED_TEMPLATE and EXPIRED_TEMPLATE: the
+-- reasons the store
 -- gives, the same on every backend, are defined before this file by the loader
 -- (src/scripts/mod.rs), from jobs-core's `reason` module.
 
@@ -379,6 +384,31 @@ local function cancel_job(jobs, dead, id, rec, now, ev, outbox)
   bury(jobs, dead, id, rec, CANCELLED, now)
   event(ev, 'cancelled', id)
   batch_ended(outbox, rec[F_BATCH], id, false, now)
+end
+
+-- Ends a job (unlinked, its record read) that was still waiting at its deadline: kept
+-- with the dead, as expired, and counted as dead in its batch. The caller trims the dead
+-- set.
+local function expire_job(jobs, dead, outbox, id, rec, now, ev)
+  local reason = string.format(EXPIRED_TEMPLATE, rec[F_EXPIRES])
+  rec[F_CANCELLED] = 'expired'
+  bury(jobs, dead, id, rec, reason, now)
+  event(ev, 'dead', id, reason)
+  batch_ended(outbox, rec[F_BATCH], id, false, now)
+end
+
+-- How a job kept with the dead ended: 'cancelled', 'expired' or 'dead'.
+local function ended_as(rec)
+  local how = rec[F_CANCELLED]
+  if how == true then return 'cancelled' end
+  if how == 'expired' then return 'expired' end
+  return 'dead'
+end
+
+-- True when a job's deadline passed.
+local function expired(rec, now)
+  local at = rec[F_EXPIRES]
+  return type(at) == 'number' and at < now
 end
 
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled

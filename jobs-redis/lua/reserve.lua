@@ -39,7 +39,9 @@
 --   limit (leased jobs, counted after the expired ones were recovered), nor beyond its rate
 --   (starts in the window ending now); a job with a limit key is taken from its key's line
 --   only while the key is under its limit and its rate (see lib.lua). next_in then also
---   counts the time until a held-back key or the queue's rate window comes free. A scheduled job
+--   counts the time until a held-back key or the queue's rate window comes free.
+--   A job taken past its deadline (F_EXPIRES) is not leased: it ends as expired, kept
+--   with the dead, within the same bounded slice. A scheduled job
 --   whose record cannot be read goes to dead with the reason, as the caller sends a ready
 --   one it cannot read (finish's 'corrupt' outcome).
 --
@@ -48,7 +50,7 @@
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, now_ms, set_ready_at,
 --  load, bury_unreadable, store, wake, trim, recover_expired, flow_conf, group_relist,
---  group_delay, promote_delayed, make_ready.
+--  group_delay, promote_delayed, make_ready, expired, expire_job.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
@@ -130,10 +132,27 @@ local starts = {}
 
 -- Leases `popped` (ids already taken out of their line) with their records `raws` (nil
 -- where missing: reported as skipped).
-local function lease(popped, raws)
+-- A job past its deadline ends as expired instead (see expire_job). `recs`: records the
+-- caller already decoded, by position.
+local expired_n = 0
+local function lease(popped, raws, recs)
+  recs = recs or {}
   local found = 0
   for i = 1, #popped do
-    if raws[i] then found = found + 1 end
+    local raw = raws[i]
+    -- A first-run job outside any batch, with no limit key or deadline, is a 9-field
+    -- array (0x99): only the others are unpacked, for their batch and deadline.
+    if raw and not recs[i] and string.byte(raw, 1) ~= 0x99 then
+      local ok, rec = pcall(cmsgpack.unpack, raw)
+      if ok and type(rec) == 'table' then recs[i] = rec end
+    end
+    if recs[i] and expired(recs[i], now) then
+      expire_job(jobs, dead, k.outbox, popped[i], recs[i], now, ev)
+      expired_n = expired_n + 1
+      recs[i] = 'expired'
+    elseif raw then
+      found = found + 1
+    end
   end
   local token = 0
   if found > 0 then
@@ -142,7 +161,9 @@ local function lease(popped, raws)
   local lease_args = {}
   for i, id in ipairs(popped) do
     local raw = raws[i]
-    if raw then
+    if recs[i] == 'expired' then
+      -- Ended above.
+    elseif raw then
       token = token + 1
       taken = taken + 1
       lease_args[#lease_args + 1] = expires_arg
@@ -158,13 +179,9 @@ local function lease(popped, raws)
         starts[#starts + 1] = token
       end
       event(ev, 'started', id)
-      -- A first-run job outside any batch is a 9-field array (0x99): only the others are
-      -- unpacked to find their batch.
-      if string.byte(raw, 1) ~= 0x99 then
-        local ok, rec = pcall(cmsgpack.unpack, raw)
-        if ok and type(rec) == 'table' and type(rec[F_BATCH]) == 'string' then
-          batch_running(k.batch_active, rec[F_BATCH], 1)
-        end
+      local rec = recs[i]
+      if rec and type(rec[F_BATCH]) == 'string' then
+        batch_running(k.batch_active, rec[F_BATCH], 1)
       end
     else
       table.insert(out[2], id)
@@ -224,12 +241,18 @@ local function take_keyed(key)
   redis.call('ZREMRANGEBYRANK', line, 0, 0)
   redis.call('HINCRBY', k.flow, 'waiting', -1)
   local raw = redis.call('HGET', jobs, popped[1])
+  local rec = nil
   if raw then
+    local ok, r = pcall(cmsgpack.unpack, raw)
+    if ok and type(r) == 'table' then rec = r end
+  end
+  local runs = raw and not (rec and expired(rec, now))
+  if runs then
     active = redis.call('HINCRBY', k.gactive, key, 1)
   end
   group_relist(k, key, active)
-  local token = lease(popped, { raw })
-  if raw and conf.key_rate then
+  local token = lease(popped, { raw }, { rec })
+  if runs and conf.key_rate then
     redis.call('ZADD', log, now, token)
     redis.call('PEXPIRE', log, conf.key_rate_ms)
   end
@@ -257,6 +280,9 @@ end
 if #starts > 0 then
   redis.call('ZADD', k.rate, unpack(starts))
   redis.call('PEXPIRE', k.rate, conf.rate_ms)
+end
+if expired_n > 0 then
+  trim(jobs, dead, limits[1], now - limits[2], limits[3] + expired_n)
 end
 
 emit_events(KEYS[8], tonumber(ARGV[9]), ev)

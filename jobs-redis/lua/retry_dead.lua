@@ -25,8 +25,9 @@ for _, id in ipairs(ARGV) do
       rec[F_ATTEMPTS] = 0
       rec[F_STALLS] = 0
       rec[F_FINISHED] = 0
-      -- A retried cancelled job is an ordinary job again.
+      -- A retried cancelled or expired job is an ordinary job again, without its deadline.
       if rec[F_CANCELLED] then rec[F_CANCELLED] = false end
+      if rec[F_EXPIRES] then rec[F_EXPIRES] = false end
       set_ready_at(rec, now)
       store(jobs, id, rec)
       make_ready(k, id, rec)

@@ -95,6 +95,7 @@ impl<B: Backend> Client<B> {
                 Some(key) => Some(key.as_ref().to_owned()),
                 None => job.limit_key(),
             },
+            expires: options.expires,
         };
         flow.validate()?;
         Ok(NewJob {
@@ -121,6 +122,8 @@ pub(crate) struct EnqueueOptions<'q> {
     pub(crate) max_attempts: u32,
     /// Replaces the limit key the job gives itself ([`Job::limit_key`]).
     pub(crate) limit_key: Option<Cow<'q, str>>,
+    /// Do not start after this.
+    pub(crate) expires: Option<RunAt>,
 }
 
 impl EnqueueOptions<'static> {
@@ -132,6 +135,7 @@ impl EnqueueOptions<'static> {
             run_at: RunAt::Now,
             max_attempts: J::OPTIONS.max_attempts,
             limit_key: None,
+            expires: None,
         }
     }
 }
@@ -206,6 +210,30 @@ impl<B, J> Enqueue<'_, B, J> {
     /// ```
     pub fn limit_key(mut self, key: impl Into<String>) -> Self {
         self.options.limit_key = Some(Cow::Owned(key.into()));
+        self
+    }
+
+    /// Do not start the job later than `after` from now (on the store's clock): still
+    /// waiting then (a queue backed up, paused, or limited; a maintenance window that
+    /// closed), it ends as [`JobState::Expired`](crate::JobState::Expired) instead.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # use std::time::Duration;
+    /// # #[job] async fn reboot(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), jobs_core::EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// client.enqueue(Reboot { host: "node-7".into() }).expires_after(Duration::from_secs(3600)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn expires_after(mut self, after: Duration) -> Self {
+        self.options.expires = Some(RunAt::After(after));
+        self
+    }
+
+    /// Do not start the job after `at`: see [`Enqueue::expires_after`].
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.options.expires = Some(RunAt::UnixMillis(unix_ms(at)));
         self
     }
 }

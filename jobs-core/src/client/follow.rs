@@ -89,7 +89,8 @@ pub enum WaitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Finished {
-    /// [`JobState::Succeeded`], [`JobState::Dead`] or [`JobState::Cancelled`].
+    /// [`JobState::Succeeded`], [`JobState::Dead`], [`JobState::Cancelled`] or
+    /// [`JobState::Expired`].
     pub state: JobState,
     /// The record, with the result or the error chain; `None` when retention keeps
     /// nothing of succeeded jobs.
@@ -108,6 +109,8 @@ pub enum JobOutcome<T> {
     Dead(String),
     /// Cancelled.
     Cancelled,
+    /// Expired: still waiting at its deadline, so it never ran.
+    Expired,
 }
 
 /// A stored result that does not deserialize as the job's output type.
@@ -132,7 +135,7 @@ pub enum OutcomeError {
 fn is_final(state: JobState) -> bool {
     matches!(
         state,
-        JobState::Succeeded | JobState::Dead | JobState::Cancelled
+        JobState::Succeeded | JobState::Dead | JobState::Cancelled | JobState::Expired
     )
 }
 
@@ -282,6 +285,7 @@ impl<B: Backend> Client<B> {
             }
             JobState::Dead => JobOutcome::Dead(info.last_error.unwrap_or_default()),
             JobState::Cancelled => JobOutcome::Cancelled,
+            JobState::Expired => JobOutcome::Expired,
             other => JobOutcome::Pending(other),
         }))
     }

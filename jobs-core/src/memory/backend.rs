@@ -56,7 +56,12 @@ impl Backend for MemoryBackend {
             q.recover_expired(now, RECOVER_BATCH, &self.shared.store);
             while out.len() < max {
                 *next_token += 1;
-                match q.pop_ready(now, ms(lease_for), *next_token) {
+                match q.pop_ready(
+                    now,
+                    ms(lease_for),
+                    *next_token,
+                    &self.shared.store.retention(),
+                ) {
                     Some(job) => out.push(job),
                     None => break,
                 }

@@ -48,12 +48,10 @@ impl QueueState {
         if self.jobs.contains_key(&job.id) {
             return false;
         }
-        let due = match job.run_at {
-            RunAt::Now => now,
-            RunAt::After(d) => now.saturating_add(ms(d)),
-            RunAt::UnixMillis(t) => t,
-        };
-        let record = Record::new(job, now, due);
+        let due = at_ms(job.run_at, now);
+        let expires_at = job.flow.expires.map(|at| at_ms(at, now));
+        let mut record = Record::new(job, now, due);
+        record.expires_at = expires_at;
         let id = record.id;
         self.jobs.insert(id, record);
         self.schedule(id, due, now);
@@ -156,26 +154,44 @@ impl QueueState {
     /// Leases the next ready job (by priority, then ready time: from the plain line or
     /// from a key with a free slot, whichever comes first) under `token`, if the queue lets
     /// one start.
-    pub(super) fn pop_ready(&mut self, now: u64, lease_for: u64, token: u64) -> Option<Reserved> {
+    pub(super) fn pop_ready(
+        &mut self,
+        now: u64,
+        lease_for: u64,
+        token: u64,
+        retention: &Retention,
+    ) -> Option<Reserved> {
         if !self.can_start(now) {
             return None;
         }
         self.flow.promote(now);
-        let keyed_first = match (self.ready.first(), self.flow.first()) {
-            (Some(plain), Some(keyed)) => keyed < plain,
-            (None, Some(_)) => true,
-            _ => false,
-        };
-        // A key whose rate is used up is held back by `pop`, which then tries the next:
-        // the plain line may come first after all.
-        let popped = if keyed_first {
-            self.flow.pop(now)
-        } else {
-            None
-        };
-        let (id, key) = match popped {
-            Some(((_, _, id), key)) => (id, Some(key)),
-            None => (self.ready.pop_first()?.2, None),
+        let (id, key) = loop {
+            let keyed_first = match (self.ready.first(), self.flow.first()) {
+                (Some(plain), Some(keyed)) => keyed < plain,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            // A key whose rate is used up is held back by `pop`, which then tries the
+            // next: the plain line may come first after all.
+            let popped = if keyed_first {
+                self.flow.pop(now)
+            } else {
+                None
+            };
+            let (id, key) = match popped {
+                Some(((_, _, id), key)) => (id, Some(key)),
+                None => (self.ready.pop_first()?.2, None),
+            };
+            match self.jobs.get(&id)?.expires_at.filter(|at| *at < now) {
+                Some(at) => {
+                    // Past its deadline: it ends as expired instead of starting.
+                    if let Some(key) = &key {
+                        self.flow.release(key);
+                    }
+                    self.expire(id, at, now, retention);
+                }
+                None => break (id, key),
+            }
         };
         self.flow.started(key.as_deref(), now);
         let r = self.jobs.get_mut(&id)?;
@@ -334,6 +350,18 @@ impl QueueState {
         self.events.push(id, EventKind::Cancelled);
     }
 
+    /// Ends a job (already unlinked) that was still waiting at its deadline `at`: kept
+    /// with the dead, as expired.
+    fn expire(&mut self, id: JobId, at: u64, now: u64, retention: &Retention) {
+        let reason = reason::expired(at);
+        self.bury(id, now, retention);
+        if let Some(r) = self.jobs.get_mut(&id) {
+            r.state = JobState::Expired;
+            r.last_error = Some(reason.clone());
+        }
+        self.events.push(id, EventKind::Dead { reason });
+    }
+
     /// Moves a job (already unlinked) to the dead set.
     pub(super) fn bury(&mut self, id: JobId, now: u64, retention: &Retention) {
         if let Some(r) = self.jobs.get_mut(&id) {
@@ -420,16 +448,20 @@ impl QueueState {
         let Some(r) = self.jobs.get_mut(&id) else {
             return false;
         };
-        let Some(finished) = r
-            .finished_at
-            .filter(|_| matches!(r.state, JobState::Dead | JobState::Cancelled))
-        else {
+        let Some(finished) = r.finished_at.filter(|_| {
+            matches!(
+                r.state,
+                JobState::Dead | JobState::Cancelled | JobState::Expired
+            )
+        }) else {
             return false;
         };
         self.dead.remove(&(finished, id));
         r.attempts = 0;
         r.stalls = 0;
         r.finished_at = None;
+        // Retried on purpose: the deadline no longer applies.
+        r.expires_at = None;
         self.schedule(id, now, now);
         true
     }
@@ -471,6 +503,15 @@ impl QueueState {
         let s = self.scheduled.first().map(|(at, _)| *at);
         let l = self.leased.first().map(|(exp, _)| *exp);
         s.into_iter().chain(l).chain(self.flow.next_due(now)).min()
+    }
+}
+
+/// `at` in ms since the Unix epoch, counted from `now` when relative.
+fn at_ms(at: RunAt, now: u64) -> u64 {
+    match at {
+        RunAt::After(d) => now.saturating_add(ms(d)),
+        RunAt::UnixMillis(t) => t,
+        _ => now,
     }
 }
 

@@ -34,6 +34,8 @@ pub(super) struct Record {
     /// The application cancelled it while it ran.
     pub(super) cancel_requested: bool,
     pub(super) flow: JobFlow,
+    /// Its deadline (from `flow.expires`, on the store's clock).
+    pub(super) expires_at: Option<u64>,
 }
 
 impl Record {
@@ -62,6 +64,7 @@ impl Record {
             batch: job.batch,
             cancel_requested: false,
             flow: job.flow,
+            expires_at: None,
         }
     }
 

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::record::RunAt;
+
 /// Longest limit key a job may carry, in bytes.
 pub const MAX_LIMIT_KEY_LEN: usize = 256;
 
@@ -143,6 +145,11 @@ pub struct JobFlow {
     /// [`QueueLimits::per_key`] jobs with the same key run at once. Jobs over the limit
     /// wait without holding up the jobs behind them.
     pub key: Option<String>,
+    /// Do not start after this instant: a job still waiting then ends as
+    /// [`JobState::Expired`](crate::JobState::Expired), with the reason, when a worker
+    /// would next have taken it. [`RunAt::After`] counts from the enqueue, on the store's
+    /// clock.
+    pub expires: Option<RunAt>,
 }
 
 impl JobFlow {

@@ -22,6 +22,24 @@ pub const CANCELLED: &str = "cancelled";
 pub const STALLED_TEMPLATE: &str =
     "lease expired %d time(s): the worker running the job crashed or stalled (attempt %d of %d)";
 
+/// The reason a job ended as expired: it was still waiting at its deadline ([`JobFlow::expires`](crate::JobFlow::expires)),
+/// as a `printf` template (`%d` = the deadline, ms since the Unix epoch); [`expired`]
+/// fills it in Rust.
+pub const EXPIRED_TEMPLATE: &str =
+    "expired: not started by its deadline (%d ms since the Unix epoch)";
+
+/// The reason a job ended as expired, its deadline `at` (ms since the Unix epoch).
+///
+/// ```
+/// assert_eq!(
+///     jobs_core::reason::expired(1_700_000_000_000),
+///     "expired: not started by its deadline (1700000000000 ms since the Unix epoch)"
+/// );
+/// ```
+pub fn expired(at: u64) -> String {
+    EXPIRED_TEMPLATE.replacen("%d", &at.to_string(), 1)
+}
+
 /// The reason a job is dead after its lease expired `stalls` times (attempt `attempt` of
 /// `max_attempts`).
 pub fn stalled(stalls: u32, attempt: u32, max_attempts: u32) -> String {

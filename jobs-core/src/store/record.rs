@@ -78,6 +78,10 @@ pub enum JobState {
     /// Cancelled ([`Backend::cancel`](crate::Backend::cancel)) before it ran, or while it ran and did not succeed.
     /// Kept with the dead jobs (counted there, listed there, retried like them).
     Cancelled,
+    /// Still waiting at its deadline ([`JobFlow::expires`](crate::JobFlow::expires)): it never started,
+    /// and never will. Kept with the dead jobs (counted there, listed there, retried like
+    /// them, without the deadline); counted as dead in its batch.
+    Expired,
 }
 
 /// What [`Backend::cancel`](crate::Backend::cancel) did.

@@ -124,6 +124,13 @@ pub(crate) fn encode_job(job: &NewJob) -> Vec<u8> {
         V::from(job.max_attempts),
         V::from(run_at_arg(job.run_at).as_str()),
         V::from(job.flow.key.as_deref().unwrap_or_default()),
+        V::from(
+            job.flow
+                .expires
+                .map(run_at_arg)
+                .unwrap_or_default()
+                .as_str(),
+        ),
     ]);
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
@@ -160,24 +167,31 @@ pub(crate) fn decode_job(batch: BatchId, id: &str, mut raw: &[u8]) -> Result<New
         .and_then(|v| v.as_str())
         .filter(|k| !k.is_empty())
         .map(str::to_owned);
+    flow.expires = match f.get(7).and_then(|v| v.as_str()) {
+        None | Some("") => None,
+        Some(at) => Some(parse_run_at(at).ok_or_else(|| bad("bad deadline"))?),
+    };
     Ok(NewJob {
         id: id.parse().map_err(|_| bad("bad id"))?,
         name: text(0)?.to_owned(),
         queue: text(1)?.to_owned(),
         payload,
         priority: i8::try_from(num(3)?).map_err(|_| bad("bad priority"))?,
-        run_at: if let Some(after) = run_at.strip_prefix('+') {
-            RunAt::After(Duration::from_millis(
-                after.parse().map_err(|_| bad("bad run-at"))?,
-            ))
-        } else if run_at.is_empty() {
-            RunAt::Now
-        } else {
-            RunAt::UnixMillis(run_at.parse().map_err(|_| bad("bad run-at"))?)
-        },
+        run_at: parse_run_at(run_at).ok_or_else(|| bad("bad run-at"))?,
         max_attempts: u32::try_from(num(4)?).map_err(|_| bad("bad max attempts"))?,
         batch: Some(batch),
         flow,
+    })
+}
+
+/// A run-at as [`run_at_arg`] writes it.
+fn parse_run_at(arg: &str) -> Option<RunAt> {
+    Some(if let Some(after) = arg.strip_prefix('+') {
+        RunAt::After(Duration::from_millis(after.parse().ok()?))
+    } else if arg.is_empty() {
+        RunAt::Now
+    } else {
+        RunAt::UnixMillis(arg.parse().ok()?)
     })
 }
 
@@ -208,6 +222,7 @@ mod tests {
             assert_eq!(decode_job(batch, &job.id.to_string(), &raw).unwrap(), job);
             let mut keyed = job.clone();
             keyed.flow.key = Some("node-1".into());
+            keyed.flow.expires = Some(RunAt::After(Duration::from_secs(60)));
             let raw = encode_job(&keyed);
             assert_eq!(decode_job(batch, &job.id.to_string(), &raw).unwrap(), keyed);
         }

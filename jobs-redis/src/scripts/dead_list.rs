@@ -1,7 +1,7 @@
 //! `dead_list.lua`: a page of a queue's dead set, most recent first, with the records.
 
 use jobs_core::BackendError;
-use jobs_core::backend::{JobInfo, JobState};
+use jobs_core::backend::JobInfo;
 use redis::Value;
 
 use super::QueueKeys;
@@ -33,6 +33,7 @@ pub(crate) async fn call(
         let fixed = take::<8>(&mut it)?;
         let [finished, last_error, result] = take::<3>(&mut it)?;
         let progress = take::<2>(&mut it)?;
+        let [ended_as] = take::<1>(&mut it)?;
         // An id written outside the framework cannot be shown as a JobId: skipped
         // (counted in `stats`), so the rest of the page is still listed.
         let Ok(id) = reply::job_id(id.clone()) else {
@@ -49,7 +50,7 @@ pub(crate) async fn call(
         out.push(super::job::info(
             id,
             queue,
-            JobState::Dead,
+            super::job::ended_as(&reply::string(ended_as)?),
             fixed,
             varying,
             progress,

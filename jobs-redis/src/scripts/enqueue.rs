@@ -27,7 +27,8 @@ pub(crate) async fn call(
             .arg(job.max_attempts.max(1))
             .arg(run_at_arg(job.run_at))
             .arg(job.batch.map(|b| b.to_string()).unwrap_or_default())
-            .arg(job.flow.key.as_deref().unwrap_or_default());
+            .arg(job.flow.key.as_deref().unwrap_or_default())
+            .arg(job.flow.expires.map(run_at_arg).unwrap_or_default());
     }
     call.invoke_async(conn).await.map_err(error::map)
 }

@@ -48,13 +48,13 @@ fn entry_of(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, Bac
     let fixed = take::<8>(&mut it)?;
     let varying = take::<5>(&mut it)?;
     let progress = take::<2>(&mut it)?;
-    let state = match reply::string(state)?.as_str() {
+    let state = reply::string(state)?;
+    let state = match state.as_str() {
         "ready" => JobState::Ready,
         "scheduled" => JobState::Scheduled,
         "active" => JobState::Active,
         "succeeded" => JobState::Succeeded,
-        "dead" => JobState::Dead,
-        "cancelled" => JobState::Cancelled,
+        "dead" | "cancelled" | "expired" => ended_as(&state),
         other => {
             return Err(error::corrupt(format!(
                 "job {id} in queue {queue} is in no state ({other}): `sweep_orphans` moves it to dead"
@@ -62,6 +62,15 @@ fn entry_of(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, Bac
         }
     };
     info(id, queue, state, fixed, varying, progress).map(Some)
+}
+
+/// The state of a job kept with the dead, from how the scripts say it ended.
+pub(crate) fn ended_as(how: &str) -> JobState {
+    match how {
+        "cancelled" => JobState::Cancelled,
+        "expired" => JobState::Expired,
+        _ => JobState::Dead,
+    }
 }
 
 /// Builds a [`JobInfo`] from the fields the `job` and `dead_list` scripts return: `fixed`

@@ -75,10 +75,12 @@ pub(crate) enum Libs {
 /// The reasons the store gives (jobs-core's `reason` module) as Lua constants, so that
 /// the scripts and the in-memory store say the same words.
 fn reasons() -> String {
-    use jobs_core::reason::{ATTEMPT_FAILED, CANCELLED, LEASE_EXPIRED, STALLED_TEMPLATE};
+    use jobs_core::reason::{
+        ATTEMPT_FAILED, CANCELLED, EXPIRED_TEMPLATE, LEASE_EXPIRED, STALLED_TEMPLATE,
+    };
     // Rust's quoting of these plain ASCII strings is valid Lua.
     format!(
-        "local CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED = {CANCELLED:?}, {ATTEMPT_FAILED:?}, {LEASE_EXPIRED:?}\nlocal STALLED_TEMPLATE = {STALLED_TEMPLATE:?}\n"
+        "local CANCELLED, ATTEMPT_FAILED, LEASE_EXPIRED = {CANCELLED:?}, {ATTEMPT_FAILED:?}, {LEASE_EXPIRED:?}\nlocal STALLED_TEMPLATE, EXPIRED_TEMPLATE = {STALLED_TEMPLATE:?}, {EXPIRED_TEMPLATE:?}\n"
     )
 }
 
