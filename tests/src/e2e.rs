@@ -5,13 +5,17 @@
 //! The ledger is a plain file that several worker processes append to. Each line is written
 //! with one `write` on an `O_APPEND` descriptor, so lines from different processes never
 //! interleave; a reader ignores a last line that has no newline yet.
+//!
+//! [`keyed_sleep`] keeps a ledger of its own ([`FlowLedger`]): its lines carry the job's
+//! limit key and a wall-clock time, so a test can tell how many runs were open at once,
+//! across processes.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jobs_core::{
     BackendError, Client, EnqueueError, JobContext, JobError, JobId, JobInfo, JobState, job,
@@ -56,6 +60,44 @@ pub async fn pid_sleep(ledger: String, ms: u64, ctx: JobContext) -> Result<u32, 
     tokio::time::sleep(Duration::from_millis(ms)).await;
     append_line(Path::new(&ledger), &format!("done {} {pid}", ctx.id()))?;
     Ok(pid)
+}
+
+/// Appends `start <id> <host> <pid> <attempt> <us>` to the [`FlowLedger`] at `ledger`,
+/// sleeps `ms` milliseconds, then appends `end <id> <host> <pid> <attempt> <us>`; `<us>`
+/// is [`now_us`]. Its limit key is `host`.
+///
+/// The `start` line is written after the job was reserved and the `end` line before its
+/// outcome is sent, so each run the ledger shows lies inside the lease the store gave it:
+/// runs open at once in the ledger were leased at once.
+#[job(queue = "e2e", limit_key = "host")]
+pub async fn keyed_sleep(
+    ledger: String,
+    host: String,
+    ms: u64,
+    ctx: JobContext,
+) -> Result<(), JobError> {
+    let pid = std::process::id();
+    let (id, attempt) = (ctx.id(), ctx.attempt());
+    let path = Path::new(&ledger);
+    append_line(
+        path,
+        &format!("start {id} {host} {pid} {attempt} {}", now_us()),
+    )?;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    append_line(
+        path,
+        &format!("end {id} {host} {pid} {attempt} {}", now_us()),
+    )?;
+    Ok(())
+}
+
+/// Microseconds since the Unix epoch (wall clock: comparable across the processes of one
+/// machine).
+pub fn now_us() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    u64::try_from(since.as_micros()).expect("microseconds fit in u64")
 }
 
 /// Appends `line` and a newline to the file at `path` in one `write` call on an `O_APPEND`
@@ -187,6 +229,84 @@ impl Ledger {
         self.entries()
             .into_iter()
             .filter(|e| e.id() == id)
+            .collect()
+    }
+}
+
+/// One line of a [`FlowLedger`]: a run of [`keyed_sleep`] began or ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowEvent {
+    /// `true` for a `start` line, `false` for an `end` line.
+    pub start: bool,
+    /// The job.
+    pub id: JobId,
+    /// Its limit key.
+    pub host: String,
+    /// The worker process that ran it.
+    pub pid: u32,
+    /// The attempt number the job's context reported.
+    pub attempt: u32,
+    /// When, in microseconds since the Unix epoch ([`now_us`]).
+    pub at_us: u64,
+}
+
+impl FlowEvent {
+    /// Parses one line (without its newline).
+    pub fn parse(line: &str) -> Result<FlowEvent, String> {
+        let bad = || format!("bad flow ledger line {line:?}");
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [kind, id, host, pid, attempt, at_us] = fields[..] else {
+            return Err(bad());
+        };
+        Ok(FlowEvent {
+            start: match kind {
+                "start" => true,
+                "end" => false,
+                _ => return Err(bad()),
+            },
+            id: id.parse().map_err(|_| bad())?,
+            host: host.to_owned(),
+            pid: pid.parse().map_err(|_| bad())?,
+            attempt: attempt.parse().map_err(|_| bad())?,
+            at_us: at_us.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// The ledger file [`keyed_sleep`] writes to: [`FlowEvent`] lines, appended as
+/// [`append_line`] does.
+#[derive(Debug, Clone)]
+pub struct FlowLedger {
+    path: PathBuf,
+}
+
+impl FlowLedger {
+    /// A ledger at `path` (the file is created by the first line written).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FlowLedger { path: path.into() }
+    }
+
+    /// Its path as a string, for [`KeyedSleep::ledger`].
+    pub fn arg(&self) -> String {
+        self.path.to_str().expect("a UTF-8 temp path").to_owned()
+    }
+
+    /// Every complete line so far, parsed, in file order; empty if nothing was written
+    /// yet. A last line still missing its newline is left out; a line that does not parse
+    /// panics (a bug: only [`keyed_sleep`] writes the file).
+    pub fn events(&self) -> Vec<FlowEvent> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => panic!("cannot read ledger {}: {e}", self.path.display()),
+        };
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => return Vec::new(),
+        };
+        complete
+            .lines()
+            .map(|line| FlowEvent::parse(line).unwrap_or_else(|e| panic!("{e}")))
             .collect()
     }
 }

@@ -1,5 +1,5 @@
 //! A worker daemon for the end-to-end tests (`tests/e2e_processes.rs`, `chaos.rs`,
-//! `faults.rs`): runs the jobs of [`jobs_tests::e2e`] from a Redis server until SIGTERM or
+//! `faults.rs`, `flow_processes.rs`): runs the jobs of [`jobs_tests::e2e`] from a Redis server until SIGTERM or
 //! ctrl-c.
 //!
 //! ```text
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use jobs_core::{Client, Worker};
 use jobs_redis::RedisBackend;
-use jobs_tests::e2e::{LoggedSleep, PidSleep};
+use jobs_tests::e2e::{KeyedSleep, LoggedSleep, PidSleep};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -119,7 +119,8 @@ async fn main() -> ExitCode {
 
     let mut worker = Worker::builder(Client::new(backend))
         .register::<LoggedSleep>()
-        .register::<PidSleep>();
+        .register::<PidSleep>()
+        .register::<KeyedSleep>();
     if let Some(lease) = args.lease {
         worker = worker.lease(lease);
     }
