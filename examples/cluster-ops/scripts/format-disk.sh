@@ -11,6 +11,11 @@
 #
 # Output, one line each:  PROGRESS <percent> <message>  ...  then  FORMATTED <fs-id>  or
 # ALREADY <fs-id>. Exit 0 on success, non-zero with a message on stderr otherwise.
+#
+# Each format done adds a line to "$FORMAT_STATE_DIR/ledger", the nodes' shared ledger:
+#   HOST DEVICE FS-ID STARTED ENDED
+# STARTED and ENDED: when the format itself began (the disk's lock held) and ended, in
+# seconds since the epoch with nanoseconds (date +%s.%N).
 set -eu
 
 host="$1"
@@ -42,6 +47,7 @@ case ",${FORMAT_FAIL_HOSTS:-}," in
     ;;
 esac
 
+started=$(date +%s.%N)
 echo "PROGRESS 5 wiping the partition table of $device on $host"
 sleep "$step"
 echo "PROGRESS 30 creating a GPT partition on $device"
@@ -54,6 +60,6 @@ id="fs-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 # The node's record that this disk was formatted, and a ledger line per format done.
 echo "$id" > "$disk.formatted.tmp"
 mv "$disk.formatted.tmp" "$disk.formatted"
-echo "$host $device $id" >> "$state/ledger"
+echo "$host $device $id $started $(date +%s.%N)" >> "$state/ledger"
 echo "PROGRESS 100 formatted ${device}1 on $host"
 echo "FORMATTED $id"

@@ -3,7 +3,9 @@
 //!
 //! - [`FormatDisk`]: formats one disk of one server by running a command for it (here
 //!   `scripts/format-disk.sh`, standing in for an RPC to the node) and forwards the
-//!   command's progress lines as job progress.
+//!   command's progress lines as job progress. Its limit key is the host: with the limits
+//!   `ops-worker` stores for the [`DISKS`] queue, at most `--max-formats` formats run at
+//!   once across all workers, and one at a time per host.
 //! - [`OperationDone`]: the batch's completion callback: tells the web application, over
 //!   HTTP, how the operation ended.
 
@@ -19,7 +21,8 @@ use jobs_core::{BatchSummary, Data, JobContext, JobError, job};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-/// The queue of the format jobs.
+/// The queue of the format jobs, and of nothing else: its limits (see `ops-worker
+/// --max-formats`) then count formats only.
 pub const DISKS: &str = "disks";
 /// The queue of the callbacks.
 pub const CALLBACKS: &str = "callbacks";
@@ -74,8 +77,13 @@ pub struct Formatted {
 
 /// Partitions and formats `device` on `host`. Retried on failure (a node that is down
 /// now may be up later), up to 3 attempts.
+///
+/// The host is the job's limit key: under the [`DISKS`] queue's `per_key(1)` limit, a
+/// host listed in two operations at once has its disks formatted one after the other,
+/// while the other hosts' formats go on.
 #[job(
     queue = "disks",
+    limit_key = "host",
     max_attempts = 3,
     backoff = "exponential(1s, 30s)",
     timeout = "30m"

@@ -1,7 +1,10 @@
 //! `ops-web`: the web application. Run: `cargo run -p cluster-ops --bin ops-web`.
 //!
 //! - `POST /operations` `{"hosts": ["node-1", ...], "device": "/dev/sdb"}`: enqueues one
-//!   format job per host as a batch and answers `202 {"operation": "<id>"}` at once.
+//!   format job per host as a batch and answers `202 {"operation": "<id>"}` at once. The
+//!   formats then run within the workers' limits (`ops-worker --max-formats` at once
+//!   across the fleet, one at a time per host, whatever the operation): a host in two
+//!   operations at once waits for its first format to end before its second starts.
 //! - `GET /operations/{id}?offset=0&limit=1000`: the batch's counts (one call, whatever
 //!   the number of hosts) and a page of hosts with their state and progress, in the order
 //!   they were given (`next_offset` names the next page).

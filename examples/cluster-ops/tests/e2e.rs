@@ -1,8 +1,14 @@
 //! The cluster-operations service end to end, on real processes: a private redis-server,
-//! the web application, two worker processes. 200 hosts in one operation, two of whose
-//! disks fail; one worker is SIGKILLed in the middle. Every host must end formatted
-//! exactly once (the nodes' own ledger) or be reported dead with its reason, and the
-//! completion callback must reach the web application exactly once.
+//! the web application, two worker processes.
+//!
+//! - 200 hosts in one operation, two of whose disks fail; one worker is SIGKILLed in the
+//!   middle. Every host must end formatted exactly once (the nodes' own ledger) or be
+//!   reported dead with its reason, and the completion callback must reach the web
+//!   application exactly once.
+//! - The format limits, from the times in the nodes' ledger: two workers started with
+//!   `--max-formats 3`, two operations started back to back that share a host. At no
+//!   instant do more than 3 formats run across the two workers, nor two on one host, and
+//!   3 do run at once.
 //!
 //! Figures: `cargo test -p cluster-ops --test e2e -- --nocapture`.
 
@@ -101,6 +107,77 @@ fn ledger(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// One format as the nodes' ledger records it: `HOST DEVICE FS-ID STARTED ENDED`.
+#[derive(Debug)]
+struct Run {
+    host: String,
+    device: String,
+    /// Since the epoch.
+    started: Duration,
+    ended: Duration,
+}
+
+/// A ledger time, `date +%s.%N`: seconds and nanoseconds.
+fn ledger_time(text: &str) -> Duration {
+    let (secs, nanos) = text
+        .split_once('.')
+        .unwrap_or_else(|| panic!("ledger time {text:?}"));
+    assert_eq!(nanos.len(), 9, "ledger time {text:?}");
+    Duration::new(secs.parse().unwrap(), nanos.parse().unwrap())
+}
+
+fn ledger_runs(dir: &Path) -> Vec<Run> {
+    std::fs::read_to_string(dir.join("ledger"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let [host, device, _fs, started, ended] = words[..] else {
+                panic!("ledger line {line:?}");
+            };
+            let run = Run {
+                host: host.to_owned(),
+                device: device.to_owned(),
+                started: ledger_time(started),
+                ended: ledger_time(ended),
+            };
+            assert!(run.started <= run.ended, "{run:?}");
+            run
+        })
+        .collect()
+}
+
+/// The most runs under way at one instant. A run that ends at the instant another starts
+/// is not counted with it.
+fn peak(runs: &[&Run]) -> usize {
+    let mut events: Vec<(Duration, i32)> = runs
+        .iter()
+        .flat_map(|r| [(r.started, 1), (r.ended, -1)])
+        .collect();
+    // At equal times the end (-1) sorts first.
+    events.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in events {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// Waits until the web application has received the operation's callback; its view then.
+async fn wait_done(base: &str, op: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, view) = http("GET", &format!("{base}/operations/{op}"), None).await;
+        assert_eq!(status, 200, "{view}");
+        if view["done"] == json!(true) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "not done: {view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_hosts_two_workers_one_killed() {
     let redis = RedisServer::start().expect("start redis-server");
@@ -150,16 +227,7 @@ async fn two_hundred_hosts_two_workers_one_killed() {
     let killed_at = started.elapsed();
 
     // The operation ends when its callback reached the web application.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (status, view) = http("GET", &format!("{base}/operations/{op}"), None).await;
-        assert_eq!(status, 200, "{view}");
-        if view["done"] == json!(true) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not done: {view}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_done(&base, &op, Duration::from_secs(120)).await;
     let done_in = started.elapsed();
     survivor.signal(Signal::SIGTERM);
     assert!(survivor.wait(Duration::from_secs(30)).success());
@@ -221,5 +289,133 @@ async fn two_hundred_hosts_two_workers_one_killed() {
          formatted {}; dead {} (with reasons); callbacks 1",
         formatted.len(),
         FAILING.len()
+    );
+}
+
+const MAX_FORMATS: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formats_limited_fleet_wide_and_one_per_host() {
+    let redis = RedisServer::start().expect("start redis-server");
+    let nodes = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("REDIS_URL", redis.url()),
+        ("JOBS_PREFIX", "ops".to_owned()),
+        ("FORMAT_SECONDS", "0.6".to_owned()),
+        ("FORMAT_STATE_DIR", nodes.path().display().to_string()),
+    ];
+    let (_web, line) = spawn(
+        "ops-web",
+        env!("CARGO_BIN_EXE_ops-web"),
+        &["--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let base = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("ops-web said {line:?}"))
+        .to_owned();
+    // Two jobs at a time per worker: 4 could run at once without the fleet-wide limit of
+    // 3, and 3 at once means that both workers ran formats at the same time.
+    let max = MAX_FORMATS.to_string();
+    let worker_args = ["--concurrency", "2", "--max-formats", &max];
+    let bin = env!("CARGO_BIN_EXE_ops-worker");
+    let (_worker_1, _) = spawn("ops-worker 1", bin, &worker_args, &env);
+    let (_worker_2, _) = spawn("ops-worker 2", bin, &worker_args, &env);
+
+    // The shared host is the last of the first operation and the first of the second, so
+    // that its two formats come up one after the other. The store hands out an
+    // operation's jobs (enqueued in the same millisecond) by limit key, the host name, so
+    // the names sort in the order given. The formats all take the same time, so they run in rounds of 3:
+    // with 13 hosts in the first operation, the shared host's first format opens the
+    // fifth round, and the second operation's jobs fill it. Without the per-host limit its
+    // second format would run beside the first; with it, it waits and the hosts behind it
+    // take the round's other slots. The second operation formats another disk
+    // (/dev/sdc), which the node does not serialize with the first.
+    let shared = "node-12";
+    let first: Vec<String> = (0..13).map(|i| format!("node-{i:02}")).collect();
+    let second: Vec<String> = std::iter::once(shared.to_owned())
+        .chain((13..20).map(|i| format!("node-{i:02}")))
+        .collect();
+    assert_eq!(first.last().map(String::as_str), Some(shared));
+    let started = Instant::now();
+    let mut ops = Vec::new();
+    for (hosts, device) in [(&first, "/dev/sdb"), (&second, "/dev/sdc")] {
+        let (status, created) = http(
+            "POST",
+            &format!("{base}/operations"),
+            Some(json!({ "hosts": hosts, "device": device })),
+        )
+        .await;
+        assert_eq!(status, 202, "{created}");
+        ops.push((
+            created["operation"].as_str().unwrap().to_owned(),
+            hosts.len(),
+        ));
+    }
+    for (op, hosts) in &ops {
+        let view = wait_done(&base, op, Duration::from_secs(60)).await;
+        let summary = &view["summary"];
+        assert_eq!(
+            (&summary["total"], &summary["succeeded"], &summary["dead"]),
+            (&json!(hosts), &json!(hosts), &json!(0)),
+            "{view}"
+        );
+    }
+    let done_in = started.elapsed();
+
+    // Every disk formatted exactly once.
+    let runs = ledger_runs(nodes.path());
+    let mut disks: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for run in &runs {
+        *disks.entry((&run.host, &run.device)).or_default() += 1;
+    }
+    assert_eq!(runs.len(), first.len() + second.len(), "{runs:#?}");
+    assert!(disks.values().all(|&n| n == 1), "{disks:?}");
+
+    // Fleet-wide: never more than MAX_FORMATS at once, and MAX_FORMATS reached.
+    let all: Vec<&Run> = runs.iter().collect();
+    let fleet_peak = peak(&all);
+    assert!(
+        fleet_peak <= MAX_FORMATS,
+        "{fleet_peak} formats at once, above --max-formats {MAX_FORMATS}: {runs:#?}"
+    );
+    assert_eq!(
+        fleet_peak, MAX_FORMATS,
+        "the limit was never reached: {runs:#?}"
+    );
+
+    // Per host: never two at once. The shared host's two formats came one after the other.
+    let mut per_host: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
+    for run in &runs {
+        per_host.entry(&run.host).or_default().push(run);
+    }
+    for (host, runs) in &per_host {
+        assert_eq!(peak(runs), 1, "{host} formatted twice at once: {runs:#?}");
+    }
+    let mut shared_runs = per_host[shared].clone();
+    assert_eq!(shared_runs.len(), 2, "{shared_runs:#?}");
+    shared_runs.sort_by_key(|r| r.started);
+    let gap = shared_runs[1].started - shared_runs[0].ended;
+    // And the per-host limit was put to the test: while the shared host's first format
+    // ran, other hosts of the second operation started, passing its second format that
+    // waited for the host (and did not hold them up).
+    let passed: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.device == "/dev/sdc" && r.host != shared)
+        .filter(|r| r.started < shared_runs[0].ended)
+        .map(|r| r.host.as_str())
+        .collect();
+    assert!(
+        !passed.is_empty(),
+        "no format of the second operation started while {shared} was formatted: {runs:#?}"
+    );
+    println!(
+        "formats {} on {} hosts (2 operations, {shared} in both); workers 2 x 2 jobs, \
+         --max-formats {MAX_FORMATS}; peak {fleet_peak} at once; {shared}: {} then {} \
+         ({gap:?} apart), {passed:?} started meanwhile; done after {done_in:?}",
+        runs.len(),
+        per_host.len(),
+        shared_runs[0].device,
+        shared_runs[1].device,
     );
 }
