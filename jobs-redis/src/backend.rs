@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use jobs_core::backend::{BatchAdded, CancelOutcome};
+use jobs_core::backend::{BatchAdded, CancelOutcome, Reschedule, RescheduleOutcome};
 use jobs_core::backend::{
     Finish, JobInfo, Lease, LeaseStatus, NewJob, Progress, QueueStats, Recovered, Reserved,
 };
@@ -298,6 +298,17 @@ impl jobs_core::Backend for RedisBackend {
             batches::drain_quietly(self, &k).await;
         }
         Ok(moved)
+    }
+
+    async fn reschedule(
+        &self,
+        queue: &str,
+        id: JobId,
+        change: Reschedule,
+    ) -> Result<RescheduleOutcome, BackendError> {
+        let k = self.keys(queue)?;
+        let mut conn = self.conn().await?;
+        scripts::reschedule::call(&mut conn, &k, id, change).await
     }
 
     async fn set_limits(&self, queue: &str, limits: QueueLimits) -> Result<(), BackendError> {

@@ -139,6 +139,15 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.sweep_orphans(queue).await
     }
 
+    async fn reschedule(
+        &self,
+        queue: &str,
+        id: jobs_core::JobId,
+        change: jobs_core::backend::Reschedule,
+    ) -> Result<jobs_core::backend::RescheduleOutcome, BackendError> {
+        self.inner.reschedule(queue, id, change).await
+    }
+
     async fn set_limits(
         &self,
         queue: &str,

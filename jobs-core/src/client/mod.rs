@@ -7,7 +7,9 @@ pub(crate) mod follow;
 
 use std::sync::Arc;
 
-use crate::store::backend::{Backend, CancelOutcome, JobInfo, QueueStats};
+use crate::store::backend::{
+    Backend, CancelOutcome, JobInfo, QueueStats, Reschedule, RescheduleOutcome,
+};
 use crate::store::error::BackendError;
 use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
@@ -114,6 +116,31 @@ impl<B: Backend> Client<B> {
     /// reason. Walks every stored job of the queue in bounded steps: an operator's tool.
     pub async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {
         self.backend.sweep_orphans(queue).await
+    }
+
+    /// Moves a waiting job of `queue` to another run-at or priority, atomically (see
+    /// [`Reschedule`]); a running or ended job is left alone.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # use jobs_core::backend::{Reschedule, RescheduleOutcome};
+    /// # use std::time::Duration;
+    /// # #[job] async fn reboot(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let id = client.enqueue(Reboot { host: "node-7".into() }).delay(Duration::from_secs(3600)).await?;
+    /// // The maintenance window moved: now, and ahead of the rest.
+    /// let moved = client.reschedule("default", id, Reschedule::new().now().priority(10)).await?;
+    /// assert_eq!(moved, RescheduleOutcome::Moved);
+    /// # Ok(()) }
+    /// ```
+    pub async fn reschedule(
+        &self,
+        queue: &str,
+        id: JobId,
+        change: Reschedule,
+    ) -> Result<RescheduleOutcome, BackendError> {
+        self.backend.reschedule(queue, id, change).await
     }
 
     /// Stores `limits` as `queue`'s limits, for every worker of the fleet (replacing the

@@ -11,7 +11,7 @@ use super::record::Record;
 use super::state::State;
 use crate::store::backend::{
     Backend, BatchAdded, CancelOutcome, Finish, JobInfo, Lease, LeaseStatus, NewJob, Outcome,
-    Progress, QueueStats, Recovered, Reserved,
+    Progress, QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved,
 };
 use crate::store::batch::{BatchCounts, BatchId, Callback};
 use crate::store::error::BackendError;
@@ -176,6 +176,25 @@ impl Backend for MemoryBackend {
             .get(queue)
             .and_then(|q| q.jobs.get(&id))
             .map(Record::info))
+    }
+
+    async fn reschedule(
+        &self,
+        queue: &str,
+        id: JobId,
+        change: Reschedule,
+    ) -> Result<RescheduleOutcome, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        let out = match state.queues.get_mut(queue) {
+            Some(q) => q.reschedule(id, change, now),
+            None => RescheduleOutcome::NotFound,
+        };
+        drop(state);
+        if out == RescheduleOutcome::Moved {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(out)
     }
 
     async fn set_limits(&self, queue: &str, mut limits: QueueLimits) -> Result<(), BackendError> {

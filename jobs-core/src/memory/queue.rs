@@ -11,7 +11,7 @@ use super::flow::Flow;
 use super::record::Record;
 use crate::store::backend::{
     CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
-    QueueStats, Recovered, Reserved, RunAt,
+    QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved, RunAt,
 };
 use crate::store::batch::BatchId;
 use crate::store::event::EventKind;
@@ -440,6 +440,40 @@ impl QueueState {
             }
             _ => CancelOutcome::Finished,
         }
+    }
+
+    /// Moves waiting job `id` as `change` says.
+    pub(super) fn reschedule(
+        &mut self,
+        id: JobId,
+        change: Reschedule,
+        now: u64,
+    ) -> RescheduleOutcome {
+        let Some(r) = self.jobs.get_mut(&id) else {
+            return RescheduleOutcome::NotFound;
+        };
+        let due = match r.state {
+            JobState::Ready => {
+                let place = (Reverse(r.priority), r.ready_at, id);
+                match &r.flow.key {
+                    Some(key) => self.flow.remove(key, &place),
+                    None => self.ready.remove(&place),
+                };
+                r.ready_at
+            }
+            JobState::Scheduled => {
+                let at = r.run_at.unwrap_or(r.ready_at);
+                self.scheduled.remove(&(at, id));
+                at
+            }
+            _ => return RescheduleOutcome::NotWaiting,
+        };
+        if let Some(p) = change.priority {
+            r.priority = p;
+        }
+        let due = change.run_at.map_or(due, |at| at_ms(at, now));
+        self.schedule(id, due, now);
+        RescheduleOutcome::Moved
     }
 
     /// Moves job `id` back to ready with fresh attempts if it is dead (or cancelled); true

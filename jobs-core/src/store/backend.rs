@@ -16,7 +16,10 @@ use super::id::JobId;
 // The values the calls take and return, at the paths users know (`jobs_core::backend::...`).
 pub use super::batch::BatchAdded;
 pub use super::lease::{Finish, Lease, LeaseStatus, Outcome, Recovered, Reserved};
-pub use super::record::{CancelOutcome, JobInfo, JobState, NewJob, Progress, QueueStats, RunAt};
+pub use super::record::{
+    CancelOutcome, JobInfo, JobState, NewJob, Progress, QueueStats, Reschedule, RescheduleOutcome,
+    RunAt,
+};
 
 /// A queue store. Implemented by [`crate::MemoryBackend`] and by `jobs_redis::RedisBackend`.
 ///
@@ -161,6 +164,16 @@ pub trait Backend: Send + Sync + 'static {
         queue: &str,
         id: JobId,
     ) -> impl Future<Output = Result<CancelOutcome, BackendError>> + Send;
+
+    /// Moves a waiting job (ready or scheduled) to another run-at or priority, atomically:
+    /// it never runs at its old place once this returns `Moved`. A running or ended job
+    /// is left alone.
+    fn reschedule(
+        &self,
+        queue: &str,
+        id: JobId,
+        change: Reschedule,
+    ) -> impl Future<Output = Result<RescheduleOutcome, BackendError>> + Send;
 
     /// Opens a batch: records its members (id, queue) and, the first time, its callbacks.
     /// Called before the members are enqueued; from then on every member's ending counts,

@@ -100,6 +100,70 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// A change to a waiting job's place in line ([`Backend::reschedule`](crate::Backend::reschedule)): when it
+/// runs, its priority, or both; what is not given stays.
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs_core::backend::Reschedule;
+/// let later = Reschedule::new().delay(Duration::from_secs(600)).priority(-5);
+/// assert_eq!(later.priority, Some(-5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Reschedule {
+    /// When it becomes ready ([`RunAt::Now`]: at once).
+    pub run_at: Option<RunAt>,
+    /// Its new priority.
+    pub priority: Option<i8>,
+}
+
+impl Reschedule {
+    /// No change yet.
+    pub const fn new() -> Self {
+        Reschedule {
+            run_at: None,
+            priority: None,
+        }
+    }
+
+    /// Ready at once.
+    pub const fn now(mut self) -> Self {
+        self.run_at = Some(RunAt::Now);
+        self
+    }
+
+    /// Ready `delay` from now, on the store's clock.
+    pub const fn delay(mut self, delay: Duration) -> Self {
+        self.run_at = Some(RunAt::After(delay));
+        self
+    }
+
+    /// Ready at `at`, ms since the Unix epoch.
+    pub const fn at_unix_ms(mut self, at: u64) -> Self {
+        self.run_at = Some(RunAt::UnixMillis(at));
+        self
+    }
+
+    /// With this priority (higher runs first).
+    pub const fn priority(mut self, priority: i8) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+}
+
+/// What [`Backend::reschedule`](crate::Backend::reschedule) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RescheduleOutcome {
+    /// It was waiting (ready or scheduled): it now waits as asked.
+    Moved,
+    /// It is running or has ended: nothing changed.
+    NotWaiting,
+    /// No such job.
+    NotFound,
+}
+
 /// What a running job last reported of its progress (see [`crate::JobContext::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {

@@ -37,6 +37,7 @@ pub(crate) mod job;
 pub(crate) mod progress;
 pub(crate) mod recover;
 pub(crate) mod renew;
+pub(crate) mod reschedule;
 pub(crate) mod reserve;
 pub(crate) mod retry_dead;
 pub(crate) mod set_flow;
@@ -239,7 +240,7 @@ macro_rules! script {
 pub(crate) use script;
 
 /// Every script, for loading them all at once.
-pub(crate) fn all() -> [&'static Lua; 19] {
+pub(crate) fn all() -> [&'static Lua; 20] {
     [
         &enqueue::SCRIPT,
         &reserve::SCRIPT,
@@ -260,6 +261,7 @@ pub(crate) fn all() -> [&'static Lua; 19] {
         &cancel::SCRIPT,
         &sweep::SCRIPT,
         &set_flow::SCRIPT,
+        &reschedule::SCRIPT,
     ]
 }
 

@@ -520,3 +520,165 @@ pub async fn rate_limited_job_holds_its_key<H: Harness>(h: &H) {
     assert_eq!(runs.len(), 2);
     assert!(runs[1].started.duration_since(runs[0].started) >= h.tick() * 2 - h.tick() / 4);
 }
+
+/// A job still waiting at its deadline never starts: it ends as expired, with the reason
+/// and a `Dead` event, whether it waited ready, under a limit key, or scheduled past its
+/// deadline; the others run. Retried, it runs, without the deadline.
+pub async fn a_job_past_its_deadline_expires_instead_of_starting<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let mut events = client.subscribe(Q, None);
+    client.pause(Q).await.unwrap();
+    let soon = h.tick();
+    let plain = client
+        .enqueue(Echo { label: "a".into() })
+        .expires_after(soon)
+        .await
+        .unwrap();
+    let keyed_id = client
+        .enqueue(Keyed {
+            label: "b".into(),
+            key: "k".into(),
+            ms: 1,
+        })
+        .expires_after(soon)
+        .await
+        .unwrap();
+    let fine = client
+        .enqueue(Echo { label: "c".into() })
+        .expires_after(h.patience() * 10)
+        .await
+        .unwrap();
+    let late = client
+        .enqueue(Echo { label: "d".into() })
+        .delay(h.tick() * 3)
+        .expires_after(soon)
+        .await
+        .unwrap();
+    tokio::time::sleep(h.tick() * 2).await; // time passing is what is under test
+    client.resume(Q).await.unwrap();
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), [fine]);
+    finish::<H>(&client, &got[0], ok()).await;
+    for id in [plain, keyed_id] {
+        let info = client.job(Q, id).await.unwrap().unwrap();
+        assert_eq!((info.state, info.attempts), (JobState::Expired, 0));
+        let reason = info.last_error.unwrap();
+        assert!(
+            reason.starts_with("expired: not started by its deadline"),
+            "{reason}"
+        );
+    }
+    // Scheduled past its deadline: it expires when it comes due.
+    eventually("the late job to expire", h.patience(), || async {
+        assert!(reserve_all(h, &client).await.is_empty());
+        let info = client.job(Q, late).await.unwrap().unwrap();
+        (info.state == JobState::Expired).then_some(())
+    })
+    .await;
+    let done = client.wait_for(Q, plain, h.patience()).await.unwrap();
+    assert_eq!(done.state, JobState::Expired);
+    assert_eq!(client.stats(Q).await.unwrap().dead, 3);
+    let dead = client.dead_jobs(Q, 0, 10).await.unwrap();
+    assert!(
+        dead.iter().all(|j| j.state == JobState::Expired),
+        "{dead:?}"
+    );
+    let mut expired = Vec::new();
+    while expired.len() < 3 {
+        let e = events.next().await.unwrap();
+        if let jobs_core::EventKind::Dead { reason } = &e.kind {
+            assert!(reason.starts_with("expired"), "{reason}");
+            expired.push(e.job);
+        }
+    }
+    assert_eq!(sorted(expired), sorted(vec![plain, keyed_id, late]));
+
+    // Retried on purpose, it runs: the deadline is gone.
+    assert_eq!(client.retry_dead(Q, &[plain]).await.unwrap(), 1);
+    let again = reserve_all(h, &client).await;
+    assert_eq!(ids(&again), [plain]);
+}
+
+/// A waiting job is moved to another run-at or priority by id, atomically, ready or
+/// scheduled or under a limit key; a running or ended job is left alone; a worker asleep
+/// until the old run-at is woken for the new one.
+pub async fn waiting_jobs_are_rescheduled_by_id<H: Harness>(h: &H) {
+    use jobs_core::backend::{Reschedule, RescheduleOutcome};
+    let client = client(h).await;
+    let far = h.patience() * 10;
+    let x = client
+        .enqueue(Echo { label: "x".into() })
+        .delay(far)
+        .await
+        .unwrap();
+    let y = client.enqueue(Echo { label: "y".into() }).await.unwrap();
+    let z = client.enqueue(Echo { label: "z".into() }).await.unwrap();
+    let moved = |id, change| {
+        let client = client.clone();
+        async move { client.reschedule(Q, id, change).await.unwrap() }
+    };
+    assert_eq!(
+        moved(z, Reschedule::new().priority(5)).await,
+        RescheduleOutcome::Moved
+    );
+    assert_eq!(
+        moved(x, Reschedule::new().now().priority(9)).await,
+        RescheduleOutcome::Moved
+    );
+    let first = client
+        .backend()
+        .reserve(&queues(), 2, lease(h))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|j| j.lease.id).collect::<Vec<_>>(),
+        [x, z],
+        "by the new priorities"
+    );
+    // Ready, moved to later: scheduled.
+    assert_eq!(
+        moved(y, Reschedule::new().delay(far)).await,
+        RescheduleOutcome::Moved
+    );
+    let info = client.job(Q, y).await.unwrap().unwrap();
+    assert_eq!(info.state, JobState::Scheduled);
+    assert!(reserve_all(h, &client).await.is_empty());
+    // Running, ended, unknown: nothing changes.
+    assert_eq!(
+        moved(x, Reschedule::new().now()).await,
+        RescheduleOutcome::NotWaiting
+    );
+    finish::<H>(&client, &first[0], ok()).await;
+    assert_eq!(
+        moved(x, Reschedule::new().now()).await,
+        RescheduleOutcome::NotWaiting
+    );
+    assert_eq!(
+        moved(JobId::new(), Reschedule::new().now()).await,
+        RescheduleOutcome::NotFound
+    );
+    // Under a limit key: its place in the key's line moves.
+    let k1 = keyed::<H>(&client, "k1", "k", 1).await;
+    let k2 = keyed::<H>(&client, "k2", "k", 1).await;
+    assert_eq!(
+        moved(k2, Reschedule::new().priority(9)).await,
+        RescheduleOutcome::Moved
+    );
+    let got = client
+        .backend()
+        .reserve(&queues(), 1, lease(h))
+        .await
+        .unwrap();
+    assert_eq!(ids(&got), [k2]);
+    let _ = k1;
+    // A worker asleep until y's far run-at runs it once y is moved to now.
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    assert_eq!(
+        moved(y, Reschedule::new().now()).await,
+        RescheduleOutcome::Moved
+    );
+    let done = client.wait_for(Q, y, h.patience()).await.unwrap();
+    worker.stop().await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+}

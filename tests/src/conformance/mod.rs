@@ -171,6 +171,8 @@ macro_rules! conformance_tests {
             queue_rate_limit_holds_in_any_window,
             per_key_rate_limit_holds_and_other_keys_go_on,
             rate_limited_job_holds_its_key,
+            a_job_past_its_deadline_expires_instead_of_starting,
+            waiting_jobs_are_rescheduled_by_id,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
