@@ -87,7 +87,10 @@ pub use store::batch::{
     BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind,
 };
 pub use store::error::{BackendError, BoxError};
-pub use store::flow::{InvalidFlow, JobFlow, MAX_LIMIT_KEY_LEN, QueueLimits, Rate};
+pub use store::flow::{
+    InvalidFlow, JobFlow, MAX_LIMIT_KEY_LEN, MAX_UNIQUE_KEY_LEN, OnConflict, QueueLimits, Rate,
+    Unique, UniqueFor,
+};
 pub use store::id::{InvalidJobId, JobId};
 pub use store::options::StoreOptions;
 pub use store::queue_name::{InvalidQueueName, MAX_QUEUE_NAME_LEN, validate_queue_name};

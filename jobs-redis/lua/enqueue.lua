@@ -14,50 +14,22 @@
 --
 -- Returns: the number of jobs stored. An id already stored is skipped (idempotent retry).
 --
--- Uses lib.lua: check_types, event, emit_events, now_ms, wake, make_ready.
+-- Uses lib.lua: check_types, event, emit_events, now_ms, wake, new_job, place_new.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' } })
 if wrong then return wrong end
 
--- An instant as the caller gives it: '' now, '+N' N ms from now, 'N' at N ms since the
--- epoch.
-local function instant(arg, now)
-  if arg == '' then return now end
-  if string.sub(arg, 1, 1) == '+' then return now + tonumber(string.sub(arg, 2)) end
-  return tonumber(arg)
-end
-
 local jobs, ready, scheduled = KEYS[1], KEYS[2], KEYS[3]
-local k = { jobs = jobs, ready = ready, flow = KEYS[6], groups = KEYS[7], gactive = KEYS[8], group = KEYS[9],
+local k = { jobs = jobs, ready = ready, scheduled = scheduled, flow = KEYS[6], groups = KEYS[7], gactive = KEYS[8], group = KEYS[9],
   gdelayed = KEYS[10] }
 local now = now_ms()
 local stored = 0
 local ev = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local base = 3 + i * 9
-  local id = ARGV[base]
-  local due = instant(ARGV[base + 5], now)
-  -- A waiting job's record: nothing after the ready time (see lib.lua).
-  local rec = {
-    ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]),
-    0, 0, 0, now, due - now,
-  }
-  local batch, key, deadline = ARGV[base + 6], ARGV[base + 7], ARGV[base + 8]
-  -- Optional fields, each only when set (the gaps before the last filled with false).
-  local last = (deadline ~= '' and F_EXPIRES) or (key ~= '' and F_KEY) or (batch ~= '' and F_BATCH)
-  if last then
-    for f = F_FINISHED, last do rec[f] = false end
-    if batch ~= '' then rec[F_BATCH] = batch end
-    if key ~= '' then rec[F_KEY] = key end
-    if deadline ~= '' then rec[F_EXPIRES] = instant(deadline, now) end
-  end
+  local id, rec, due = new_job(ARGV, 3 + i * 9, now)
   -- HSETNX: the existence check and the write in one command.
   if redis.call('HSETNX', jobs, id, cmsgpack.pack(rec)) == 1 then
-    if due <= now then
-      make_ready(k, id, rec)
-    else
-      redis.call('ZADD', scheduled, due, id)
-    end
+    place_new(k, id, rec, due, now)
     event(ev, 'enqueued', id)
     stored = stored + 1
   end

@@ -314,6 +314,45 @@ local function make_ready(k, id, rec)
   end
 end
 
+-- An instant as callers give it: '' now, '+N' N ms from now, 'N' at N ms since the epoch.
+local function instant(arg, now)
+  if arg == '' then return now end
+  if string.sub(arg, 1, 1) == '+' then return now + tonumber(string.sub(arg, 2)) end
+  return tonumber(arg)
+end
+
+-- A new job from the 9 arguments the enqueue scripts take per job, from args[base]: id,
+-- name, payload, priority (-128..127), max_attempts, run_at (an instant), batch id, limit
+-- key, deadline (an instant; '' for none: each optional field '' when unset). Returns
+-- the id, the record (a waiting job's: nothing after the ready time but the optional
+-- fields that are set, see above) and when it is due.
+local function new_job(args, base, now)
+  local due = instant(args[base + 5], now)
+  local rec = {
+    args[base + 1], args[base + 2], tonumber(args[base + 3]), tonumber(args[base + 4]),
+    0, 0, 0, now, due - now,
+  }
+  local batch, key, deadline = args[base + 6], args[base + 7], args[base + 8]
+  -- Optional fields, each only when set (the gaps before the last filled with false).
+  local last = (deadline ~= '' and F_EXPIRES) or (key ~= '' and F_KEY) or (batch ~= '' and F_BATCH)
+  if last then
+    for f = F_FINISHED, last do rec[f] = false end
+    if batch ~= '' then rec[F_BATCH] = batch end
+    if key ~= '' then rec[F_KEY] = key end
+    if deadline ~= '' then rec[F_EXPIRES] = instant(deadline, now) end
+  end
+  return args[base], rec, due
+end
+
+-- Puts a new job (its record stored) in line or in scheduled.
+local function place_new(k, id, rec, due, now)
+  if due <= now then
+    make_ready(k, id, rec)
+  else
+    redis.call('ZADD', k.scheduled, due, id)
+  end
+end
+
 -- Fields after F_READY_IN are optional; a gap before a set one is filled with false so
 -- the record stays a msgpack array.
 local function store(jobs, id, rec)

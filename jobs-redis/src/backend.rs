@@ -10,13 +10,13 @@
 
 use std::time::Duration;
 
-use jobs_core::backend::{BatchAdded, CancelOutcome, Reschedule, RescheduleOutcome};
+use jobs_core::backend::{BatchAdded, CancelOutcome, Enqueued, Reschedule, RescheduleOutcome};
 use jobs_core::backend::{
     Finish, JobInfo, Lease, LeaseStatus, NewJob, Progress, QueueStats, Recovered, Reserved,
 };
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH, validate_queue_name};
-use jobs_core::{BatchCounts, BatchId, Callback, QueueLimits};
+use jobs_core::{BatchCounts, BatchId, Callback, InvalidFlow, QueueLimits};
 
 use crate::batches;
 use crate::conn::Conn;
@@ -127,6 +127,42 @@ impl jobs_core::Backend for RedisBackend {
                 async move { this.enqueue_each(&jobs).await }
             })
             .await
+    }
+
+    async fn enqueue_unique(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, BackendError> {
+        for job in &jobs {
+            validate_queue_name(&job.queue)?;
+            job.flow.validate()?;
+            if job.flow.unique.is_some() && job.batch.is_some() {
+                return Err(InvalidFlow::UniqueInBatch.into());
+            }
+        }
+        // One call per queue and chunk, each atomic; answers put back in the jobs' order.
+        let mut out = vec![Enqueued::AlreadyStored; jobs.len()];
+        let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        for queue in queues {
+            let k = self.keys(queue)?;
+            let at: Vec<usize> = (0..jobs.len())
+                .filter(|i| jobs[*i].queue == queue)
+                .collect();
+            for part in at.chunks(ENQUEUE_CHUNK) {
+                let chunk: Vec<NewJob> = part.iter().map(|i| jobs[*i].clone()).collect();
+                let reply = {
+                    let mut conn = self.conn().await?;
+                    scripts::enqueue_unique::call(&mut conn, &k, &self.inner.settings, &chunk)
+                        .await?
+                };
+                for (i, answer) in part.iter().zip(reply.answers) {
+                    out[*i] = answer;
+                }
+                if reply.outbox > 0 {
+                    batches::drain_quietly(self, &k).await;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn reserve(

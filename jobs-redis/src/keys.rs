@@ -58,6 +58,9 @@ pub(crate) struct QueueKeys {
     /// The prefix of each limit key's recent starts (a sorted set `<krate><key>`, as
     /// `rate`); not a key itself, as `group`.
     pub krate: String,
+    /// Hash: uniqueness key -> the claim of the job holding it (see
+    /// `lua/enqueue_unique.lua`).
+    pub unique: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -119,7 +122,7 @@ impl QueueKeys {
     /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
     /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
     /// headers, and built from these names.
-    pub(crate) const NAMES: [&'static str; 20] = [
+    pub(crate) const NAMES: [&'static str; 21] = [
         "jobs",
         "ready",
         "scheduled",
@@ -140,10 +143,11 @@ impl QueueKeys {
         "gdelayed",
         "rate",
         "krate",
+        "unique",
     ];
 
     /// Every key, in the order of [`QueueKeys::NAMES`].
-    pub(crate) fn all(&self) -> [&str; 20] {
+    pub(crate) fn all(&self) -> [&str; 21] {
         [
             &self.jobs,
             &self.ready,
@@ -165,6 +169,7 @@ impl QueueKeys {
             &self.gdelayed,
             &self.rate,
             &self.krate,
+            &self.unique,
         ]
     }
 
@@ -195,6 +200,7 @@ impl QueueKeys {
             gdelayed: key("gdelayed"),
             rate: key("rate"),
             krate: key("r:"),
+            unique: key("unique"),
         })
     }
 }

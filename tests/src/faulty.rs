@@ -139,6 +139,13 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.sweep_orphans(queue).await
     }
 
+    async fn enqueue_unique(
+        &self,
+        jobs: Vec<NewJob>,
+    ) -> Result<Vec<jobs_core::backend::Enqueued>, BackendError> {
+        self.inner.enqueue_unique(jobs).await
+    }
+
     async fn reschedule(
         &self,
         queue: &str,

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Client;
 use crate::job::Job;
-use crate::store::backend::{Backend, NewJob, RunAt};
+use crate::store::backend::{Backend, Enqueued, NewJob, RunAt};
 use crate::store::error::BackendError;
-use crate::store::flow::{InvalidFlow, JobFlow};
+use crate::store::flow::{InvalidFlow, JobFlow, Unique};
 use crate::store::id::JobId;
 use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 
@@ -96,6 +96,16 @@ impl<B: Backend> Client<B> {
                 None => job.limit_key(),
             },
             expires: options.expires,
+            unique: options
+                .unique
+                .clone()
+                .or_else(|| job.unique())
+                .map(|mut u| {
+                    if u.key.is_none() {
+                        u.key = Some(Unique::key_for(J::NAME, &payload));
+                    }
+                    u
+                }),
         };
         flow.validate()?;
         Ok(NewJob {
@@ -124,6 +134,8 @@ pub(crate) struct EnqueueOptions<'q> {
     pub(crate) limit_key: Option<Cow<'q, str>>,
     /// Do not start after this.
     pub(crate) expires: Option<RunAt>,
+    /// Replaces the uniqueness the job gives itself ([`Job::unique`]).
+    pub(crate) unique: Option<Unique>,
 }
 
 impl EnqueueOptions<'static> {
@@ -136,6 +148,7 @@ impl EnqueueOptions<'static> {
             max_attempts: J::OPTIONS.max_attempts,
             limit_key: None,
             expires: None,
+            unique: None,
         }
     }
 }
@@ -231,6 +244,28 @@ impl<B, J> Enqueue<'_, B, J> {
         self
     }
 
+    /// Makes the job unique (see [`Unique`]): at most one job of its queue holds the key
+    /// at a time. A single enqueue whose key is held answers as `unique.on_conflict` says:
+    /// [`EnqueueError::Duplicate`] when refused, the kept job's id when debounced.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, EnqueueError, JobError, MemoryBackend, Unique};
+    /// # #[job] async fn format_disk(host: String, device: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), EnqueueError> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let job = || FormatDisk { host: "node-7".into(), device: "/dev/sdb".into() };
+    /// let first = client.enqueue(job()).unique(Unique::until_done()).await?;
+    /// match client.enqueue(job()).unique(Unique::until_done()).await {
+    ///     Err(EnqueueError::Duplicate { existing, .. }) => assert_eq!(existing, first),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn unique(mut self, unique: Unique) -> Self {
+        self.options.unique = Some(unique);
+        self
+    }
+
     /// Do not start the job after `at`: see [`Enqueue::expires_after`].
     pub fn expires_at(mut self, at: SystemTime) -> Self {
         self.options.expires = Some(RunAt::UnixMillis(unix_ms(at)));
@@ -256,8 +291,20 @@ impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
         let id = self.id.unwrap_or_default();
         let new = client.new_job(&self.job, id, &self.options);
         Box::pin(async move {
-            client.backend.enqueue(vec![new?]).await?;
-            Ok(id)
+            let new = new?;
+            let Some(unique) = new.flow.unique.clone() else {
+                client.backend.enqueue(vec![new]).await?;
+                return Ok(id);
+            };
+            let answer = client.backend.enqueue_unique(vec![new]).await?;
+            match answer.first() {
+                Some(Enqueued::Duplicate { existing }) => Err(EnqueueError::Duplicate {
+                    key: unique.key.unwrap_or_default(),
+                    existing: *existing,
+                }),
+                Some(Enqueued::Debounced { existing }) => Ok(*existing),
+                _ => Ok(id),
+            }
         })
     }
 }
@@ -277,8 +324,19 @@ impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMa
             .collect::<Result<Vec<_>, _>>();
         Box::pin(async move {
             let news = news?;
-            let ids = news.iter().map(|n| n.id).collect();
-            client.backend.enqueue(news).await?;
+            let mut ids: Vec<JobId> = news.iter().map(|n| n.id).collect();
+            if news.iter().any(|n| n.flow.unique.is_some()) {
+                let answers = client.backend.enqueue_unique(news).await?;
+                for (id, answer) in ids.iter_mut().zip(answers) {
+                    if let Enqueued::Duplicate { existing } | Enqueued::Debounced { existing } =
+                        answer
+                    {
+                        *id = existing;
+                    }
+                }
+            } else {
+                client.backend.enqueue(news).await?;
+            }
             Ok(ids)
         })
     }
@@ -319,6 +377,14 @@ pub enum EnqueueError {
     /// The job's flow control is not valid (an empty or too long limit key).
     #[error(transparent)]
     InvalidFlow(#[from] InvalidFlow),
+    /// A unique job whose key is held by another job ([`Enqueue::unique`]): not stored.
+    #[error("job {existing} holds the uniqueness key {key:?}: not stored")]
+    Duplicate {
+        /// The uniqueness key.
+        key: String,
+        /// The job holding it.
+        existing: JobId,
+    },
     /// The backend failed; see [`BackendError::is_transient`].
     #[error(transparent)]
     Backend(#[from] BackendError),

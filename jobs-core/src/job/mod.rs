@@ -73,6 +73,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
         None
     }
 
+    /// The job's uniqueness (see [`Unique`](crate::Unique)): `None` (the default) for an
+    /// ordinary job; [`Enqueue::unique`](crate::Enqueue::unique) overrides it per enqueue.
+    fn unique(&self) -> Option<crate::Unique> {
+        None
+    }
+
     /// Runs one attempt of the job.
     fn run(self, ctx: JobContext) -> impl Future<Output = Result<Self::Output, JobError>> + Send;
 }

@@ -10,13 +10,13 @@ use super::clock::ms;
 use super::record::Record;
 use super::state::State;
 use crate::store::backend::{
-    Backend, BatchAdded, CancelOutcome, Finish, JobInfo, Lease, LeaseStatus, NewJob, Outcome,
-    Progress, QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved,
+    Backend, BatchAdded, CancelOutcome, Enqueued, Finish, JobInfo, Lease, LeaseStatus, NewJob,
+    Outcome, Progress, QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved,
 };
 use crate::store::batch::{BatchCounts, BatchId, Callback};
 use crate::store::error::BackendError;
 use crate::store::event::{Event, EventCursor};
-use crate::store::flow::QueueLimits;
+use crate::store::flow::{InvalidFlow, QueueLimits};
 use crate::store::id::JobId;
 use crate::store::retention::RECOVER_BATCH;
 
@@ -30,6 +30,28 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(())
+    }
+
+    async fn enqueue_unique(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, BackendError> {
+        for job in &jobs {
+            job.flow.validate()?;
+            if job.flow.unique.is_some() && job.batch.is_some() {
+                return Err(InvalidFlow::UniqueInBatch.into());
+            }
+        }
+        let now = self.now_ms();
+        let retention = self.shared.store.retention();
+        let mut state = self.lock();
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let q = state.queues.entry(job.queue.clone()).or_default();
+            out.push(q.insert_unique(job, now, &retention));
+            self.flush_events(q, now);
+        }
+        self.settle(&mut state, now);
+        drop(state);
+        self.shared.notify.notify_waiters();
+        Ok(out)
     }
 
     async fn reserve(

@@ -10,11 +10,12 @@ use super::events::EventLog;
 use super::flow::Flow;
 use super::record::Record;
 use crate::store::backend::{
-    CancelOutcome, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome, Progress,
-    QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved, RunAt,
+    CancelOutcome, Enqueued, Finish, JobInfo, JobState, Lease, LeaseStatus, NewJob, Outcome,
+    Progress, QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved, RunAt,
 };
 use crate::store::batch::BatchId;
 use crate::store::event::EventKind;
+use crate::store::flow::{OnConflict, UniqueFor};
 use crate::store::id::JobId;
 use crate::store::options::StoreOptions;
 use crate::store::reason::{self, ATTEMPT_FAILED, CANCELLED, LEASE_EXPIRED};
@@ -40,6 +41,16 @@ pub(super) struct QueueState {
     pub(super) ended: Vec<(BatchId, JobId, bool)>,
     /// Paused or not, limits, and the ready jobs that carry a limit key.
     pub(super) flow: Flow,
+    /// Uniqueness keys and the jobs that claimed them (each checked when the key is
+    /// claimed again: a claim whose hold is over is simply replaced).
+    pub(super) unique: HashMap<String, Claim>,
+}
+
+/// A uniqueness key's claim: the job, how long it holds, and (for a period) until when.
+pub(super) struct Claim {
+    id: JobId,
+    hold: UniqueFor,
+    until: u64,
 }
 
 impl QueueState {
@@ -57,6 +68,67 @@ impl QueueState {
         self.schedule(id, due, now);
         self.events.push(id, EventKind::Enqueued);
         true
+    }
+
+    /// Stores a new job that may carry a uniqueness key, checked against the key's holder.
+    pub(super) fn insert_unique(
+        &mut self,
+        job: NewJob,
+        now: u64,
+        retention: &Retention,
+    ) -> Enqueued {
+        if self.jobs.contains_key(&job.id) {
+            return Enqueued::AlreadyStored;
+        }
+        let Some((key, unique)) = job
+            .flow
+            .unique
+            .as_ref()
+            .and_then(|u| Some((u.key.clone()?, u.clone())))
+        else {
+            self.insert(job, now);
+            return Enqueued::Stored;
+        };
+        let held = self.unique.get(&key).and_then(|c| {
+            let state = self.jobs.get(&c.id).map(|r| r.state);
+            let waiting = matches!(state, Some(JobState::Ready | JobState::Scheduled));
+            let holds = match c.hold {
+                UniqueFor::Waiting => waiting,
+                UniqueFor::WaitingOrRunning => waiting || state == Some(JobState::Active),
+                _ => c.until > now,
+            };
+            holds.then_some((c.id, waiting))
+        });
+        let mut answer = Enqueued::Stored;
+        if let Some((existing, waiting)) = held {
+            match (unique.on_conflict, waiting) {
+                (OnConflict::Replace, true) => {
+                    self.cancel(existing, now, retention);
+                    answer = Enqueued::Replaced { previous: existing };
+                }
+                (OnConflict::Debounce, true) => {
+                    let change = Reschedule {
+                        run_at: Some(job.run_at),
+                        priority: None,
+                    };
+                    self.reschedule(existing, change, now);
+                    return Enqueued::Debounced { existing };
+                }
+                _ => return Enqueued::Duplicate { existing },
+            }
+        }
+        let until = match unique.hold {
+            UniqueFor::Period(p) => now.saturating_add(ms(p)),
+            _ => 0,
+        };
+        let claim = Claim {
+            id: job.id,
+            hold: unique.hold,
+            until,
+        };
+        self.insert(job, now);
+        self.unique.insert(key, claim);
+        answer
     }
 
     /// Puts a job (already unlinked from every index) in scheduled, or in ready if due.

@@ -17,8 +17,8 @@ use super::id::JobId;
 pub use super::batch::BatchAdded;
 pub use super::lease::{Finish, Lease, LeaseStatus, Outcome, Recovered, Reserved};
 pub use super::record::{
-    CancelOutcome, JobInfo, JobState, NewJob, Progress, QueueStats, Reschedule, RescheduleOutcome,
-    RunAt,
+    CancelOutcome, Enqueued, JobInfo, JobState, NewJob, Progress, QueueStats, Reschedule,
+    RescheduleOutcome, RunAt,
 };
 
 /// A queue store. Implemented by [`crate::MemoryBackend`] and by `jobs_redis::RedisBackend`.
@@ -30,6 +30,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Stores new jobs. An id that is already stored is skipped, so a retried enqueue
     /// cannot create a duplicate.
     fn enqueue(&self, jobs: Vec<NewJob>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Stores new jobs of which some carry a uniqueness key ([`crate::Unique`], with its
+    /// key set), each checked against the key's holder in the same atomic step as its
+    /// insert, so two processes never both store a job for one key. One answer per job,
+    /// in order. A batch member cannot be unique
+    /// ([`InvalidFlow::UniqueInBatch`](crate::InvalidFlow::UniqueInBatch)).
+    fn enqueue_unique(
+        &self,
+        jobs: Vec<NewJob>,
+    ) -> impl Future<Output = Result<Vec<Enqueued>, BackendError>> + Send;
 
     /// Leases up to `max` ready jobs, trying `queues` in order, each for `lease_for`.
     ///

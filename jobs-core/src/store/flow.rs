@@ -9,6 +9,10 @@ use super::record::RunAt;
 /// Longest limit key a job may carry, in bytes.
 pub const MAX_LIMIT_KEY_LEN: usize = 256;
 
+/// Longest uniqueness key, in bytes. A key made from a job's arguments that would be
+/// longer is shortened to the job's name and a 128-bit hash of its arguments.
+pub const MAX_UNIQUE_KEY_LEN: usize = 512;
+
 /// How many jobs of a queue may start or run at once, across every worker of the fleet.
 ///
 /// Stored with the queue (so every worker obeys the same limits, and they survive
@@ -150,11 +154,151 @@ pub struct JobFlow {
     /// would next have taken it. [`RunAt::After`] counts from the enqueue, on the store's
     /// clock.
     pub expires: Option<RunAt>,
+    /// At most one job of the queue holds this uniqueness key at a time.
+    pub unique: Option<Unique>,
+}
+
+/// A job that must not be stored twice: at most one job of its queue holds `key` at a
+/// time, for as long as `hold` says; an enqueue that finds the key held does what
+/// `on_conflict` says. Enforced by the store in the same step as the insert, so it holds
+/// across processes.
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs_core::{OnConflict, Unique};
+///
+/// // One format of a disk waiting at a time: a second request is refused.
+/// let once = Unique::while_waiting();
+/// // A refresh of a host's inventory at most every 10 minutes, pushed back by each request.
+/// let debounced = Unique::for_period(Duration::from_secs(600))
+///     .key("inventory:node-7")
+///     .on_conflict(OnConflict::Debounce);
+/// assert_eq!(debounced.key.as_deref(), Some("inventory:node-7"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unique {
+    /// The key; `None`: the job's name and arguments ([`Unique::key_for`]).
+    pub key: Option<String>,
+    /// How long the job holds the key.
+    pub hold: UniqueFor,
+    /// What an enqueue that finds the key held does.
+    pub on_conflict: OnConflict,
+}
+
+/// How long a unique job holds its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UniqueFor {
+    /// While it waits (ready or scheduled): once it starts, the same job may be
+    /// enqueued again.
+    Waiting,
+    /// While it waits or runs: until it ends.
+    WaitingOrRunning,
+    /// For this long after the enqueue, whatever happens to the job.
+    Period(Duration),
+}
+
+/// What an enqueue does when its uniqueness key is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnConflict {
+    /// Refused: [`EnqueueError::Duplicate`](crate::EnqueueError::Duplicate) names the
+    /// job holding the key.
+    #[default]
+    Reject,
+    /// The job holding the key is cancelled if it still waits, and the new one stored in
+    /// its place; refused as for `Reject` if it is already running.
+    Replace,
+    /// The job holding the key stays (with its arguments) and takes the new one's run-at
+    /// (a delay pushed back by every request); refused as for `Reject` if it is already
+    /// running. The enqueue answers the kept job's id.
+    Debounce,
+}
+
+impl Unique {
+    /// Held while the job waits; conflicts rejected.
+    pub fn while_waiting() -> Self {
+        Unique::new(UniqueFor::Waiting)
+    }
+
+    /// Held until the job ends; conflicts rejected.
+    pub fn until_done() -> Self {
+        Unique::new(UniqueFor::WaitingOrRunning)
+    }
+
+    /// Held for `period` after the enqueue; conflicts rejected.
+    pub fn for_period(period: Duration) -> Self {
+        Unique::new(UniqueFor::Period(period))
+    }
+
+    /// Held as `hold` says, the key made from the job's name and arguments; conflicts
+    /// rejected.
+    pub fn new(hold: UniqueFor) -> Self {
+        Unique {
+            key: None,
+            hold,
+            on_conflict: OnConflict::Reject,
+        }
+    }
+
+    /// Uses `key` instead of the job's name and arguments.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// What an enqueue that finds the key held does.
+    pub fn on_conflict(mut self, on_conflict: OnConflict) -> Self {
+        self.on_conflict = on_conflict;
+        self
+    }
+
+    /// The key of a job named `name` with serialized arguments `payload`: both, as they
+    /// are, or, beyond [`MAX_UNIQUE_KEY_LEN`], the name and a 128-bit hash of the
+    /// arguments (FNV-1a: stable across builds and platforms).
+    ///
+    /// ```
+    /// assert_eq!(jobs_core::Unique::key_for("ping", br#"{"host":"a"}"#), r#"ping:{"host":"a"}"#);
+    /// ```
+    pub fn key_for(name: &str, payload: &[u8]) -> String {
+        if name.len() + 1 + payload.len() <= MAX_UNIQUE_KEY_LEN
+            && let Ok(args) = std::str::from_utf8(payload)
+        {
+            return format!("{name}:{args}");
+        }
+        let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+        for b in payload {
+            h ^= u128::from(*b);
+            h = h.wrapping_mul(0x0000000001000000000000000000013b);
+        }
+        format!("{name}:#{h:032x}")
+    }
+
+    fn validate(&self) -> Result<(), InvalidFlow> {
+        match &self.key {
+            Some(key) if key.is_empty() => return Err(InvalidFlow::EmptyKey),
+            Some(key) if key.len() > MAX_UNIQUE_KEY_LEN => {
+                return Err(InvalidFlow::KeyTooLong(key.len()));
+            }
+            _ => {}
+        }
+        if let UniqueFor::Period(p) = self.hold
+            && p < Duration::from_millis(1)
+        {
+            return Err(InvalidFlow::ZeroWindow(p));
+        }
+        Ok(())
+    }
 }
 
 impl JobFlow {
-    /// Refuses a limit key that is empty or longer than [`MAX_LIMIT_KEY_LEN`].
+    /// Refuses a limit key that is empty or longer than [`MAX_LIMIT_KEY_LEN`], and a
+    /// uniqueness key that is empty or longer than [`MAX_UNIQUE_KEY_LEN`].
     pub fn validate(&self) -> Result<(), InvalidFlow> {
+        if let Some(unique) = &self.unique {
+            unique.validate()?;
+        }
         if let Some(key) = &self.key {
             if key.is_empty() {
                 return Err(InvalidFlow::EmptyKey);
@@ -180,7 +324,14 @@ pub enum InvalidFlow {
     /// An empty limit key.
     #[error("a limit key must not be empty")]
     EmptyKey,
-    /// A limit key longer than [`MAX_LIMIT_KEY_LEN`].
-    #[error("a limit key of {0} bytes is longer than the {MAX_LIMIT_KEY_LEN} allowed")]
+    /// A limit key longer than [`MAX_LIMIT_KEY_LEN`] (or a uniqueness key longer than
+    /// [`MAX_UNIQUE_KEY_LEN`]).
+    #[error(
+        "a key of {0} bytes is longer than allowed ({MAX_LIMIT_KEY_LEN} for a limit key, {MAX_UNIQUE_KEY_LEN} for a uniqueness key)"
+    )]
     KeyTooLong(usize),
+    /// A unique job in a batch: a batch counts each member it opened with, so a member
+    /// must not be merged into another job.
+    #[error("a batch member cannot be unique")]
+    UniqueInBatch,
 }

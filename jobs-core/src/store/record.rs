@@ -152,6 +152,34 @@ impl Reschedule {
     }
 }
 
+/// What [`Backend::enqueue_unique`](crate::Backend::enqueue_unique) did with one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Enqueued {
+    /// Stored.
+    Stored,
+    /// A job with its id was stored already (a retried enqueue): nothing changed.
+    AlreadyStored,
+    /// Its uniqueness key is held by `existing`: not stored ([`OnConflict::Reject`](crate::OnConflict::Reject), or
+    /// the holder runs).
+    Duplicate {
+        /// The job holding the key.
+        existing: JobId,
+    },
+    /// Its uniqueness key is held by `existing`, which stays and now waits until this
+    /// job's run-at ([`OnConflict::Debounce`](crate::OnConflict::Debounce)); this job is not stored.
+    Debounced {
+        /// The job kept.
+        existing: JobId,
+    },
+    /// Stored in place of `previous`, which was waiting and is now cancelled
+    /// ([`OnConflict::Replace`](crate::OnConflict::Replace)).
+    Replaced {
+        /// The job replaced.
+        previous: JobId,
+    },
+}
+
 /// What [`Backend::reschedule`](crate::Backend::reschedule) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -32,6 +32,7 @@ pub(crate) mod batch_status;
 pub(crate) mod cancel;
 pub(crate) mod dead_list;
 pub(crate) mod enqueue;
+pub(crate) mod enqueue_unique;
 pub(crate) mod finish;
 pub(crate) mod job;
 pub(crate) mod progress;
@@ -240,7 +241,7 @@ macro_rules! script {
 pub(crate) use script;
 
 /// Every script, for loading them all at once.
-pub(crate) fn all() -> [&'static Lua; 20] {
+pub(crate) fn all() -> [&'static Lua; 21] {
     [
         &enqueue::SCRIPT,
         &reserve::SCRIPT,
@@ -262,6 +263,7 @@ pub(crate) fn all() -> [&'static Lua; 20] {
         &sweep::SCRIPT,
         &set_flow::SCRIPT,
         &reschedule::SCRIPT,
+        &enqueue_unique::SCRIPT,
     ]
 }
 
