@@ -269,11 +269,28 @@ impl Bench {
             schedule_far(&client, scheduled).await?;
         }
         bulk(&client, n, 1_000).await?;
+        let mut row = self.drain::<FormatDisk>(&client, n, concurrency).await?;
+        row.scenario = match scheduled {
+            0 => format!("process backlog, concurrency {concurrency}"),
+            s => format!("process backlog, concurrency {concurrency}, {s} scheduled present"),
+        };
+        self.push(row);
+        Ok(())
+    }
+
+    /// Times one worker at `concurrency` running the `n` jobs of type `J` waiting in
+    /// `client`'s queue: a row with the time and the Redis costs per job.
+    async fn drain<J: Job>(
+        &mut self,
+        client: &Client<RedisBackend>,
+        n: u64,
+        concurrency: usize,
+    ) -> anyhow::Result<Row> {
         let done = Arc::new(Done::default());
         done.expect(n);
         let before = self.counters().await?;
         let worker = Worker::builder(client.clone())
-            .register::<FormatDisk>()
+            .register::<J>()
             .data_arc(done.clone())
             .concurrency(concurrency)
             .build();
@@ -293,13 +310,11 @@ impl Bench {
             secs,
             ..Row::default()
         };
-        row.scenario = match scheduled {
-            0 => format!("process backlog, concurrency {concurrency}"),
-            s => format!("process backlog, concurrency {concurrency}, {s} scheduled present"),
-        };
         cost(&mut row, &before, &after, n);
-        self.push(row);
-        Ok(())
+        if std::env::var_os("BENCH_COMMANDS").is_some() {
+            print_commands(&before, &after, n);
+        }
+        Ok(row)
     }
 
     pub(super) async fn steady(&mut self, n: u64) -> anyhow::Result<()> {
