@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use jobs_core::{
-    Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, Job, JobError, Retention, Worker, job,
+    Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, Job, JobError, QueueLimits, Retention, Worker,
+    job,
 };
 use jobs_redis::RedisBackend;
 use jobs_tests::redis_server::RedisServer;
@@ -31,8 +32,8 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Run only the scenarios whose name contains this. Names: enqueue, process c1,
-    /// process c16, process c64, process c256, process scheduled c64, steady, latency,
-    /// batch, lookups, memory.
+    /// process c16, process c64, process c256, process scheduled c64, process c64 limits
+    /// interleaved, process c64 limits grouped, steady, latency, batch, lookups, memory.
     #[arg(long)]
     only: Option<String>,
     /// Runtime worker threads for the client and worker. One by default: on a small
@@ -85,9 +86,33 @@ async fn batch_fired(batch: jobs_core::BatchSummary, fired: Data<Notify>) -> Res
     Ok(())
 }
 
+/// The flow-control scenarios' job: the same no-op, its `host` its limit key.
+#[job(queue = "bench", limit_key = "host")]
+async fn format_host(host: String, device: String, done: Data<Done>) -> Result<(), JobError> {
+    let _ = (host, device);
+    done.hit();
+    Ok(())
+}
+
 fn job() -> FormatDisk {
     FormatDisk {
         host: "node-123".into(),
+        device: "/dev/sdb".into(),
+    }
+}
+
+/// Job `i` of `n` spread over `keys` limit keys: key `i % keys` (interleaved, each key's
+/// jobs spread through the backlog) or `i / (n / keys)` (each key's jobs enqueued
+/// together). The host name has the usual job's 8 bytes (`node0042`), so the payload
+/// keeps its 42 bytes.
+fn keyed_job(i: u64, n: u64, keys: u64, grouped: bool) -> FormatHost {
+    let key = if grouped {
+        i / (n / keys).max(1)
+    } else {
+        i % keys
+    };
+    FormatHost {
+        host: format!("node{key:04}"),
         device: "/dev/sdb".into(),
     }
 }
@@ -370,7 +395,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         b.enqueue_bulk(if q { 50_000 } else { 200_000 }, 1_000)
             .await?;
     }
-    // The process scenarios answer to `process` and to their own names (`process c64`).
+    // The process scenarios answer to `process` and to their own names: `process c64`,
+    // say, runs the plain one at 64 and the limited ones (`process c64 limits ...`).
     for c in [1, 16, 64, 256] {
         if b.wanted(&format!("process c{c}")) {
             let n = if c == 1 { backlog / 5 } else { backlog };
@@ -379,6 +405,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if b.wanted("process scheduled c64") {
         b.process(backlog, 64, if q { 100_000 } else { 1_000_000 })
+            .await?;
+    }
+    // 10 jobs per limit key, one running per key, a queue limit above the worker's 64.
+    if b.wanted("process c64 limits interleaved") {
+        b.process_limited(backlog, 64, backlog / 10, 1_000, false)
+            .await?;
+    }
+    if b.wanted("process c64 limits grouped") {
+        b.process_limited(backlog, 64, backlog / 10, 1_000, true)
             .await?;
     }
     if b.wanted("steady") {
