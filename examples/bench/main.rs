@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use jobs_core::{Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, JobError, Retention, Worker, job};
+use jobs_core::{
+    Backend, Client, DEFAULT_EVENTS_MAX_LEN, Data, Job, JobError, QueueLimits, Retention, Worker,
+    job,
+};
 use jobs_redis::RedisBackend;
 use jobs_tests::redis_server::RedisServer;
 use tokio::sync::Notify;
@@ -28,7 +31,9 @@ struct Args {
     /// Also print one JSON line per scenario.
     #[arg(long)]
     json: bool,
-    /// Run only the scenarios whose name contains this.
+    /// Run only the scenarios whose name contains this. Names: enqueue, process c1,
+    /// process c16, process c64, process c256, process scheduled c64, process c64 limits
+    /// interleaved, process c64 limits grouped, steady, latency, batch, lookups, memory.
     #[arg(long)]
     only: Option<String>,
     /// Runtime worker threads for the client and worker. One by default: on a small
@@ -81,9 +86,33 @@ async fn batch_fired(batch: jobs_core::BatchSummary, fired: Data<Notify>) -> Res
     Ok(())
 }
 
+/// The flow-control scenarios' job: the same no-op, its `host` its limit key.
+#[job(queue = "bench", limit_key = "host")]
+async fn format_host(host: String, device: String, done: Data<Done>) -> Result<(), JobError> {
+    let _ = (host, device);
+    done.hit();
+    Ok(())
+}
+
 fn job() -> FormatDisk {
     FormatDisk {
         host: "node-123".into(),
+        device: "/dev/sdb".into(),
+    }
+}
+
+/// Job `i` of `n` spread over `keys` limit keys: key `i % keys` (interleaved, each key's
+/// jobs spread through the backlog) or `i / (n / keys)` (each key's jobs enqueued
+/// together). The host name has the usual job's 8 bytes (`node0042`), so the payload
+/// keeps its 42 bytes.
+fn keyed_job(i: u64, n: u64, keys: u64, grouped: bool) -> FormatHost {
+    let key = if grouped {
+        i / (n / keys).max(1)
+    } else {
+        i % keys
+    };
+    FormatHost {
+        host: format!("node{key:04}"),
         device: "/dev/sdb".into(),
     }
 }
@@ -113,6 +142,8 @@ struct Bench {
 /// Redis server counters, for deltas.
 struct Counters {
     calls: BTreeMap<String, u64>,
+    /// Server time per command (µs), those run by scripts included.
+    usec: BTreeMap<String, u64>,
     cpu_secs: f64,
     used_memory: u64,
 }
@@ -123,16 +154,19 @@ impl Bench {
             .arg("all")
             .query_async(&mut self.redis)
             .await?;
-        let mut calls = BTreeMap::new();
+        let (mut calls, mut usec) = (BTreeMap::new(), BTreeMap::new());
         let (mut cpu_secs, mut used_memory) = (0.0, 0);
         for line in info.lines() {
             if let Some(rest) = line.strip_prefix("cmdstat_") {
                 let (name, stats) = rest.split_once(':').unwrap_or_default();
-                let n = stats
-                    .split("calls=")
-                    .nth(1)
-                    .and_then(|v| v.split(',').next()?.parse().ok());
-                calls.insert(name.to_owned(), n.unwrap_or(0));
+                let field = |f: &str| -> u64 {
+                    stats
+                        .split(',')
+                        .find_map(|kv| kv.strip_prefix(f)?.strip_prefix('=')?.parse().ok())
+                        .unwrap_or(0)
+                };
+                calls.insert(name.to_owned(), field("calls"));
+                usec.insert(name.to_owned(), field("usec"));
             } else if let Some(v) = line
                 .strip_prefix("used_cpu_sys:")
                 .or(line.strip_prefix("used_cpu_user:"))
@@ -144,6 +178,7 @@ impl Bench {
         }
         Ok(Counters {
             calls,
+            usec,
             cpu_secs,
             used_memory,
         })
@@ -247,6 +282,34 @@ fn cost(row: &mut Row, before: &Counters, after: &Counters, n: u64) {
     );
 }
 
+/// Each command's calls and server time per job between two readings, most time first
+/// (to stderr; `BENCH_COMMANDS=1`). A script's own commands are counted under their
+/// names, and again, in all, under `evalsha`.
+fn print_commands(before: &Counters, after: &Counters, n: u64) {
+    let delta = |m: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, k: &str| {
+        m.get(k)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(b.get(k).copied().unwrap_or(0)) as f64
+    };
+    let mut rows: Vec<(String, f64, f64)> = after
+        .calls
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                delta(&after.calls, &before.calls, k) / n as f64,
+                delta(&after.usec, &before.usec, k) / n as f64,
+            )
+        })
+        .filter(|r| r.1 > 0.0)
+        .collect();
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+    for (name, calls, us) in rows {
+        eprintln!("  {name:<18} {calls:>8.3} calls/job {us:>8.3} µs/job");
+    }
+}
+
 fn print_row(row: &Row) {
     let rate = if row.secs.is_nan() {
         "-".to_owned()
@@ -332,12 +395,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         b.enqueue_bulk(if q { 50_000 } else { 200_000 }, 1_000)
             .await?;
     }
-    if b.wanted("process") {
-        for c in [1, 16, 64, 256] {
+    // The process scenarios answer to `process` and to their own names: `process c64`,
+    // say, runs the plain one at 64 and the limited ones (`process c64 limits ...`).
+    for c in [1, 16, 64, 256] {
+        if b.wanted(&format!("process c{c}")) {
             let n = if c == 1 { backlog / 5 } else { backlog };
             b.process(n, c, 0).await?;
         }
+    }
+    if b.wanted("process scheduled c64") {
         b.process(backlog, 64, if q { 100_000 } else { 1_000_000 })
+            .await?;
+    }
+    // 10 jobs per limit key, one running per key, a queue limit above the worker's 64.
+    if b.wanted("process c64 limits interleaved") {
+        b.process_limited(backlog, 64, backlog / 10, 1_000, false)
+            .await?;
+    }
+    if b.wanted("process c64 limits grouped") {
+        b.process_limited(backlog, 64, backlog / 10, 1_000, true)
             .await?;
     }
     if b.wanted("steady") {

@@ -269,11 +269,76 @@ impl Bench {
             schedule_far(&client, scheduled).await?;
         }
         bulk(&client, n, 1_000).await?;
+        let mut row = self.drain::<FormatDisk>(&client, n, concurrency).await?;
+        row.scenario = match scheduled {
+            0 => format!("process backlog, concurrency {concurrency}"),
+            s => format!("process backlog, concurrency {concurrency}, {s} scheduled present"),
+        };
+        self.push(row);
+        Ok(())
+    }
+
+    /// As [`Bench::process`], with flow control: `n` jobs over `keys` limit keys (see
+    /// [`keyed_job`] for the order), at most one running per key and at most `limit` in
+    /// the queue, enqueued in calls of 1,000 like the plain backlog.
+    pub(super) async fn process_limited(
+        &mut self,
+        n: u64,
+        concurrency: usize,
+        keys: u64,
+        limit: u32,
+        grouped: bool,
+    ) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client
+            .set_limits("bench", QueueLimits::new().concurrency(limit).per_key(1))
+            .await?;
+        let mut i = 0;
+        while i < n {
+            let k = (n - i).min(1_000);
+            client
+                .enqueue_many((i..i + k).map(|j| keyed_job(j, n, keys, grouped)))
+                .await?;
+            i += k;
+        }
+        // Every job waits in its key's line, and every key is listed: the reservations
+        // below go through the limit keys, not the plain ready line.
+        let flow = format!("bench{}:{{bench}}:", self.prefix_n);
+        let waiting: u64 = redis::cmd("HGET")
+            .arg(format!("{flow}flow"))
+            .arg("waiting")
+            .query_async(&mut self.redis)
+            .await?;
+        let listed: u64 = redis::cmd("ZCARD")
+            .arg(format!("{flow}groups"))
+            .query_async(&mut self.redis)
+            .await?;
+        anyhow::ensure!(
+            waiting == n && listed == keys,
+            "{waiting} jobs waiting under {listed} keys, not {n} under {keys}"
+        );
+        let mut row = self.drain::<FormatHost>(&client, n, concurrency).await?;
+        row.scenario = format!(
+            "process backlog, concurrency {concurrency}, limits 1/key {limit}/queue, {keys} keys {}",
+            if grouped { "grouped" } else { "interleaved" }
+        );
+        self.push(row);
+        Ok(())
+    }
+
+    /// Times one worker at `concurrency` running the `n` jobs of type `J` waiting in
+    /// `client`'s queue: a row with the time and the Redis costs per job.
+    async fn drain<J: Job>(
+        &mut self,
+        client: &Client<RedisBackend>,
+        n: u64,
+        concurrency: usize,
+    ) -> anyhow::Result<Row> {
         let done = Arc::new(Done::default());
         done.expect(n);
         let before = self.counters().await?;
         let worker = Worker::builder(client.clone())
-            .register::<FormatDisk>()
+            .register::<J>()
             .data_arc(done.clone())
             .concurrency(concurrency)
             .build();
@@ -293,13 +358,11 @@ impl Bench {
             secs,
             ..Row::default()
         };
-        row.scenario = match scheduled {
-            0 => format!("process backlog, concurrency {concurrency}"),
-            s => format!("process backlog, concurrency {concurrency}, {s} scheduled present"),
-        };
         cost(&mut row, &before, &after, n);
-        self.push(row);
-        Ok(())
+        if std::env::var_os("BENCH_COMMANDS").is_some() {
+            print_commands(&before, &after, n);
+        }
+        Ok(row)
     }
 
     pub(super) async fn steady(&mut self, n: u64) -> anyhow::Result<()> {
