@@ -682,3 +682,194 @@ pub async fn waiting_jobs_are_rescheduled_by_id<H: Harness>(h: &H) {
     worker.stop().await.unwrap();
     assert_eq!(done.state, JobState::Succeeded);
 }
+
+/// A unique job's key is held while it waits (or runs, or for a period): a second
+/// enqueue is refused with the holder's id, replaces it while it waits, or debounces it;
+/// once the hold is over the key is free again.
+pub async fn unique_jobs_hold_their_key<H: Harness>(h: &H) {
+    use jobs_core::{OnConflict, Unique, UniqueFor};
+    let client = client(h).await;
+    let echo = |label: &str| Echo {
+        label: label.into(),
+    };
+    // Rejected while the holder waits; the key is made from the job's arguments.
+    let first = client
+        .enqueue(echo("u"))
+        .unique(Unique::while_waiting())
+        .await
+        .unwrap();
+    let err = client
+        .enqueue(echo("u"))
+        .unique(Unique::while_waiting())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::Duplicate { existing, .. } if existing == first),
+        "{err:?}"
+    );
+    // Other arguments, other key.
+    let other = client
+        .enqueue(echo("v"))
+        .unique(Unique::while_waiting())
+        .await
+        .unwrap();
+    assert_ne!(other, first);
+    // Once the holder started, a `while_waiting` key is free; an `until_done` one is not.
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), sorted(vec![first, other]));
+    let again = client
+        .enqueue(echo("u"))
+        .unique(Unique::while_waiting())
+        .await
+        .unwrap();
+    assert_ne!(again, first);
+    let held = client
+        .enqueue(echo("w"))
+        .unique(Unique::until_done())
+        .await
+        .unwrap();
+    let running = reserve_all(h, &client).await;
+    assert_eq!(ids(&running), sorted(vec![again, held]));
+    let err = client
+        .enqueue(echo("w"))
+        .unique(Unique::until_done().on_conflict(OnConflict::Replace))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::Duplicate { existing, .. } if existing == held),
+        "a running holder is not replaced: {err:?}"
+    );
+    let w = running.iter().find(|j| j.lease.id == held).unwrap();
+    finish::<H>(&client, w, ok()).await;
+    client
+        .enqueue(echo("w"))
+        .unique(Unique::until_done())
+        .await
+        .unwrap();
+
+    // Replace: the waiting holder is cancelled, the new job stored in its place.
+    let old = client
+        .enqueue(echo("r"))
+        .delay(h.tick() * 100)
+        .unique(Unique::new(UniqueFor::Waiting).key("report"))
+        .await
+        .unwrap();
+    let new = client
+        .enqueue(echo("r2"))
+        .unique(
+            Unique::new(UniqueFor::Waiting)
+                .key("report")
+                .on_conflict(OnConflict::Replace),
+        )
+        .await
+        .unwrap();
+    assert_ne!(new, old);
+    let info = client.job(Q, old).await.unwrap().unwrap();
+    assert_eq!(info.state, JobState::Cancelled);
+    assert_eq!(
+        client.job(Q, new).await.unwrap().unwrap().state,
+        JobState::Ready
+    );
+
+    // Debounce: the holder stays and takes the new run-at; the enqueue answers its id.
+    let kept = client
+        .enqueue(echo("d"))
+        .delay(h.tick() * 100)
+        .unique(Unique::while_waiting().on_conflict(OnConflict::Debounce))
+        .await
+        .unwrap();
+    let answered = client
+        .enqueue(echo("d"))
+        .delay(h.tick() * 200)
+        .unique(Unique::while_waiting().on_conflict(OnConflict::Debounce))
+        .await
+        .unwrap();
+    assert_eq!(answered, kept);
+    let info = client.job(Q, kept).await.unwrap().unwrap();
+    assert_eq!(info.state, JobState::Scheduled);
+    let run_at = info.run_at_ms.unwrap();
+    assert!(
+        run_at >= info.created_at_ms + (h.tick() * 200).as_millis() as u64 - 5,
+        "the run-at moved to the later one: {run_at} vs created {}",
+        info.created_at_ms
+    );
+
+    // For a period: held even after the job ended, free once the period is over.
+    let period = Unique::for_period(h.tick() * 2).key("hourly");
+    let p = client
+        .enqueue(echo("p"))
+        .unique(period.clone())
+        .await
+        .unwrap();
+    let got = reserve_all(h, &client).await;
+    for job in &got {
+        finish::<H>(&client, job, ok()).await;
+    }
+    assert!(got.iter().any(|j| j.lease.id == p));
+    let err = client
+        .enqueue(echo("p"))
+        .unique(period.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EnqueueError::Duplicate { .. }), "{err:?}");
+    eventually("the period to end", h.patience(), || async {
+        client.enqueue(echo("p")).unique(period.clone()).await.ok()
+    })
+    .await;
+
+    // A retried enqueue (same id) is not a conflict; bad keys are refused.
+    let id = JobId::new();
+    for _ in 0..2 {
+        assert_eq!(
+            client
+                .enqueue(echo("same"))
+                .id(id)
+                .unique(Unique::while_waiting())
+                .await
+                .unwrap(),
+            id
+        );
+    }
+    let err = client
+        .enqueue(echo("e"))
+        .unique(Unique::while_waiting().key(""))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::InvalidFlow(InvalidFlow::EmptyKey)),
+        "{err:?}"
+    );
+}
+
+/// Many enqueues of one unique key at once, over separate connections, store one job;
+/// every other one is told which.
+pub async fn concurrent_unique_enqueues_store_one<H: Harness>(h: &H) {
+    use jobs_core::Unique;
+    let client = client(h).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .enqueue(Echo {
+                    label: "once".into(),
+                })
+                .unique(Unique::until_done())
+                .await
+        }));
+    }
+    let mut stored = Vec::new();
+    let mut told = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(id) => stored.push(id),
+            Err(EnqueueError::Duplicate { existing, .. }) => told.push(existing),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(told.iter().all(|id| *id == stored[0]));
+    let stats = client.stats(Q).await.unwrap();
+    assert_eq!(stats.ready, 1);
+    let _ = h;
+}

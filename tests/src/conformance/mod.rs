@@ -173,6 +173,8 @@ macro_rules! conformance_tests {
             rate_limited_job_holds_its_key,
             a_job_past_its_deadline_expires_instead_of_starting,
             waiting_jobs_are_rescheduled_by_id,
+            unique_jobs_hold_their_key,
+            concurrent_unique_enqueues_store_one,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
