@@ -225,27 +225,38 @@ local function flow_conf(k)
   return k.conf
 end
 
--- Lists `key` in groups under its first job when it has one and a free slot; unlists it
--- otherwise. `active`: its leased count if the caller has it.
+-- True when `key` is held back. Most queues hold none back: whether any is, is read
+-- once per call.
+local function held_back(k, key)
+  if k.any_delayed == nil then
+    k.any_delayed = redis.call('EXISTS', k.gdelayed) == 1
+  end
+  return k.any_delayed and redis.call('ZSCORE', k.gdelayed, key) ~= false
+end
+
+-- Lists `key` in groups under its first job when it has one and a free slot, and is not
+-- held back; unlists it otherwise. `active`: its leased count if the caller has it.
+-- True when it is listed.
 local function group_relist(k, key, active)
-  if redis.call('ZSCORE', k.gdelayed, key) then
+  if held_back(k, key) then
     redis.call('ZREM', k.groups, key)
-    return
+    return false
   end
   local per_key = flow_conf(k).per_key
   if per_key then
     active = active or tonumber(redis.call('HGET', k.gactive, key)) or 0
     if active >= per_key then
       redis.call('ZREM', k.groups, key)
-      return
+      return false
     end
   end
   local head = redis.call('ZRANGE', k.group .. key, 0, 0, 'WITHSCORES')
   if #head > 0 then
     redis.call('ZADD', k.groups, head[2], key)
-  else
-    redis.call('ZREM', k.groups, key)
+    return true
   end
+  redis.call('ZREM', k.groups, key)
+  return false
 end
 
 -- Puts a ready job in its key's line.
@@ -258,7 +269,7 @@ local function group_push(k, key, id, score)
   if per_key and (tonumber(redis.call('HGET', k.gactive, key)) or 0) >= per_key then
     return
   end
-  if redis.call('ZSCORE', k.gdelayed, key) then return end
+  if held_back(k, key) then return end
   -- LT: the key's first job is this one only if it comes first.
   redis.call('ZADD', k.groups, 'LT', score, key)
 end
@@ -280,8 +291,7 @@ local function group_release(k, key)
     redis.call('HDEL', k.gactive, key)
     active = 0
   end
-  group_relist(k, key, active)
-  return redis.call('ZSCORE', k.groups, key) ~= false
+  return group_relist(k, key, active)
 end
 
 -- Holds `key` back until `at` (ms): its jobs wait, the others go on.
@@ -290,6 +300,7 @@ local function group_delay(k, key, at)
   if current and tonumber(current) >= at then return end
   redis.call('ZADD', k.gdelayed, at, key)
   redis.call('ZREM', k.groups, key)
+  k.any_delayed = true
 end
 
 -- Lets keys held back until `now` or earlier run again (at most `limit` of them).

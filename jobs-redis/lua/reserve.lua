@@ -131,7 +131,7 @@ end
 local starts = {}
 
 -- Leases `popped` (ids already taken out of their line) with their records `raws` (nil
--- where missing: reported as skipped).
+-- where missing: reported as skipped); returns the tokens given, by position.
 -- A job past its deadline ends as expired instead (see expire_job). `recs`: records the
 -- caller already decoded, by position.
 local expired_n = 0
@@ -158,7 +158,7 @@ local function lease(popped, raws, recs)
   if found > 0 then
     token = redis.call('INCRBY', KEYS[7], found) - found
   end
-  local lease_args = {}
+  local lease_args, given = {}, {}
   for i, id in ipairs(popped) do
     local raw = raws[i]
     if recs[i] == 'expired' then
@@ -166,6 +166,7 @@ local function lease(popped, raws, recs)
     elseif raw then
       token = token + 1
       taken = taken + 1
+      given[i] = token
       lease_args[#lease_args + 1] = expires_arg
       lease_args[#lease_args + 1] = id
       token_args[#token_args + 1] = id
@@ -190,7 +191,7 @@ local function lease(popped, raws, recs)
   if #lease_args > 0 then
     redis.call('ZADD', leased, unpack(lease_args))
   end
-  return token
+  return given
 end
 
 -- Plain ready jobs: the first `n`, or those ahead of `bound` (a score) when a key's job
@@ -213,60 +214,101 @@ local function take_plain(n, bound)
   return #popped
 end
 
--- The first job of limit key `key`, counted as running under it.
-local function take_keyed(key)
-  budget = budget - 1
-  local active = tonumber(redis.call('HGET', k.gactive, key)) or 0
-  if conf.per_key and active >= conf.per_key then
-    -- Listed under a higher limit than the one set since.
-    redis.call('ZREM', k.groups, key)
-    return
-  end
-  local log = k.krate .. key
-  if conf.key_rate then
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - conf.key_rate_ms)
-    if redis.call('ZCARD', log) >= conf.key_rate then
-      local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
-      group_delay(k, key, tonumber(oldest[2]) + conf.key_rate_ms)
-      return
+-- One job from each of `keys` (listed keys, in their order), each counted as running
+-- under its key; a key at its limit is unlisted, one whose rate is used up held back,
+-- instead. Bounded: one step of the budget per key.
+local function take_keyed(keys)
+  local popped, key_of = {}, {}
+  for _, key in ipairs(keys) do
+    budget = budget - 1
+    local open = true
+    if conf.key_rate then
+      local log = k.krate .. key
+      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - conf.key_rate_ms)
+      if redis.call('ZCARD', log) >= conf.key_rate then
+        local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+        group_delay(k, key, tonumber(oldest[2]) + conf.key_rate_ms)
+        open = false
+      end
+    end
+    if open then
+      local active = redis.call('HINCRBY', k.gactive, key, 1)
+      local line = k.group .. key
+      local head = {}
+      if conf.per_key and active > conf.per_key then
+        -- Listed under a higher limit than the one set since.
+        redis.call('HINCRBY', k.gactive, key, -1)
+        redis.call('ZREM', k.groups, key)
+      else
+        head = redis.call('ZPOPMIN', line)
+        if #head == 0 then
+          -- Listed with nothing waiting (edited by hand): the slot goes back.
+          group_release(k, key)
+        end
+      end
+      if #head > 0 then
+        popped[#popped + 1] = head[1]
+        key_of[#popped] = key
+        if conf.per_key and active >= conf.per_key then
+          redis.call('ZREM', k.groups, key)
+        else
+          local next_head = redis.call('ZRANGE', line, 0, 0, 'WITHSCORES')
+          if #next_head > 0 then
+            redis.call('ZADD', k.groups, next_head[2], key)
+          else
+            redis.call('ZREM', k.groups, key)
+          end
+        end
+      end
     end
   end
-  local line = k.group .. key
-  local popped = redis.call('ZRANGE', line, 0, 0)
-  if #popped == 0 then
-    -- Listed with nothing waiting: not ours to keep (edited by hand).
-    redis.call('ZREM', k.groups, key)
-    return
+  if #popped == 0 then return end
+  redis.call('HINCRBY', k.flow, 'waiting', -#popped)
+  local raws = redis.call('HMGET', jobs, unpack(popped))
+  local recs = {}
+  for i = 1, #popped do
+    local raw = raws[i]
+    if raw then
+      local ok, rec = pcall(cmsgpack.unpack, raw)
+      if ok and type(rec) == 'table' then recs[i] = rec end
+    end
+    if not raw or (recs[i] and expired(recs[i], now)) then
+      -- Not started (gone, or past its deadline: lease ends it): the slot goes back.
+      group_release(k, key_of[i])
+    end
   end
-  redis.call('ZREMRANGEBYRANK', line, 0, 0)
-  redis.call('HINCRBY', k.flow, 'waiting', -1)
-  local raw = redis.call('HGET', jobs, popped[1])
-  local rec = nil
-  if raw then
-    local ok, r = pcall(cmsgpack.unpack, raw)
-    if ok and type(r) == 'table' then rec = r end
-  end
-  local runs = raw and not (rec and expired(rec, now))
-  if runs then
-    active = redis.call('HINCRBY', k.gactive, key, 1)
-  end
-  group_relist(k, key, active)
-  local token = lease(popped, { raw }, { rec })
-  if runs and conf.key_rate then
-    redis.call('ZADD', log, now, token)
-    redis.call('PEXPIRE', log, conf.key_rate_ms)
+  local given = lease(popped, raws, recs)
+  if conf.key_rate then
+    for i, token in pairs(given) do
+      local log = k.krate .. key_of[i]
+      redis.call('ZADD', log, now, token)
+      redis.call('PEXPIRE', log, conf.key_rate_ms)
+    end
   end
 end
 
 if conf.waiting > 0 then
-  -- Some jobs wait under a limit key: take, one step at a time, from ready or from the
-  -- first listed key, whichever comes first.
+  -- Some jobs wait under a limit key: take from ready or from the listed keys, whichever
+  -- comes first, many at a time: the ready jobs ahead of the first listed key, or one job
+  -- from each listed key ahead of the first ready job.
   while taken < room and budget > 0 do
-    local first = redis.call('ZRANGE', k.groups, 0, 0, 'WITHSCORES')
-    if #first == 0 then
-      if take_plain(math.min(room - taken, budget)) == 0 then break end
-    elseif take_plain(math.min(room - taken, budget), first[2]) == 0 then
-      take_keyed(first[1])
+    local want = math.min(room - taken, budget)
+    local listed = redis.call('ZRANGE', k.groups, 0, want - 1, 'WITHSCORES')
+    if #listed == 0 then
+      if take_plain(want) == 0 then break end
+    else
+      local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+      local bound = #head > 0 and tonumber(head[2]) or nil
+      if bound and bound < tonumber(listed[2]) then
+        take_plain(want, listed[2])
+      else
+        local keys = {}
+        for i = 1, #listed, 2 do
+          if bound and tonumber(listed[i + 1]) > bound then break end
+          keys[#keys + 1] = listed[i]
+        end
+        take_keyed(keys)
+      end
     end
   end
 else
