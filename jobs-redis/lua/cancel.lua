@@ -6,7 +6,7 @@
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
 -- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox  KEYS[9] cancel
 -- KEYS[10] flow  KEYS[11] groups  KEYS[12] gactive  KEYS[13] group  KEYS[14] gdelayed
--- (see lib.lua, "Flow control")
+-- (see lib.lua, "Flow control")  KEYS[15] parked (see lib.lua, "Paused batches")
 -- ARGV[1] id  ARGV[2] events max length (0: off)
 -- ARGV[3] dead max  ARGV[4] dead max age ms  ARGV[5] trim batch
 --
@@ -16,7 +16,7 @@
 -- CancelOutcome): 'cancelled' (ended now), 'requested' (running: its worker is told),
 -- 'finished' (too late: it ended), 'not_found'.
 --
--- Uses lib.lua: check_types, emit_events, now_ms, load, trim, cancel_job, group_remove.
+-- Uses lib.lua: check_types, emit_events, now_ms, load, trim, cancel_job, unlink_ready.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[8], 'zset' }, { KEYS[9], 'set' } })
@@ -26,12 +26,11 @@ local jobs, dead, outbox = KEYS[1], KEYS[6], KEYS[8]
 local id = ARGV[1]
 local rec = load(jobs, id)
 if not rec then return { 'not_found', 0 } end
-local k = { flow = KEYS[10], groups = KEYS[11], gactive = KEYS[12], group = KEYS[13], gdelayed = KEYS[14] }
-local key = rec[F_KEY]
+local k = { ready = KEYS[2], flow = KEYS[10], groups = KEYS[11], gactive = KEYS[12], group = KEYS[13],
+  gdelayed = KEYS[14], parked = KEYS[15] }
 local now = now_ms()
 local what
-if redis.call('ZREM', KEYS[2], id) == 1 or redis.call('ZREM', KEYS[3], id) == 1
-  or (type(key) == 'string' and group_remove(k, key, id)) then
+if unlink_ready(k, id, rec) or redis.call('ZREM', KEYS[3], id) == 1 then
   local ev = {}
   cancel_job(jobs, dead, id, rec, now, ev, outbox)
   emit_events(KEYS[7], tonumber(ARGV[2]), ev)

@@ -8,6 +8,7 @@
 -- KEYS[11] unique    hash: uniqueness key -> 'id|hold|until' (hold: w = while waiting,
 --                    r = until it ends, p = until `until`, ms since the epoch)
 -- KEYS[12] leased  KEYS[13] succeeded  KEYS[14] dead  KEYS[15] outbox
+-- KEYS[16] parked (see lib.lua, "Paused batches")
 -- ARGV[1] number of jobs, ARGV[2] events max length (0: off), ARGV[3] dead max,
 -- ARGV[4] dead max age ms, ARGV[5] trim batch, then 12 per job: the 9 of enqueue.lua
 --   (see new_job in lib.lua), uniqueness key ('' for none), hold (w, r, p), period ms,
@@ -25,7 +26,7 @@
 -- long.
 --
 -- Uses lib.lua: check_types, event, emit_events, now_ms, wake, trim, load, schedule,
---  cancel_job, group_remove, new_job, place_new.
+--  cancel_job, unlink_ready, new_job, place_new.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'list' },
   { KEYS[11], 'hash' }, { KEYS[12], 'zset' }, { KEYS[13], 'zset' }, { KEYS[14], 'zset' }, { KEYS[15], 'zset' } })
@@ -35,7 +36,7 @@ local SWEEP = 10
 local jobs, ready, scheduled, unique = KEYS[1], KEYS[2], KEYS[3], KEYS[11]
 local leased, succeeded, dead, outbox = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local k = { jobs = jobs, ready = ready, scheduled = scheduled, flow = KEYS[6], groups = KEYS[7],
-  gactive = KEYS[8], group = KEYS[9], gdelayed = KEYS[10] }
+  gactive = KEYS[8], group = KEYS[9], gdelayed = KEYS[10], parked = KEYS[16] }
 local now = now_ms()
 local ev, out = {}, {}
 local stored, buried = 0, 0
@@ -66,12 +67,10 @@ end
 local function unlink_waiting(id)
   local rec = load(jobs, id)
   if not rec then return nil end
-  local key = rec[F_KEY]
-  if redis.call('ZREM', ready, id) == 0 and redis.call('ZREM', scheduled, id) == 0
-    and not (type(key) == 'string' and group_remove(k, key, id)) then
-    return nil
+  if unlink_ready(k, id, rec) or redis.call('ZREM', scheduled, id) == 1 then
+    return rec
   end
-  return rec
+  return nil
 end
 
 for i = 0, tonumber(ARGV[1]) - 1 do

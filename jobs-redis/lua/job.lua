@@ -2,6 +2,7 @@
 --
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased
 -- KEYS[5] succeeded  KEYS[6] dead  KEYS[7] group (prefix of each limit key's line)
+-- KEYS[8] parked (prefix of each paused batch's parked members)
 -- ARGV: job ids (the caller bounds how many)
 --
 -- Returns: one entry per id: false when not stored; { 'corrupt' } when the record cannot
@@ -22,7 +23,8 @@ for n, id in ipairs(ARGV) do
     local state, run_at, lease_end = 'orphan', '', ''
     local attempts, deliveries = rec[F_ATTEMPTS], rec[F_DELIVERIES]
     if redis.call('ZSCORE', KEYS[2], id)
-      or (type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[7] .. rec[F_KEY], id)) then
+      or (type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[7] .. rec[F_KEY], id))
+      or (type(rec[F_BATCH]) == 'string' and redis.call('ZSCORE', KEYS[8] .. rec[F_BATCH], id)) then
       state = 'ready'
     else
       local s = redis.call('ZSCORE', KEYS[3], id)

@@ -314,6 +314,39 @@ local function promote_delayed(k, now, limit)
   end
 end
 
+-- Paused batches. A reservation that meets a ready member of a batch in `bpaused` parks
+-- it (the sorted set `parked` .. batch, scored like ready; counted in flow's `parked`)
+-- instead of leasing it, so it is met once however long the batch stays paused; resuming
+-- puts the parked members back in line (set_batch_pause.lua).
+
+-- True when job `rec`'s batch is paused (whether any is, read once per call).
+local function batch_paused(k, rec)
+  local batch = rec[F_BATCH]
+  if type(batch) ~= 'string' then return false end
+  if k.any_bpaused == nil then
+    k.any_bpaused = redis.call('EXISTS', k.bpaused) == 1
+  end
+  return k.any_bpaused and redis.call('SISMEMBER', k.bpaused, batch) == 1
+end
+
+-- Parks a ready member of a paused batch (already out of its line).
+local function park(k, id, rec)
+  redis.call('ZADD', k.parked .. rec[F_BATCH], ready_score(rec), id)
+  redis.call('HINCRBY', k.flow, 'parked', 1)
+end
+
+-- Takes a waiting job out of its line (ready, its key's, or its paused batch's parked
+-- members); true if it was in one.
+local function unlink_ready(k, id, rec)
+  if redis.call('ZREM', k.ready, id) == 1 then return true end
+  if type(rec[F_KEY]) == 'string' and group_remove(k, rec[F_KEY], id) then return true end
+  if type(rec[F_BATCH]) == 'string' and redis.call('ZREM', k.parked .. rec[F_BATCH], id) == 1 then
+    redis.call('HINCRBY', k.flow, 'parked', -1)
+    return true
+  end
+  return false
+end
+
 -- Puts a job that is due in line: its key's if it has one, else ready.
 local function make_ready(k, id, rec)
   local score = ready_score(rec)

@@ -22,6 +22,8 @@
 -- KEYS[17] gdelayed  zset: limit keys held back, by when they may run again
 -- KEYS[18] rate      zset: the queue's recent starts (token by start time)
 -- KEYS[19] krate     prefix of each limit key's recent starts
+-- KEYS[20] bpaused   set: paused batches with members here
+-- KEYS[21] parked    prefix of each paused batch's parked members
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
@@ -41,7 +43,8 @@
 --   only while the key is under its limit and its rate (see lib.lua). next_in then also
 --   counts the time until a held-back key or the queue's rate window comes free.
 --   A job taken past its deadline (F_EXPIRES) is not leased: it ends as expired, kept
---   with the dead, within the same bounded slice. A scheduled job
+--   with the dead, within the same bounded slice; nor is a member of a paused batch: it
+--   is parked until the batch is resumed (see lib.lua, "Paused batches"). A scheduled job
 --   whose record cannot be read goes to dead with the reason, as the caller sends a ready
 --   one it cannot read (finish's 'corrupt' outcome).
 --
@@ -50,7 +53,7 @@
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, now_ms, set_ready_at,
 --  load, bury_unreadable, store, wake, trim, recover_expired, flow_conf, group_relist,
---  group_delay, promote_delayed, make_ready, expired, expire_job.
+--  group_delay, promote_delayed, make_ready, expired, expire_job, batch_paused, park.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'list' }, { KEYS[7], 'string' },
@@ -66,7 +69,8 @@ end
 local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local k = { jobs = jobs, ready = ready, leased = leased, dead = dead, tokens = KEYS[11], outbox = KEYS[9],
   cancel = KEYS[10], batch_active = KEYS[12], flow = KEYS[13], groups = KEYS[14], gactive = KEYS[15],
-  group = KEYS[16], gdelayed = KEYS[17], rate = KEYS[18], krate = KEYS[19] }
+  group = KEYS[16], gdelayed = KEYS[17], rate = KEYS[18], krate = KEYS[19], bpaused = KEYS[20],
+  parked = KEYS[21] }
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }
 local now = now_ms()
@@ -149,7 +153,10 @@ local function lease(popped, raws, recs)
     if recs[i] and expired(recs[i], now) then
       expire_job(jobs, dead, k.outbox, popped[i], recs[i], now, ev)
       expired_n = expired_n + 1
-      recs[i] = 'expired'
+      recs[i] = 'held'
+    elseif recs[i] and batch_paused(k, recs[i]) then
+      park(k, popped[i], recs[i])
+      recs[i] = 'held'
     elseif raw then
       found = found + 1
     end
@@ -161,8 +168,8 @@ local function lease(popped, raws, recs)
   local lease_args, given = {}, {}
   for i, id in ipairs(popped) do
     local raw = raws[i]
-    if recs[i] == 'expired' then
-      -- Ended above.
+    if recs[i] == 'held' then
+      -- Expired or parked above.
     elseif raw then
       token = token + 1
       taken = taken + 1
@@ -272,8 +279,9 @@ local function take_keyed(keys)
       local ok, rec = pcall(cmsgpack.unpack, raw)
       if ok and type(rec) == 'table' then recs[i] = rec end
     end
-    if not raw or (recs[i] and expired(recs[i], now)) then
-      -- Not started (gone, or past its deadline: lease ends it): the slot goes back.
+    if not raw or (recs[i] and (expired(recs[i], now) or batch_paused(k, recs[i]))) then
+      -- Not started (gone, past its deadline, or its batch paused: lease ends or parks
+      -- it): the slot goes back.
       group_release(k, key_of[i])
     end
   end

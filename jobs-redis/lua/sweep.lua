@@ -5,6 +5,7 @@
 -- KEYS[1] jobs  KEYS[2] ready  KEYS[3] scheduled  KEYS[4] leased  KEYS[5] succeeded
 -- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox (zset: batch work by due time)
 -- KEYS[9] group (prefix of each limit key's line)
+-- KEYS[10] parked (prefix of each paused batch's parked members)
 -- ARGV[1] cursor ('0' to start)  ARGV[2] page size (HSCAN COUNT)
 -- ARGV[3] events max length (0: off)
 --
@@ -35,7 +36,8 @@ for i = 1, #fields, 2 do
   if not found then
     rec = load(KEYS[1], id)
     -- Ready under its limit key.
-    found = rec and type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[9] .. rec[F_KEY], id)
+    found = rec and ((type(rec[F_KEY]) == 'string' and redis.call('ZSCORE', KEYS[9] .. rec[F_KEY], id))
+      or (type(rec[F_BATCH]) == 'string' and redis.call('ZSCORE', KEYS[10] .. rec[F_BATCH], id)))
   end
   if not found then
     if rec then

@@ -415,6 +415,10 @@ impl jobs_core::Backend for RedisBackend {
         crate::batches::batch_open(self, id, members, callbacks).await
     }
 
+    async fn set_batch_paused(&self, id: BatchId, paused: bool) -> Result<bool, BackendError> {
+        crate::batches::set_paused(self, id, paused).await
+    }
+
     async fn batch_add(&self, id: BatchId, jobs: Vec<NewJob>) -> Result<BatchAdded, BackendError> {
         crate::batches::batch_add(self, id, jobs).await
     }

@@ -30,7 +30,7 @@ use crate::keys::QueueKeys;
 use crate::reply::{self, take};
 use crate::scripts::batch_add::{self, Answer, decode_job};
 use crate::scripts::batch_done::{self, Status};
-use crate::scripts::{batch_confirm, batch_outbox, batch_status};
+use crate::scripts::{batch_confirm, batch_outbox, batch_pause, batch_status, set_batch_pause};
 
 /// How long a drainer has to fire a complete batch before another may take the firing
 /// over; see [`crate::RedisBackendBuilder::batch_claim`].
@@ -418,8 +418,31 @@ pub(crate) async fn batch(
             status.dead_jobs,
             status.finished,
         )
-        .with_running(running),
+        .with_running(running)
+        .with_paused(status.paused),
     ))
+}
+
+/// Pauses or resumes batch `id`: marked on the batch, then applied on each queue its
+/// members sit on (a resume puts the parked members back in line, in bounded steps).
+pub(crate) async fn set_paused(
+    this: &RedisBackend,
+    id: BatchId,
+    paused: bool,
+) -> Result<bool, BackendError> {
+    let queues = {
+        let mut conn = this.conn().await?;
+        batch_pause::mark(&mut conn, &this.batch_keys(id), paused).await?
+    };
+    let Some(queues) = queues else {
+        return Ok(false);
+    };
+    for queue in queues {
+        let k = this.keys(&queue)?;
+        let mut conn = this.conn().await?;
+        while set_batch_pause::apply(&mut conn, &k, id, paused).await? > 0 {}
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -61,6 +61,11 @@ pub(crate) struct QueueKeys {
     /// Hash: uniqueness key -> the claim of the job holding it (see
     /// `lua/enqueue_unique.lua`).
     pub unique: String,
+    /// Set: paused batches with members on this queue.
+    pub bpaused: String,
+    /// The prefix of each paused batch's parked members on this queue (a sorted set
+    /// `<parked><batch>`, scored like ready); not a key itself, as `group`.
+    pub parked: String,
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -122,7 +127,7 @@ impl QueueKeys {
     /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
     /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
     /// headers, and built from these names.
-    pub(crate) const NAMES: [&'static str; 21] = [
+    pub(crate) const NAMES: [&'static str; 23] = [
         "jobs",
         "ready",
         "scheduled",
@@ -144,10 +149,12 @@ impl QueueKeys {
         "rate",
         "krate",
         "unique",
+        "bpaused",
+        "parked",
     ];
 
     /// Every key, in the order of [`QueueKeys::NAMES`].
-    pub(crate) fn all(&self) -> [&str; 21] {
+    pub(crate) fn all(&self) -> [&str; 23] {
         [
             &self.jobs,
             &self.ready,
@@ -170,6 +177,8 @@ impl QueueKeys {
             &self.rate,
             &self.krate,
             &self.unique,
+            &self.bpaused,
+            &self.parked,
         ]
     }
 
@@ -201,6 +210,8 @@ impl QueueKeys {
             rate: key("rate"),
             krate: key("r:"),
             unique: key("unique"),
+            bpaused: key("bpaused"),
+            parked: key("bp:"),
         })
     }
 }

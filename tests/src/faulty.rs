@@ -146,6 +146,14 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.enqueue_unique(jobs).await
     }
 
+    async fn set_batch_paused(
+        &self,
+        id: jobs_core::BatchId,
+        paused: bool,
+    ) -> Result<bool, BackendError> {
+        self.inner.set_batch_paused(id, paused).await
+    }
+
     async fn reschedule(
         &self,
         queue: &str,

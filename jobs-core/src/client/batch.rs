@@ -92,7 +92,34 @@ impl<B: Backend> Client<B> {
             dead: counts.dead,
             dead_jobs: counts.dead_jobs,
             finished: counts.finished,
+            paused: counts.paused,
         }))
+    }
+
+    /// Pauses a batch for every worker: none of its waiting members starts until
+    /// [`Client::resume_batch`]; running members finish, and members can still be added
+    /// (they wait too). Kept across restarts, shown in [`BatchStatus::paused`]. Other
+    /// jobs of the same queues go on. False when the batch was never opened.
+    ///
+    /// ```
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend};
+    /// # #[job] async fn reboot(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let (batch, _) = client.batch().job(Reboot { host: "node-1".into() }).enqueue().await?;
+    /// assert!(client.pause_batch(batch).await?);
+    /// assert!(client.batch_status(batch).await?.unwrap().paused);
+    /// client.resume_batch(batch).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn pause_batch(&self, id: BatchId) -> Result<bool, BackendError> {
+        self.backend().set_batch_paused(id, true).await
+    }
+
+    /// Resumes a paused batch: its waiting members start again, on every worker. False
+    /// when the batch was never opened.
+    pub async fn resume_batch(&self, id: BatchId) -> Result<bool, BackendError> {
+        self.backend().set_batch_paused(id, false).await
     }
 
     /// Cancels every member of a batch that has not ended ([`Client::cancel`] for each,
@@ -325,6 +352,8 @@ pub struct BatchStatus {
     pub dead_jobs: Vec<JobId>,
     /// Every member ended and the callbacks fired.
     pub finished: bool,
+    /// Paused ([`crate::Client::pause_batch`]): no waiting member starts until resumed.
+    pub paused: bool,
 }
 
 /// Why a batch call was refused.

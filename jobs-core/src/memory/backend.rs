@@ -65,6 +65,7 @@ impl Backend for MemoryBackend {
         let State {
             queues: all,
             next_token,
+            paused_batches,
             ..
         } = &mut *state;
         let mut out = Vec::new();
@@ -83,6 +84,7 @@ impl Backend for MemoryBackend {
                     ms(lease_for),
                     *next_token,
                     &self.shared.store.retention(),
+                    paused_batches,
                 ) {
                     Some(job) => out.push(job),
                     None => break,
@@ -359,11 +361,31 @@ impl Backend for MemoryBackend {
 
     async fn batch(&self, id: BatchId) -> Result<Option<BatchCounts>, BackendError> {
         let state = self.lock();
-        Ok(state
-            .batches
-            .get(&id)
-            .filter(|b| b.opened)
-            .map(|b| b.counts().with_running(state.running(id, b))))
+        Ok(state.batches.get(&id).filter(|b| b.opened).map(|b| {
+            b.counts()
+                .with_running(state.running(id, b))
+                .with_paused(state.paused_batches.contains(&id))
+        }))
+    }
+
+    async fn set_batch_paused(&self, id: BatchId, paused: bool) -> Result<bool, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        if !state.batches.get(&id).is_some_and(|b| b.opened) {
+            return Ok(false);
+        }
+        if paused {
+            state.paused_batches.insert(id);
+        } else if state.paused_batches.remove(&id) {
+            for q in state.queues.values_mut() {
+                q.unpark(id, now);
+            }
+        }
+        drop(state);
+        if !paused {
+            self.shared.notify.notify_waiters();
+        }
+        Ok(true)
     }
 
     async fn batch_members(

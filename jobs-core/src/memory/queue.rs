@@ -3,7 +3,7 @@
 //! counterpart of one Lua script's work on one queue.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::clock::ms;
 use super::events::EventLog;
@@ -41,6 +41,10 @@ pub(super) struct QueueState {
     pub(super) ended: Vec<(BatchId, JobId, bool)>,
     /// Paused or not, limits, and the ready jobs that carry a limit key.
     pub(super) flow: Flow,
+    /// Ready members of paused batches, taken out of line by a reservation that met them
+    /// (so they are met once), by batch; back in line when the batch is resumed.
+    pub(super) parked: HashMap<BatchId, Vec<JobId>>,
+    parked_count: u64,
     /// Uniqueness keys and the jobs that claimed them (each checked when the key is
     /// claimed again: a claim whose hold is over is simply replaced).
     pub(super) unique: HashMap<String, Claim>,
@@ -232,6 +236,7 @@ impl QueueState {
         lease_for: u64,
         token: u64,
         retention: &Retention,
+        paused_batches: &HashSet<BatchId>,
     ) -> Option<Reserved> {
         if !self.can_start(now) {
             return None;
@@ -254,15 +259,25 @@ impl QueueState {
                 Some(((_, _, id), key)) => (id, Some(key)),
                 None => (self.ready.pop_first()?.2, None),
             };
-            match self.jobs.get(&id)?.expires_at.filter(|at| *at < now) {
-                Some(at) => {
+            let r = self.jobs.get(&id)?;
+            let batch = r.batch.filter(|b| paused_batches.contains(b));
+            match (r.expires_at.filter(|at| *at < now), batch) {
+                (Some(at), _) => {
                     // Past its deadline: it ends as expired instead of starting.
                     if let Some(key) = &key {
                         self.flow.release(key);
                     }
                     self.expire(id, at, now, retention);
                 }
-                None => break (id, key),
+                (None, Some(batch)) => {
+                    // Its batch is paused: out of line until the batch is resumed.
+                    if let Some(key) = &key {
+                        self.flow.release(key);
+                    }
+                    self.parked.entry(batch).or_default().push(id);
+                    self.parked_count += 1;
+                }
+                (None, None) => break (id, key),
             }
         };
         self.flow.started(key.as_deref(), now);
@@ -422,6 +437,34 @@ impl QueueState {
         self.events.push(id, EventKind::Cancelled);
     }
 
+    /// Puts the parked members of `batch` back in line (it was resumed).
+    pub(super) fn unpark(&mut self, batch: BatchId, now: u64) {
+        for id in self.parked.remove(&batch).unwrap_or_default() {
+            self.parked_count -= 1;
+            if let Some(r) = self.jobs.get(&id).filter(|r| r.state == JobState::Ready) {
+                let at = r.ready_at;
+                self.schedule(id, at, now);
+            }
+        }
+    }
+
+    /// Takes a ready job out of its line (the queue's, its key's, or its paused batch's).
+    fn unlink_ready(&mut self, id: JobId) {
+        let Some(r) = self.jobs.get(&id) else { return };
+        let place = (Reverse(r.priority), r.ready_at, id);
+        let found = match &r.flow.key {
+            Some(key) => self.flow.remove(key, &place),
+            None => self.ready.remove(&place),
+        };
+        if !found
+            && let Some(parked) = r.batch.and_then(|b| self.parked.get_mut(&b))
+            && let Some(at) = parked.iter().position(|p| *p == id)
+        {
+            parked.swap_remove(at);
+            self.parked_count -= 1;
+        }
+    }
+
     /// Ends a job (already unlinked) that was still waiting at its deadline `at`: kept
     /// with the dead, as expired.
     fn expire(&mut self, id: JobId, at: u64, now: u64, retention: &Retention) {
@@ -492,11 +535,7 @@ impl QueueState {
         };
         match r.state {
             JobState::Ready => {
-                let place = (Reverse(r.priority), r.ready_at, id);
-                match &r.flow.key {
-                    Some(key) => self.flow.remove(key, &place),
-                    None => self.ready.remove(&place),
-                };
+                self.unlink_ready(id);
                 self.cancel_job(id, now, retention);
                 CancelOutcome::Cancelled
             }
@@ -521,17 +560,14 @@ impl QueueState {
         change: Reschedule,
         now: u64,
     ) -> RescheduleOutcome {
-        let Some(r) = self.jobs.get_mut(&id) else {
+        let Some(r) = self.jobs.get(&id) else {
             return RescheduleOutcome::NotFound;
         };
         let due = match r.state {
             JobState::Ready => {
-                let place = (Reverse(r.priority), r.ready_at, id);
-                match &r.flow.key {
-                    Some(key) => self.flow.remove(key, &place),
-                    None => self.ready.remove(&place),
-                };
-                r.ready_at
+                let at = r.ready_at;
+                self.unlink_ready(id);
+                at
             }
             JobState::Scheduled => {
                 let at = r.run_at.unwrap_or(r.ready_at);
@@ -540,7 +576,9 @@ impl QueueState {
             }
             _ => return RescheduleOutcome::NotWaiting,
         };
-        if let Some(p) = change.priority {
+        if let Some(p) = change.priority
+            && let Some(r) = self.jobs.get_mut(&id)
+        {
             r.priority = p;
         }
         let due = change.run_at.map_or(due, |at| at_ms(at, now));
@@ -576,7 +614,7 @@ impl QueueState {
     pub(super) fn stats(&self) -> QueueStats {
         QueueStats {
             scheduled: self.scheduled.len() as u64,
-            ready: self.ready.len() as u64 + self.flow.waiting(),
+            ready: self.ready.len() as u64 + self.flow.waiting() + self.parked_count,
             active: self.leased.len() as u64,
             succeeded: self.succeeded.len() as u64,
             dead: self.dead.len() as u64,

@@ -14,6 +14,8 @@ pub(super) struct State {
     pub(super) queues: HashMap<String, QueueState>,
     pub(super) next_token: u64,
     pub(super) batches: HashMap<BatchId, MemBatch>,
+    /// Batches paused now: their waiting members do not start.
+    pub(super) paused_batches: std::collections::HashSet<BatchId>,
 }
 
 impl State {

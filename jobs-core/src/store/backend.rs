@@ -210,6 +210,15 @@ pub trait Backend: Send + Sync + 'static {
         jobs: Vec<NewJob>,
     ) -> impl Future<Output = Result<BatchAdded, BackendError>> + Send;
 
+    /// Pauses (`true`) or resumes a batch: while it is paused none of its waiting members
+    /// starts, on any worker (running ones finish; other jobs go on). Kept across
+    /// restarts; shown in [`BatchCounts::paused`]. False when the batch was never opened.
+    fn set_batch_paused(
+        &self,
+        id: BatchId,
+        paused: bool,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
     /// A batch's counts, if it was opened: one call, whatever the number of members.
     fn batch(
         &self,

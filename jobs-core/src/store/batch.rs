@@ -188,6 +188,8 @@ pub struct BatchCounts {
     pub finished: bool,
     /// Members leased to a worker right now.
     pub running: u64,
+    /// Paused ([`Backend::set_batch_paused`](crate::Backend::set_batch_paused)): no waiting member starts.
+    pub paused: bool,
 }
 
 impl BatchCounts {
@@ -206,7 +208,14 @@ impl BatchCounts {
             dead_jobs,
             finished,
             running: 0,
+            paused: false,
         }
+    }
+
+    /// Paused or not; for backends.
+    pub fn with_paused(mut self, paused: bool) -> Self {
+        self.paused = paused;
+        self
     }
 
     /// With `running` members leased right now; for backends.

@@ -20,6 +20,7 @@ pub(crate) struct Status {
     pub dead_jobs: Vec<JobId>,
     /// The queues its members sit on, while it is not finished (it runs nothing then).
     pub queues: Vec<String>,
+    pub paused: bool,
 }
 
 /// The batch's counts; `None` for a batch never opened.
@@ -34,7 +35,7 @@ pub(crate) async fn call(conn: &mut Conn, bk: &BatchKeys) -> Result<Option<Statu
         return Ok(None);
     }
     let mut it = reply::array(reply)?.into_iter();
-    let [total, succeeded, dead, finished, dead_ids, queues] = take::<6>(&mut it)?;
+    let [total, succeeded, dead, finished, dead_ids, queues, paused] = take::<7>(&mut it)?;
     let finished = reply::uint(&finished)? == 1;
     let queues = if finished {
         Vec::new()
@@ -54,5 +55,6 @@ pub(crate) async fn call(conn: &mut Conn, bk: &BatchKeys) -> Result<Option<Statu
             .map(reply::job_id)
             .collect::<Result<_, _>>()?,
         queues,
+        paused: reply::uint(&paused)? == 1,
     }))
 }

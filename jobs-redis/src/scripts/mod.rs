@@ -28,6 +28,7 @@ pub(crate) mod batch_confirm;
 pub(crate) mod batch_done;
 pub(crate) mod batch_outbox;
 pub(crate) mod batch_page;
+pub(crate) mod batch_pause;
 pub(crate) mod batch_status;
 pub(crate) mod cancel;
 pub(crate) mod dead_list;
@@ -41,6 +42,7 @@ pub(crate) mod renew;
 pub(crate) mod reschedule;
 pub(crate) mod reserve;
 pub(crate) mod retry_dead;
+pub(crate) mod set_batch_pause;
 pub(crate) mod set_flow;
 pub(crate) mod stats;
 pub(crate) mod sweep;
@@ -241,7 +243,7 @@ macro_rules! script {
 pub(crate) use script;
 
 /// Every script, for loading them all at once.
-pub(crate) fn all() -> [&'static Lua; 21] {
+pub(crate) fn all() -> [&'static Lua; 23] {
     [
         &enqueue::SCRIPT,
         &reserve::SCRIPT,
@@ -264,6 +266,8 @@ pub(crate) fn all() -> [&'static Lua; 21] {
         &set_flow::SCRIPT,
         &reschedule::SCRIPT,
         &enqueue_unique::SCRIPT,
+        &batch_pause::SCRIPT,
+        &set_batch_pause::SCRIPT,
     ]
 }
 

@@ -873,3 +873,53 @@ pub async fn concurrent_unique_enqueues_store_one<H: Harness>(h: &H) {
     assert_eq!(stats.ready, 1);
     let _ = h;
 }
+
+/// A paused batch's waiting members start nowhere until it is resumed, while other jobs of
+/// the queue go on; they stay ready (and cancellable); the state is in `batch_status`.
+pub async fn paused_batch_holds_its_waiting_members<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let (batch, members) = client
+        .batch()
+        .job(Echo { label: "m1".into() })
+        .job(Echo { label: "m2".into() })
+        .job(Keyed {
+            label: "m3".into(),
+            key: "k".into(),
+            ms: 1,
+        })
+        .enqueue()
+        .await
+        .unwrap();
+    assert!(client.pause_batch(batch).await.unwrap());
+    assert!(client.batch_status(batch).await.unwrap().unwrap().paused);
+    assert!(!client.pause_batch(jobs_core::BatchId::new()).await.unwrap());
+    let other = client.enqueue(Echo { label: "o".into() }).await.unwrap();
+    let got = reserve_all(h, &client).await;
+    assert_eq!(ids(&got), [other], "only the job outside the batch starts");
+    finish::<H>(&client, &got[0], ok()).await;
+    assert!(reserve_all(h, &client).await.is_empty());
+    assert_eq!(client.stats(Q).await.unwrap().ready, 3);
+    for id in &members {
+        assert_eq!(
+            client.job(Q, *id).await.unwrap().unwrap().state,
+            JobState::Ready
+        );
+    }
+    assert_eq!(
+        client.cancel(Q, members[0]).await.unwrap(),
+        jobs_core::backend::CancelOutcome::Cancelled
+    );
+    assert_eq!(client.stats(Q).await.unwrap().ready, 2);
+
+    // Resumed: an idle worker is woken and runs the rest.
+    let rec = Recorder::default();
+    let worker = start_worker(h, &client, &rec, |b| b);
+    assert!(client.resume_batch(batch).await.unwrap());
+    assert!(!client.batch_status(batch).await.unwrap().unwrap().paused);
+    for id in &members[1..] {
+        let done = client.wait_for(Q, *id, h.patience()).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+    }
+    worker.stop().await.unwrap();
+    assert!(rec.runs_of("m1").is_empty());
+}

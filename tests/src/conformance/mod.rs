@@ -175,6 +175,7 @@ macro_rules! conformance_tests {
             waiting_jobs_are_rescheduled_by_id,
             unique_jobs_hold_their_key,
             concurrent_unique_enqueues_store_one,
+            paused_batch_holds_its_waiting_members,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
