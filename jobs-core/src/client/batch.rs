@@ -67,8 +67,7 @@ impl<B: Backend> Client<B> {
         job: J,
         id: JobId,
     ) -> Result<JobId, BatchError> {
-        let mut new = self.new_job(&job, id, &EnqueueOptions::of::<J>())?;
-        new.batch = Some(batch);
+        let new = self.new_member(&job, id, &EnqueueOptions::of::<J>(), batch)?;
         match self.backend().batch_add(batch, vec![new]).await? {
             BatchAdded::Added => Ok(id),
             BatchAdded::Finished => Err(BatchError::Finished(batch)),
@@ -234,9 +233,8 @@ impl<B: Backend> BatchBuilder<'_, B> {
             queue: Cow::Borrowed(queue),
             ..EnqueueOptions::of::<J>()
         };
-        match self.client.new_job(&job, id, &options) {
-            Ok(mut new) => {
-                new.batch = Some(self.id);
+        match self.client.new_member(&job, id, &options, self.id) {
+            Ok(new) => {
                 self.jobs.push(new);
             }
             Err(e) => {

@@ -122,6 +122,26 @@ impl<B: Backend> Client<B> {
     }
 }
 
+impl<B: Backend> Client<B> {
+    /// The job to store as a member of `batch` (see [`Client::new_job`]); a unique job
+    /// is refused: a batch counts each member it opened with, so none may be merged
+    /// into another job.
+    pub(crate) fn new_member<J: Job>(
+        &self,
+        job: &J,
+        id: JobId,
+        options: &EnqueueOptions<'_>,
+        batch: crate::store::batch::BatchId,
+    ) -> Result<NewJob, EnqueueError> {
+        let mut new = self.new_job(job, id, options)?;
+        if new.flow.unique.is_some() {
+            return Err(InvalidFlow::UniqueInBatch.into());
+        }
+        new.batch = Some(batch);
+        Ok(new)
+    }
+}
+
 /// Where and when an enqueue stores its jobs: their type's options ([`Job::OPTIONS`]),
 /// overridden per call through [`Enqueue`]'s setters.
 #[derive(Debug, Clone)]
