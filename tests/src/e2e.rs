@@ -337,7 +337,9 @@ pub struct World {
 
 impl World {
     /// A world with a default `redis-server` (no persistence) and a default client.
-    /// `worker_bin` is the worker daemon, `env!("CARGO_BIN_EXE_e2e_worker")` in a test.
+    /// `worker_bin` is the worker daemon, `env!("CARGO_BIN_EXE_e2e_worker")` in a test (or
+    /// any program taking `--redis-url` and `--prefix` first: the `spawn_worker` methods
+    /// start it).
     pub async fn new(worker_bin: impl Into<PathBuf>, prefix: &str) -> World {
         Self::with(worker_bin, prefix, RedisServer::builder(), |backend| {
             backend
@@ -388,6 +390,20 @@ impl World {
         let mut all = vec!["--redis-url", url, "--prefix", &self.prefix];
         all.extend_from_slice(args);
         WorkerProcess::spawn(&self.worker_bin, self.dir.path(), name, &all)
+    }
+
+    /// [`World::spawn_worker`] with `stdin` as the process's standard input (the read end
+    /// of a pipe, say, for a start barrier).
+    pub fn spawn_worker_with_stdin(
+        &self,
+        name: &str,
+        args: &[&str],
+        stdin: Stdio,
+    ) -> WorkerProcess {
+        let url = self.server.url();
+        let mut all = vec!["--redis-url", &url, "--prefix", &self.prefix];
+        all.extend_from_slice(args);
+        WorkerProcess::spawn_with_stdin(&self.worker_bin, self.dir.path(), name, &all, stdin)
     }
 
     /// Starts worker `name` with `args` and waits until it is ready.
@@ -638,11 +654,22 @@ impl WorkerProcess {
     /// Starts `bin` with `args`, its stdout in `dir/<name>.out` and its stderr (the log)
     /// in `dir/<name>.log`.
     pub fn spawn(bin: &Path, dir: &Path, name: &str, args: &[&str]) -> WorkerProcess {
+        Self::spawn_with_stdin(bin, dir, name, args, Stdio::null())
+    }
+
+    /// [`WorkerProcess::spawn`] with `stdin` as the process's standard input.
+    pub fn spawn_with_stdin(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        stdin: Stdio,
+    ) -> WorkerProcess {
         let stdout = dir.join(format!("{name}.out"));
         let stderr = dir.join(format!("{name}.log"));
         let child = Command::new(bin)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(File::create(&stdout).expect("worker stdout file"))
             .stderr(File::create(&stderr).expect("worker stderr file"))
             .spawn()
@@ -709,6 +736,11 @@ impl WorkerProcess {
             std::future::ready(self.child.try_wait().expect("try_wait"))
         })
         .await
+    }
+
+    /// Its standard output so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     /// Its log (stderr) so far.
