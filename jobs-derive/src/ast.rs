@@ -110,9 +110,10 @@ impl<'a> JobFn<'a> {
 }
 
 impl JobFn<'_> {
-    /// The serialized argument `limit_key = "..."` names, or an error on the literal that
-    /// lists the names it could take.
-    pub(crate) fn limit_key_arg(&self, name: &LitStr) -> syn::Result<&Ident> {
+    /// The serialized argument `option = "..."` names (`limit_key`, `unique_key`), or an
+    /// error on the literal that lists the names it could take; `with` is the option that
+    /// computes the key instead.
+    pub(crate) fn key_arg(&self, name: &LitStr, option: &str, with: &str) -> syn::Result<&Ident> {
         let wanted = name.value();
         let args: Vec<&Ident> = self
             .params
@@ -132,9 +133,9 @@ impl JobFn<'_> {
             .collect();
         let msg = match names.as_slice() {
             [] => format!(
-                "`fn {fn_name}` has no serialized arguments for `limit_key` to name \
+                "`fn {fn_name}` has no serialized arguments for `{option}` to name \
                  (`JobContext` and `Data<T>` are not serialized); add one, \
-                 or compute the key with `limit_key_with = function`"
+                 or compute the key with `{with} = function`"
             ),
             [name] => {
                 format!("`fn {fn_name}` has no serialized argument named {wanted:?}; write {name}")

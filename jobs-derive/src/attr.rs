@@ -5,13 +5,20 @@
 
 use std::time::Duration;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprPath, ExprUnary, Lit, LitInt, LitStr, Path, Token, UnOp};
 
 const OPTION_NAMES: &str = "`name`, `queue`, `max_attempts`, `backoff`, `timeout`, `priority`, \
-                            `limit_key`, `limit_key_with`";
+                            `limit_key`, `limit_key_with`, `unique`, `unique_key`, \
+                            `unique_key_with`, `on_conflict`";
+
+/// What `unique = "..."` accepts, for its error message and for those of the options
+/// that need it.
+const UNIQUE_VALUES: &str = "\"waiting\", \"until_done\" or a duration such as \"10m\"";
 
 /// The options given to `#[job(...)]`; `None` for each one left out.
 #[derive(Default)]
@@ -24,15 +31,43 @@ pub(crate) struct Options {
     pub(crate) priority: Option<i8>,
     /// `limit_key = "arg"` or `limit_key_with = path`; `ast.rs` checks that the argument
     /// exists.
-    pub(crate) limit_key: Option<LimitKey>,
+    pub(crate) limit_key: Option<KeySource>,
+    /// `unique = "..."`: how long the job holds its uniqueness key.
+    pub(crate) unique: Option<UniqueHold>,
+    /// `unique_key = "arg"` or `unique_key_with = path`; only with `unique`.
+    pub(crate) unique_key: Option<KeySource>,
+    /// `on_conflict = "..."`; only with `unique`.
+    pub(crate) on_conflict: Option<OnConflict>,
+    /// The options given that need `unique`, each with its name's span, so that `parse`
+    /// can point at them when `unique` is missing.
+    needs_unique: Vec<(&'static str, Span)>,
 }
 
-/// Where the job's limit key comes from.
-pub(crate) enum LimitKey {
+/// Where a key (the limit key, the uniqueness key) comes from.
+pub(crate) enum KeySource {
     /// `limit_key = "host"`: the named argument's value.
     Arg(LitStr),
     /// `limit_key_with = path::to::function`: `function(&job)`.
     With(Path),
+}
+
+/// A checked `unique = "..."`: how long the job holds its uniqueness key.
+#[derive(Debug, PartialEq)]
+pub(crate) enum UniqueHold {
+    /// `"waiting"`: while it waits.
+    Waiting,
+    /// `"until_done"`: while it waits or runs.
+    UntilDone,
+    /// A duration: for so long after the enqueue.
+    Period(Duration),
+}
+
+/// A checked `on_conflict = "..."`.
+#[derive(Debug, PartialEq)]
+pub(crate) enum OnConflict {
+    Reject,
+    Replace,
+    Debounce,
 }
 
 /// A checked `backoff = "..."` policy.
@@ -45,6 +80,19 @@ impl Options {
     pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
         let mut options = Options::default();
         syn::meta::parser(|meta| options.parse_one(&meta)).parse2(args)?;
+        if options.unique.is_none() {
+            let mut errors = options.needs_unique.iter().map(|(option, span)| {
+                let msg = format!(
+                    "`{option}` applies to unique jobs only: add `unique = ...`, \
+                     with {UNIQUE_VALUES}"
+                );
+                syn::Error::new(*span, msg)
+            });
+            if let Some(mut error) = errors.next() {
+                errors.for_each(|more| error.combine(more));
+                return Err(error);
+            }
+        }
         Ok(options)
     }
 
@@ -130,51 +178,46 @@ impl Options {
                 self.priority = Some(priority);
             }
             "limit_key" => {
-                check_no_limit_key(meta, &self.limit_key)?;
-                let lit = match value(meta, "limit_key = \"host\"")? {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(lit), ..
-                    }) => lit,
-                    // `limit_key = host`: the argument's name, unquoted.
-                    Expr::Path(ExprPath { path, .. }) if path.get_ident().is_some() => {
-                        let msg = format!(
-                            "expected a string literal naming an argument: \
-                             write `limit_key = \"{}\"`",
-                            quote::quote!(#path),
-                        );
-                        return Err(syn::Error::new_spanned(path, msg));
-                    }
-                    expr => {
-                        let msg = "expected a string literal naming an argument, \
-                                   e.g. `limit_key = \"host\"`";
-                        return Err(syn::Error::new_spanned(expr, msg));
-                    }
-                };
-                self.limit_key = Some(LimitKey::Arg(lit));
+                check_no_key(meta, &self.limit_key, LIMIT_KEY)?;
+                self.limit_key = Some(KeySource::Arg(key_arg(meta, LIMIT_KEY)?));
             }
             "limit_key_with" => {
-                check_no_limit_key(meta, &self.limit_key)?;
-                let path = match value(meta, "limit_key_with = host_key")? {
-                    Expr::Path(ExprPath {
-                        qself: None, path, ..
-                    }) => path,
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(lit), ..
-                    }) => {
+                check_no_key(meta, &self.limit_key, LIMIT_KEY)?;
+                self.limit_key = Some(KeySource::With(key_with(meta, LIMIT_KEY)?));
+            }
+            "unique" => {
+                check_unset(meta, &self.unique)?;
+                let lit = keyword_value(meta, "unique = \"waiting\"")?;
+                let hold = parse_unique(&lit.value());
+                self.unique = Some(hold.map_err(|msg| syn::Error::new(lit.span(), msg))?);
+            }
+            "unique_key" => {
+                check_no_key(meta, &self.unique_key, UNIQUE_KEY)?;
+                self.unique_key = Some(KeySource::Arg(key_arg(meta, UNIQUE_KEY)?));
+                self.needs_unique.push(("unique_key", meta.path.span()));
+            }
+            "unique_key_with" => {
+                check_no_key(meta, &self.unique_key, UNIQUE_KEY)?;
+                self.unique_key = Some(KeySource::With(key_with(meta, UNIQUE_KEY)?));
+                self.needs_unique
+                    .push(("unique_key_with", meta.path.span()));
+            }
+            "on_conflict" => {
+                check_unset(meta, &self.on_conflict)?;
+                let lit = keyword_value(meta, "on_conflict = \"replace\"")?;
+                self.on_conflict = Some(match lit.value().as_str() {
+                    "reject" => OnConflict::Reject,
+                    "replace" => OnConflict::Replace,
+                    "debounce" => OnConflict::Debounce,
+                    other => {
                         let msg = format!(
-                            "expected the path of a function, without quotes: \
-                             write `limit_key_with = {}`",
-                            lit.value()
+                            "invalid `on_conflict` value {other:?}: expected \"reject\", \
+                             \"replace\" or \"debounce\""
                         );
                         return Err(syn::Error::new(lit.span(), msg));
                     }
-                    expr => {
-                        let msg = "expected the path of a function that takes the job by \
-                                   reference, e.g. `limit_key_with = host_key`";
-                        return Err(syn::Error::new_spanned(expr, msg));
-                    }
-                };
-                self.limit_key = Some(LimitKey::With(path));
+                });
+                self.needs_unique.push(("on_conflict", meta.path.span()));
             }
             _ => return Err(unknown_option(meta)),
         }
@@ -205,26 +248,153 @@ fn check_unset<T>(meta: &ParseNestedMeta<'_>, slot: &Option<T>) -> syn::Result<(
     }
 }
 
-/// `limit_key` and `limit_key_with` are two ways to give one setting: the second one
-/// given is reported, as a duplicate or as a conflict.
-fn check_no_limit_key(meta: &ParseNestedMeta<'_>, slot: &Option<LimitKey>) -> syn::Result<()> {
-    let this = if meta.path.is_ident("limit_key") {
-        "limit_key"
-    } else {
-        "limit_key_with"
-    };
+/// A pair of options that give one key: `{arg}` names an argument, `{with}` a function.
+struct KeyOptions {
+    arg: &'static str,
+    with: &'static str,
+    /// An argument's name and a function's, for examples in messages.
+    example_arg: &'static str,
+    example_fn: &'static str,
+}
+
+const LIMIT_KEY: KeyOptions = KeyOptions {
+    arg: "limit_key",
+    with: "limit_key_with",
+    example_arg: "host",
+    example_fn: "host_key",
+};
+
+const UNIQUE_KEY: KeyOptions = KeyOptions {
+    arg: "unique_key",
+    with: "unique_key_with",
+    example_arg: "device",
+    example_fn: "disk_key",
+};
+
+/// The two options of a key (`limit_key` and `limit_key_with`, say) are two ways to
+/// give one setting: the second one given is reported, as a duplicate or as a conflict.
+fn check_no_key(
+    meta: &ParseNestedMeta<'_>,
+    slot: &Option<KeySource>,
+    options: KeyOptions,
+) -> syn::Result<()> {
+    let KeyOptions { arg, with, .. } = options;
+    let this = if meta.path.is_ident(arg) { arg } else { with };
     let given = match slot {
         None => return Ok(()),
-        Some(LimitKey::Arg(_)) => "limit_key",
-        Some(LimitKey::With(_)) => "limit_key_with",
+        Some(KeySource::Arg(_)) => arg,
+        Some(KeySource::With(_)) => with,
     };
     if given == this {
         return check_unset(meta, slot);
     }
     Err(meta.error(format!(
-        "`{this}` cannot be given with `{given}`: keep `limit_key = \"arg\"` to take \
-         the key from an argument, or `limit_key_with = function` to compute it"
+        "`{this}` cannot be given with `{given}`: keep `{arg} = \"arg\"` to take \
+         the key from an argument, or `{with} = function` to compute it"
     )))
+}
+
+/// `limit_key = "host"`: the literal naming an argument (`ast.rs` checks that it exists).
+fn key_arg(meta: &ParseNestedMeta<'_>, options: KeyOptions) -> syn::Result<LitStr> {
+    let KeyOptions {
+        arg, example_arg, ..
+    } = options;
+    match value(meta, &format!("{arg} = \"{example_arg}\""))? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(lit),
+        // `limit_key = host`: the argument's name, unquoted.
+        Expr::Path(ExprPath { path, .. }) if path.get_ident().is_some() => {
+            let msg = format!(
+                "expected a string literal naming an argument: write `{arg} = \"{}\"`",
+                quote::quote!(#path),
+            );
+            Err(syn::Error::new_spanned(path, msg))
+        }
+        expr => {
+            let msg = format!(
+                "expected a string literal naming an argument, e.g. `{arg} = \"{example_arg}\"`"
+            );
+            Err(syn::Error::new_spanned(expr, msg))
+        }
+    }
+}
+
+/// `limit_key_with = path::to::function`: the function's path.
+fn key_with(meta: &ParseNestedMeta<'_>, options: KeyOptions) -> syn::Result<Path> {
+    let KeyOptions {
+        with, example_fn, ..
+    } = options;
+    match value(meta, &format!("{with} = {example_fn}"))? {
+        Expr::Path(ExprPath {
+            qself: None, path, ..
+        }) => Ok(path),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => {
+            let msg = format!(
+                "expected the path of a function, without quotes: write `{with} = {}`",
+                lit.value()
+            );
+            Err(syn::Error::new(lit.span(), msg))
+        }
+        expr => {
+            let msg = format!(
+                "expected the path of a function that takes the job by reference, \
+                 e.g. `{with} = {example_fn}`"
+            );
+            Err(syn::Error::new_spanned(expr, msg))
+        }
+    }
+}
+
+/// A string literal that holds a keyword or a duration (`unique = "waiting"`); the same
+/// value unquoted (`unique = waiting`, `unique = 10m`) is answered with what to write.
+fn keyword_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
+    let unquoted = match value(meta, example)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => return Ok(lit),
+        Expr::Path(ExprPath { path, .. }) if path.get_ident().is_some() => path.into_token_stream(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => lit.into_token_stream(),
+        expr => {
+            let msg = format!("expected a string literal, e.g. `{example}`");
+            return Err(syn::Error::new_spanned(expr, msg));
+        }
+    };
+    let name = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let msg = format!("expected a string literal: write `{name} = \"{unquoted}\"`");
+    Err(syn::Error::new_spanned(unquoted, msg))
+}
+
+/// `"waiting"`, `"until_done"` or a duration of at least 1 ms.
+fn parse_unique(text: &str) -> Result<UniqueHold, String> {
+    match text.trim() {
+        "waiting" => return Ok(UniqueHold::Waiting),
+        "until_done" => return Ok(UniqueHold::UntilDone),
+        _ => {}
+    }
+    // Only a value that starts like a duration gets humantime's account of it.
+    if !text.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "invalid `unique` value {text:?}: expected {UNIQUE_VALUES}"
+        ));
+    }
+    let period = humantime::parse_duration(text.trim()).map_err(|error| {
+        format!("invalid `unique` duration {text:?}: {error}; expected {UNIQUE_VALUES}")
+    })?;
+    if period < Duration::from_millis(1) {
+        return Err(format!(
+            "the uniqueness period must be at least 1 ms, not {text:?}"
+        ));
+    }
+    Ok(UniqueHold::Period(period))
 }
 
 /// The expression after `key =`.
@@ -348,7 +518,7 @@ mod tests {
 
     use quote::quote;
 
-    use super::{Backoff, LimitKey, Options, parse_backoff};
+    use super::{Backoff, KeySource, OnConflict, Options, UniqueHold, parse_backoff};
 
     fn backoff(text: &str) -> Result<(Duration, Option<Duration>), String> {
         parse_backoff(text).map(|backoff| match backoff {
@@ -412,23 +582,26 @@ mod tests {
         assert_eq!(options.priority, Some(-3));
         assert!(options.backoff.is_none());
         assert!(options.limit_key.is_none());
+        assert!(options.unique.is_none());
+        assert!(options.unique_key.is_none());
+        assert!(options.on_conflict.is_none());
     }
 
     #[test]
     fn limit_key_options() {
         let parse = |args| Options::parse(args).unwrap().limit_key;
         match parse(quote!(limit_key = "host")) {
-            Some(LimitKey::Arg(lit)) => assert_eq!(lit.value(), "host"),
-            _ => panic!("expected `LimitKey::Arg`"),
+            Some(KeySource::Arg(lit)) => assert_eq!(lit.value(), "host"),
+            _ => panic!("expected `KeySource::Arg`"),
         }
         match parse(quote!(limit_key_with = crate::keys::host)) {
-            Some(LimitKey::With(path)) => {
+            Some(KeySource::With(path)) => {
                 assert_eq!(
                     quote!(#path).to_string(),
                     quote!(crate::keys::host).to_string()
                 );
             }
-            _ => panic!("expected `LimitKey::With`"),
+            _ => panic!("expected `KeySource::With`"),
         }
 
         let error = |args| Options::parse(args).err().expect("an error").to_string();
@@ -456,12 +629,148 @@ mod tests {
     }
 
     #[test]
+    fn unique_options() {
+        let parse = |args| Options::parse(args).unwrap();
+        let options = parse(quote!(unique = "waiting"));
+        assert_eq!(options.unique, Some(UniqueHold::Waiting));
+        assert!(options.unique_key.is_none());
+        assert!(options.on_conflict.is_none());
+        assert_eq!(
+            parse(quote!(unique = " until_done ")).unique,
+            Some(UniqueHold::UntilDone)
+        );
+        assert_eq!(
+            parse(quote!(unique = "1h 30m")).unique,
+            Some(UniqueHold::Period(Duration::from_secs(5400)))
+        );
+        assert_eq!(
+            parse(quote!(unique = "1ms")).unique,
+            Some(UniqueHold::Period(Duration::from_millis(1)))
+        );
+
+        // The options that need `unique` may come before it.
+        let options = parse(quote!(
+            on_conflict = "debounce",
+            unique_key = "host",
+            unique = "10m"
+        ));
+        assert_eq!(
+            options.unique,
+            Some(UniqueHold::Period(Duration::from_secs(600)))
+        );
+        assert_eq!(options.on_conflict, Some(OnConflict::Debounce));
+        match options.unique_key {
+            Some(KeySource::Arg(lit)) => assert_eq!(lit.value(), "host"),
+            _ => panic!("expected `KeySource::Arg`"),
+        }
+        let options = parse(quote!(
+            unique = "waiting",
+            unique_key_with = keys::disk,
+            on_conflict = "replace"
+        ));
+        assert_eq!(options.on_conflict, Some(OnConflict::Replace));
+        match options.unique_key {
+            Some(KeySource::With(path)) => {
+                assert_eq!(quote!(#path).to_string(), quote!(keys::disk).to_string());
+            }
+            _ => panic!("expected `KeySource::With`"),
+        }
+        assert_eq!(
+            parse(quote!(unique = "waiting", on_conflict = "reject")).on_conflict,
+            Some(OnConflict::Reject)
+        );
+        // Limit and uniqueness keys are separate settings.
+        let options = parse(quote!(
+            limit_key = "host",
+            unique = "waiting",
+            unique_key = "host"
+        ));
+        assert!(options.limit_key.is_some() && options.unique_key.is_some());
+
+        let error = |args| Options::parse(args).err().expect("an error").to_string();
+        for bad in ["", "wating", "until done", "forever", "Waiting"] {
+            let msg = error(quote!(unique = #bad));
+            assert!(
+                msg.starts_with("invalid `unique` value")
+                    && msg.contains(r#"expected "waiting", "until_done" or a duration"#),
+                "{bad:?}: {msg}"
+            );
+        }
+        assert!(error(quote!(unique = "10 parsecs")).starts_with("invalid `unique` duration"));
+        assert!(error(quote!(unique = "0s")).contains("at least 1 ms"));
+        assert!(error(quote!(unique = "500us")).contains("at least 1 ms"));
+        assert!(error(quote!(unique = waiting)).contains(r#"write `unique = "waiting"`"#));
+        assert!(error(quote!(unique = 10m)).contains(r#"write `unique = "10m"`"#));
+        assert!(error(quote!(unique = true)).contains("expected a string literal"));
+        assert!(error(quote!(unique)).contains("expected a value"));
+        assert_eq!(
+            error(quote!(unique = "waiting", unique = "until_done")),
+            "duplicate option `unique`"
+        );
+
+        let msg = error(quote!(unique = "waiting", on_conflict = "ignore"));
+        assert_eq!(
+            msg,
+            r#"invalid `on_conflict` value "ignore": expected "reject", "replace" or "debounce""#
+        );
+        assert!(
+            error(quote!(unique = "waiting", on_conflict = replace))
+                .contains(r#"write `on_conflict = "replace"`"#)
+        );
+        assert_eq!(
+            error(quote!(
+                unique = "waiting",
+                on_conflict = "reject",
+                on_conflict = "replace"
+            )),
+            "duplicate option `on_conflict`"
+        );
+        assert_eq!(
+            error(quote!(
+                unique = "waiting",
+                unique_key = "a",
+                unique_key = "b"
+            )),
+            "duplicate option `unique_key`"
+        );
+        assert!(
+            error(quote!(
+                unique = "waiting",
+                unique_key = "a",
+                unique_key_with = b
+            ))
+            .starts_with(
+                "`unique_key_with` cannot be given with `unique_key`: keep `unique_key = \"arg\"`"
+            )
+        );
+        assert!(error(quote!(unique_key = host)).contains(r#"write `unique_key = "host"`"#));
+        assert!(error(quote!(unique_key_with = "f")).contains("write `unique_key_with = f`"));
+
+        // Without `unique`, each option that needs it is reported.
+        assert_eq!(
+            error(quote!(unique_key = "host")),
+            "`unique_key` applies to unique jobs only: add `unique = ...`, with \"waiting\", \
+             \"until_done\" or a duration such as \"10m\""
+        );
+        assert!(error(quote!(unique_key_with = f)).starts_with("`unique_key_with` applies"));
+        assert!(error(quote!(on_conflict = "replace")).starts_with("`on_conflict` applies"));
+        let errors = Options::parse(quote!(on_conflict = "replace", unique_key = "host"))
+            .err()
+            .expect("an error");
+        let messages: Vec<_> = errors.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("`on_conflict` applies"));
+        assert!(messages[1].starts_with("`unique_key` applies"));
+    }
+
+    #[test]
     fn option_errors() {
         let error = |args| Options::parse(args).err().expect("an error").to_string();
         assert_eq!(
             error(quote!(retries = 3)),
             "unknown option `retries`; expected one of `name`, `queue`, `max_attempts`, `backoff`, \
-             `timeout`, `priority`, `limit_key`, `limit_key_with`"
+             `timeout`, `priority`, `limit_key`, `limit_key_with`, `unique`, `unique_key`, \
+             `unique_key_with`, `on_conflict`"
         );
         assert_eq!(
             error(quote!(queue = "a", queue = "b")),

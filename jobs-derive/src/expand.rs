@@ -13,7 +13,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Item, ItemFn, LitStr};
 
 use crate::ast::{JobFn, Param};
-use crate::attr::{Backoff, LimitKey, Options};
+use crate::attr::{Backoff, KeySource, OnConflict, Options, UniqueHold};
 
 pub(crate) fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     match expand(args, input.clone()) {
@@ -125,7 +125,16 @@ fn job_impl(options: &Options, function: &JobFn<'_>) -> syn::Result<TokenStream>
         type Output = <#output as ::jobs_core::__private::IntoJobResult>::Output;
     };
     let required_data = required_data(function);
-    let limit_key = limit_key(options, function)?;
+    // Both keys are checked before either error is returned, so that one build reports
+    // every unknown argument.
+    let (limit_key, unique) = match (limit_key(options, function), unique(options, function)) {
+        (Ok(limit_key), Ok(unique)) => (limit_key, unique),
+        (Err(mut error), Err(more)) => {
+            error.combine(more);
+            return Err(error);
+        }
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => return Err(error),
+    };
     let run = run(function);
 
     Ok(quote! {
@@ -136,6 +145,7 @@ fn job_impl(options: &Options, function: &JobFn<'_>) -> syn::Result<TokenStream>
             #output_item
             #required_data
             #limit_key
+            #unique
             #run
         }
     })
@@ -217,32 +227,116 @@ fn required_data(function: &JobFn<'_>) -> Option<TokenStream> {
 /// `limit_key_with = ...` names; omitted (the trait's default is `None`) when neither is
 /// given.
 fn limit_key(options: &Options, function: &JobFn<'_>) -> syn::Result<Option<TokenStream>> {
+    let Some(source) = &options.limit_key else {
+        return Ok(None);
+    };
     // As in `run`: the receiver and its uses share one span.
     let this = quote!(self);
-    let key = match &options.limit_key {
-        None => return Ok(None),
-        Some(LimitKey::Arg(name)) => {
-            let field = function.limit_key_arg(name)?;
-            quote!(::jobs_core::__private::limit_key_of(&#this.#field))
+    let key = key(source, function, KeyKind::Limit)?;
+    Ok(Some(quote! {
+        fn limit_key(&#this) -> ::core::option::Option<::jobs_core::__private::String> {
+            #key
         }
-        Some(LimitKey::With(path)) => {
+    }))
+}
+
+/// `unique` from `unique = "..."`, with the key `unique_key = "..."` or
+/// `unique_key_with = ...` gives (else the job's name and arguments, filled in at enqueue)
+/// and `on_conflict = "..."` (else reject); omitted (the trait's default is `None`) when
+/// `unique` is not given.
+fn unique(options: &Options, function: &JobFn<'_>) -> syn::Result<Option<TokenStream>> {
+    let Some(hold) = &options.unique else {
+        return Ok(None);
+    };
+    let hold = match hold {
+        UniqueHold::Waiting => quote!(::jobs_core::__private::UniqueFor::Waiting),
+        UniqueHold::UntilDone => quote!(::jobs_core::__private::UniqueFor::WaitingOrRunning),
+        UniqueHold::Period(period) => {
+            let period = duration(*period);
+            quote!(::jobs_core::__private::UniqueFor::Period(#period))
+        }
+    };
+    let mut unique = quote!(::jobs_core::__private::Unique::new(#hold));
+    if let Some(on_conflict) = &options.on_conflict {
+        let on_conflict = match on_conflict {
+            OnConflict::Reject => quote!(Reject),
+            OnConflict::Replace => quote!(Replace),
+            OnConflict::Debounce => quote!(Debounce),
+        };
+        unique.extend(quote!(.on_conflict(::jobs_core::__private::OnConflict::#on_conflict)));
+    }
+    let this = quote!(self);
+    let body = match &options.unique_key {
+        None => quote!(::core::option::Option::Some(#unique)),
+        Some(source) => {
+            let key = key(source, function, KeyKind::Unique)?;
+            // A mixed-site name: a `unique_key_with` path cannot resolve to it.
+            let local = Ident::new("unique", Span::mixed_site());
+            quote! {
+                let mut #local = #unique;
+                #local.key = { #key };
+                ::core::option::Option::Some(#local)
+            }
+        }
+    };
+    Ok(Some(quote! {
+        fn unique(&#this) -> ::core::option::Option<::jobs_core::__private::Unique> {
+            #body
+        }
+    }))
+}
+
+/// Which key `key` computes.
+#[derive(Clone, Copy)]
+enum KeyKind {
+    Limit,
+    Unique,
+}
+
+/// An `Option<String>` expression of `self`: the key from the argument a `*_key = "..."`
+/// names, or from calling the function a `*_key_with = ...` names.
+fn key(source: &KeySource, function: &JobFn<'_>, kind: KeyKind) -> syn::Result<TokenStream> {
+    let (option, with, of, into_key, into) = match kind {
+        KeyKind::Limit => (
+            "limit_key",
+            "limit_key_with",
+            "limit_key_of",
+            "IntoLimitKey",
+            "into_limit_key",
+        ),
+        KeyKind::Unique => (
+            "unique_key",
+            "unique_key_with",
+            "unique_key_of",
+            "IntoUniqueKey",
+            "into_unique_key",
+        ),
+    };
+    // As in `run`: the receiver and its uses share one span.
+    let this = quote!(self);
+    Ok(match source {
+        KeySource::Arg(name) => {
+            let field = function.key_arg(name, option, with)?;
+            let of = Ident::new(of, Span::call_site());
+            quote!(::jobs_core::__private::#of(&#this.#field))
+        }
+        KeySource::With(path) => {
             // The call and its argument are spanned on the path, so that a function with
             // the wrong signature is reported there rather than on `#[job]`.
             let job = Ident::new("job", Span::mixed_site().located_at(path.span()));
+            let (into_key, into) = (
+                Ident::new(into_key, path.span()),
+                Ident::new(into, path.span()),
+            );
             let call = quote_spanned! {path.span()=>
-                ::jobs_core::__private::IntoLimitKey::into_limit_key(#path(#job))
+                ::jobs_core::__private::#into_key::#into(#path(#job))
             };
             quote! {
                 let #job = #this;
                 #call
             }
         }
-    };
-    Ok(Some(quote! {
-        fn limit_key(&#this) -> ::core::option::Option<::jobs_core::__private::String> {
-            #key
-        }
-    }))
+    })
 }
 
 /// `run` unpacks the job, fetches its data, and calls the function with the arguments

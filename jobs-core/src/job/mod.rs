@@ -74,7 +74,9 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     }
 
     /// The job's uniqueness (see [`Unique`](crate::Unique)): `None` (the default) for an
-    /// ordinary job; [`Enqueue::unique`](crate::Enqueue::unique) overrides it per enqueue.
+    /// ordinary job. `#[job(unique = "waiting")]` sets it, with `unique_key`,
+    /// `unique_key_with` and `on_conflict` (see [`macro@crate::job`]);
+    /// [`Enqueue::unique`](crate::Enqueue::unique) overrides it per enqueue.
     fn unique(&self) -> Option<crate::Unique> {
         None
     }

@@ -31,6 +31,10 @@ mod jobs {
     struct DataType;
     struct IntoJobResult;
     struct IntoLimitKey;
+    struct IntoUniqueKey;
+    struct Unique;
+    struct UniqueFor;
+    struct OnConflict;
     struct Job;
     mod core {}
     mod std {}
@@ -46,7 +50,10 @@ mod jobs {
         backoff = "exponential(1s, 1m)",
         timeout = "1m",
         priority = 1,
-        limit_key = "name"
+        limit_key = "name",
+        unique = "1m",
+        unique_key = "name",
+        on_conflict = "debounce"
     )]
     pub async fn shadowed(
         name: ::std::string::String,
@@ -63,6 +70,18 @@ mod jobs {
     /// A computed key, through a function named like the generated method.
     #[job(limit_key_with = limit_key)]
     pub async fn computed(job: u32) -> ::core::result::Result<(), JobError> {
+        let _ = job;
+        ::core::result::Result::Ok(())
+    }
+
+    fn unique(_: &UniqueComputed) -> &'static str {
+        "computed"
+    }
+
+    /// A computed uniqueness key, through a function named like the generated method
+    /// and its local.
+    #[job(unique = "until_done", unique_key_with = unique)]
+    pub async fn unique_computed(job: u32) -> ::core::result::Result<(), JobError> {
         let _ = job;
         ::core::result::Result::Ok(())
     }
@@ -85,6 +104,13 @@ fn main() {
     assert_eq!(jobs::Shadowed::OPTIONS.queue, "q");
     let job = jobs::Shadowed { name: "n".into() };
     assert_eq!(job.limit_key().as_deref(), Some("n"));
+    let unique = jobs_core::Unique::for_period(std::time::Duration::from_secs(60))
+        .key("n")
+        .on_conflict(jobs_core::OnConflict::Debounce);
+    assert_eq!(job.unique(), Some(unique));
     let job = jobs::Computed { job: 1 };
     assert_eq!(job.limit_key().as_deref(), Some("computed"));
+    let job = jobs::UniqueComputed { job: 1 };
+    let unique = jobs_core::Unique::until_done().key("computed");
+    assert_eq!(job.unique(), Some(unique));
 }
