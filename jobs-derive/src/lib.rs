@@ -183,7 +183,8 @@ use proc_macro::TokenStream;
 ///
 /// `unique_key`, `unique_key_with` and `on_conflict` need `unique`. `Enqueue::unique`
 /// replaces the whole setting for one enqueue. Uniqueness is checked by `Client::enqueue`
-/// and `Client::enqueue_many`; jobs added to a batch are stored without that check.
+/// and `Client::enqueue_many`; a unique job cannot be a batch member (refused with
+/// `InvalidFlow::UniqueInBatch`: a batch counts each member it opened with).
 ///
 /// ```
 /// use std::time::Duration;
