@@ -28,7 +28,8 @@ pub use super::record::{
 /// backend's own clock, never from the caller's.
 pub trait Backend: Send + Sync + 'static {
     /// Stores new jobs. An id that is already stored is skipped, so a retried enqueue
-    /// cannot create a duplicate.
+    /// cannot create a duplicate. Uniqueness keys are not looked at here: jobs that carry
+    /// one go through [`Backend::enqueue_unique`] (as [`crate::Client`] sends them).
     fn enqueue(&self, jobs: Vec<NewJob>) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Stores new jobs of which some carry a uniqueness key ([`crate::Unique`], with its
