@@ -6,8 +6,15 @@
 //!   across the fleet, one at a time per host, whatever the operation): a host in two
 //!   operations at once waits for its first format to end before its second starts.
 //! - `GET /operations/{id}?offset=0&limit=1000`: the batch's counts (one call, whatever
-//!   the number of hosts) and a page of hosts with their state and progress, in the order
-//!   they were given (`next_offset` names the next page).
+//!   the number of hosts), whether it is `paused`, and a page of hosts with their state
+//!   and progress, in the order they were given (`next_offset` names the next page).
+//! - `POST /operations/{id}/pause`: pauses the operation's remaining hosts on every
+//!   worker: no format of it starts until it is resumed; the formats already running end
+//!   as usual, and other operations go on. Kept in Redis, so it survives restarts of the
+//!   web application and the workers. Answers `200 {"operation": id, "paused": true}`,
+//!   or 404 for an unknown operation.
+//! - `POST /operations/{id}/resume`: lets the operation's waiting hosts start again, within
+//!   the workers' limits. Answers `200 {"operation": id, "paused": false}`, or 404.
 //! - `POST /callbacks/operations/{id}`: called by the batch's callback job when every host
 //!   has ended; the operation is then recorded as done.
 
@@ -27,6 +34,13 @@ use jobs_redis::RedisBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+/// The cluster operations' web application: formats the disks of many servers through
+/// background jobs run by `ops-worker`.
+///
+/// POST /operations {"hosts": [...], "device": "/dev/sdb"} starts an operation (202
+/// {"operation": id}); GET /operations/{id} shows its counts, whether it is paused, and
+/// its hosts; POST /operations/{id}/pause stops its remaining hosts from starting on any
+/// worker (running formats end) until POST /operations/{id}/resume.
 #[derive(Parser)]
 struct Args {
     /// Redis to keep the jobs in.
@@ -202,6 +216,7 @@ async fn show(
             "running": status.running,
             "succeeded": status.succeeded,
             "dead": status.dead,
+            "paused": status.paused,
             "done": done.is_some(),
             "callbacks_received": done.as_ref().map_or(0, |d| d.1),
             "summary": done.map(|d| d.0.summary),
@@ -210,6 +225,35 @@ async fn show(
             "hosts": hosts,
         })),
     ))
+}
+
+/// Pauses (`paused`) or resumes an operation's batch, for every worker.
+async fn set_paused(app: &App, id: String, paused: bool) -> Reply {
+    let batch: BatchId = id
+        .parse()
+        .map_err(|_| (StatusCode::NOT_FOUND, "no such operation".into()))?;
+    let known = if paused {
+        app.client.pause_batch(batch).await
+    } else {
+        app.client.resume_batch(batch).await
+    }
+    .map_err(internal)?;
+    if !known {
+        return Err((StatusCode::NOT_FOUND, "no such operation".into()));
+    }
+    tracing::info!(operation = %id, paused, "operation paused or resumed");
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "operation": id, "paused": paused })),
+    ))
+}
+
+async fn pause(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
+    set_paused(&app, id, true).await
+}
+
+async fn resume(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
+    set_paused(&app, id, false).await
 }
 
 async fn callback(
@@ -247,6 +291,8 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new()
         .route("/operations", post(create))
         .route("/operations/{id}", get(show))
+        .route("/operations/{id}/pause", post(pause))
+        .route("/operations/{id}/resume", post(resume))
         .route("/callbacks/operations/{id}", post(callback))
         .route("/health", get(|| async { "ok" }))
         .with_state(app);

@@ -9,6 +9,11 @@
 //!   `--max-formats 3`, two operations started back to back that share a host. At no
 //!   instant do more than 3 formats run across the two workers, nor two on one host, and
 //!   3 do run at once.
+//! - Pausing an operation, from the ledger: 24 hosts at 2 formats at once, paused after 4
+//!   formats. No host still waiting when the pause answered is formatted until the resume
+//!   (the formats under way end), while a second operation started during the pause runs
+//!   to its end; resumed, the first ends with every host formatted exactly once and one
+//!   callback.
 //!
 //! Figures: `cargo test -p cluster-ops --test e2e -- --nocapture`.
 
@@ -417,5 +422,227 @@ async fn formats_limited_fleet_wide_and_one_per_host() {
         per_host.len(),
         shared_runs[0].device,
         shared_runs[1].device,
+    );
+}
+
+/// Waits until the nodes' ledger holds at least `n` formats; the ledger then.
+async fn wait_ledger(dir: &Path, n: usize, within: Duration) -> Vec<Run> {
+    let deadline = Instant::now() + within;
+    loop {
+        let runs = ledger_runs(dir);
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} formats, not {n}: {runs:#?}",
+            runs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Now, as the ledger counts time: since the epoch.
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_operation_starts_nothing_until_resumed() {
+    const FIRST: usize = 24;
+    const SECOND: usize = 6;
+    const PAUSE_AFTER: usize = 4;
+    const FORMATS: usize = 2;
+    let redis = RedisServer::start().expect("start redis-server");
+    let nodes = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("REDIS_URL", redis.url()),
+        ("JOBS_PREFIX", "ops".to_owned()),
+        ("FORMAT_SECONDS", "0.4".to_owned()),
+        ("FORMAT_STATE_DIR", nodes.path().display().to_string()),
+    ];
+    let (_web, line) = spawn(
+        "ops-web",
+        env!("CARGO_BIN_EXE_ops-web"),
+        &["--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let base = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("ops-web said {line:?}"))
+        .to_owned();
+    // Two formats at once across two workers: the first operation takes FIRST / 2 rounds,
+    // long enough to be paused in the middle, and the pause must hold on both workers.
+    let max = FORMATS.to_string();
+    let worker_args = ["--concurrency", "2", "--max-formats", &max];
+    let bin = env!("CARGO_BIN_EXE_ops-worker");
+    let (mut worker_1, _) = spawn("ops-worker 1", bin, &worker_args, &env);
+    let (mut worker_2, _) = spawn("ops-worker 2", bin, &worker_args, &env);
+
+    // Unknown operations: 404, as GET answers.
+    let unknown = jobs_core::BatchId::new().to_string();
+    for path in [
+        format!("/operations/{unknown}/pause"),
+        format!("/operations/{unknown}/resume"),
+        "/operations/not-an-id/pause".to_owned(),
+    ] {
+        let (status, _) = http("POST", &format!("{base}{path}"), None).await;
+        assert_eq!(status, 404, "POST {path}");
+    }
+
+    let create = |hosts: Vec<String>, device: &'static str| {
+        let base = base.clone();
+        async move {
+            let (status, created) = http(
+                "POST",
+                &format!("{base}/operations"),
+                Some(json!({ "hosts": hosts, "device": device })),
+            )
+            .await;
+            assert_eq!(status, 202, "{created}");
+            created["operation"].as_str().unwrap().to_owned()
+        }
+    };
+    let first_hosts: Vec<String> = (0..FIRST).map(|i| format!("a-{i:02}")).collect();
+    let second_hosts: Vec<String> = (0..SECOND).map(|i| format!("b-{i:02}")).collect();
+    let started = Instant::now();
+    let first = create(first_hosts.clone(), "/dev/sdb").await;
+
+    // Pause the first operation in the middle.
+    wait_ledger(nodes.path(), PAUSE_AFTER, Duration::from_secs(60)).await;
+    let (status, paused) = http("POST", &format!("{base}/operations/{first}/pause"), None).await;
+    let pause_answered = wall_clock();
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused, json!({ "operation": first, "paused": true }));
+    let ledger_at_pause = ledger_runs(nodes.path()).len();
+    // Read after the pause answered: a host still waiting now must not be formatted until
+    // the resume; one running (or already formatted) may end.
+    let (_, view) = http("GET", &format!("{base}/operations/{first}"), None).await;
+    assert_eq!(view["paused"], json!(true), "{view}");
+    let hosts_in = |view: &Value, states: &[&str]| -> BTreeSet<String> {
+        view["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| states.contains(&row["state"].as_str().unwrap()))
+            .map(|row| row["host"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let waiting_at_pause = hosts_in(&view, &["waiting"]);
+    let running_at_pause = hosts_in(&view, &["running"]);
+    // The hosts whose format may still end: running, or formatted since (a format
+    // running when the pause answered, ended before the view was read).
+    let not_waiting = hosts_in(&view, &["running", "formatted"]);
+    assert_eq!(waiting_at_pause.len() + not_waiting.len(), FIRST, "{view}");
+    assert!(
+        waiting_at_pause.len() >= FIRST - PAUSE_AFTER - 2 * FORMATS,
+        "the first operation was nearly done when paused: {view}"
+    );
+    assert!(running_at_pause.len() <= FORMATS, "{view}");
+
+    // A second operation started now runs to the end, on the slots the first left.
+    let second = create(second_hosts.clone(), "/dev/sdc").await;
+    let second_view = wait_done(&base, &second, Duration::from_secs(60)).await;
+    let second_done_in = started.elapsed();
+    assert_eq!(second_view["paused"], json!(false), "{second_view}");
+    assert_eq!(second_view["summary"]["succeeded"], json!(SECOND));
+
+    // Meanwhile the first made no progress beyond the formats under way at the pause.
+    let runs = ledger_runs(nodes.path());
+    let first_runs = |runs: &[Run]| -> Vec<String> {
+        runs.iter()
+            .filter(|r| r.device == "/dev/sdb")
+            .map(|r| r.host.clone())
+            .collect()
+    };
+    let formatted_while_paused = first_runs(&runs);
+    let during_pause: Vec<&String> = formatted_while_paused[ledger_at_pause..].iter().collect();
+    assert!(
+        during_pause.len() <= FORMATS && during_pause.iter().all(|h| not_waiting.contains(*h)),
+        "formats of the paused operation started after the pause: {during_pause:?}, \
+         running at the pause {running_at_pause:?}"
+    );
+    assert!(
+        formatted_while_paused
+            .iter()
+            .all(|h| !waiting_at_pause.contains(h)),
+        "a host waiting at the pause was formatted while paused: {runs:#?}"
+    );
+    let late: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.device == "/dev/sdb" && r.started > pause_answered)
+        .collect();
+    assert!(
+        late.len() <= FORMATS && late.iter().all(|r| not_waiting.contains(&r.host)),
+        "formats of the paused operation began after the pause answered: {late:#?}"
+    );
+    let (_, view) = http("GET", &format!("{base}/operations/{first}"), None).await;
+    assert_eq!(
+        (&view["paused"], &view["running"], &view["done"]),
+        (&json!(true), &json!(0), &json!(false)),
+        "{view}"
+    );
+    assert_eq!(
+        view["succeeded"],
+        json!(formatted_while_paused.len()),
+        "{view}"
+    );
+
+    // Resumed: the first operation ends, every host formatted once.
+    let resume_sent = wall_clock();
+    let (status, resumed) = http("POST", &format!("{base}/operations/{first}/resume"), None).await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed, json!({ "operation": first, "paused": false }));
+    let resumed_at = started.elapsed();
+    let view = wait_done(&base, &first, Duration::from_secs(60)).await;
+    let first_done_in = started.elapsed();
+    assert_eq!(view["paused"], json!(false), "{view}");
+    let summary = &view["summary"];
+    assert_eq!(
+        (&summary["total"], &summary["succeeded"], &summary["dead"]),
+        (&json!(FIRST), &json!(FIRST), &json!(0)),
+        "{view}"
+    );
+    for worker in [&mut worker_1, &mut worker_2] {
+        worker.signal(Signal::SIGTERM);
+        assert!(worker.wait(Duration::from_secs(30)).success());
+    }
+    // No worker is left: any second callback would have come by now.
+    for op in [&first, &second] {
+        let (_, view) = http("GET", &format!("{base}/operations/{op}"), None).await;
+        assert_eq!(view["callbacks_received"], json!(1), "{view}");
+    }
+
+    let runs = ledger_runs(nodes.path());
+    let mut disks: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for run in &runs {
+        *disks.entry((&run.host, &run.device)).or_default() += 1;
+    }
+    assert_eq!(runs.len(), FIRST + SECOND, "{runs:#?}");
+    assert!(disks.values().all(|&n| n == 1), "{disks:?}");
+    for host in &first_hosts {
+        assert_eq!(disks.get(&(host.as_str(), "/dev/sdb")), Some(&1), "{host}");
+    }
+    for host in &second_hosts {
+        assert_eq!(disks.get(&(host.as_str(), "/dev/sdc")), Some(&1), "{host}");
+    }
+    // The hosts waiting at the pause all started after the resume was asked for.
+    let early: Vec<&Run> = runs
+        .iter()
+        .filter(|r| waiting_at_pause.contains(&r.host) && r.started < resume_sent)
+        .collect();
+    assert!(early.is_empty(), "started before the resume: {early:#?}");
+    println!(
+        "first operation {FIRST} hosts, paused after {ledger_at_pause} formats with {} \
+         running and {} waiting; second operation ({SECOND} hosts) done after \
+         {second_done_in:?} while the first formatted {} more (all under way at the pause); \
+         resumed at {resumed_at:?}, first done after {first_done_in:?}; \
+         {} disks formatted exactly once, 1 callback each",
+        running_at_pause.len(),
+        waiting_at_pause.len(),
+        during_pause.len(),
+        runs.len(),
     );
 }
