@@ -1,5 +1,8 @@
--- Shared by every script: prepended by the loader (jobs-redis/src/scripts/mod.rs), so each
--- script stays one atomic transition while the record format lives in one place.
+-- Shared by every script: the loader (jobs-redis/src/scripts/prelude.rs) puts before each
+-- script the declarations here that it uses, so each script stays one atomic transition
+-- while the record format lives in one place. Keep every top-level declaration a line of
+-- its own starting with `local ` (with its comments just above): that is how the loader
+-- cuts this file.
 --
 -- A job is one field of the queue's `jobs` hash (field = job id, value = a msgpack
 -- array, see F_* below; jobs-redis/src/record.rs reads the same format). Its state is which

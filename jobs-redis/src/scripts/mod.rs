@@ -11,9 +11,9 @@
 //!
 //! Each script is sent as EVALSHA; on NOSCRIPT (a restarted or flushed server)
 //! `redis::Script` loads it and retries once. The loader puts before each script the
-//! reasons the store gives (jobs-core's `reason` module, as Lua constants) and
-//! `lua/lib.lua` (and `lua/batch_lib.lua` before the batch scripts), so the record
-//! format, the shared steps and the words are written once.
+//! reasons the store gives (jobs-core's `reason` module, as Lua constants) and the parts
+//! of `lua/lib.lua` it uses (`prelude.rs`; and `lua/batch_lib.lua` before the batch
+//! scripts), so the record format, the shared steps and the words are written once.
 
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ pub(crate) mod enqueue;
 pub(crate) mod enqueue_unique;
 pub(crate) mod finish;
 pub(crate) mod job;
+mod prelude;
 pub(crate) mod progress;
 pub(crate) mod recover;
 pub(crate) mod renew;
@@ -131,8 +132,15 @@ impl Lua {
         };
         let reasons = reasons();
         let source = match libs {
-            Libs::Queue => format!("{shebang}\n{reasons}{LIB}\n{body}"),
-            Libs::Batch => format!("{shebang}\n{reasons}{LIB}\n{BATCH_LIB}\n{body}"),
+            Libs::Queue => {
+                let lib = prelude::needed(LIB, body);
+                format!("{shebang}\n{reasons}{lib}\n{body}")
+            }
+            Libs::Batch => {
+                let uses = format!("{BATCH_LIB}\n{body}");
+                let lib = prelude::needed(LIB, &uses);
+                format!("{shebang}\n{reasons}{lib}\n{uses}")
+            }
         };
         Lua {
             name,
