@@ -391,7 +391,7 @@ local function new_job(args, base, now)
   return args[base], rec, due
 end
 
--- Puts a new job (its record stored) in line or in scheduled.
+-- Puts a job (its record stored, in no line yet) in line if due, else in scheduled.
 local function place_new(k, id, rec, due, now)
   if due <= now then
     make_ready(k, id, rec)
@@ -426,11 +426,7 @@ end
 local function schedule(k, id, rec, due, now)
   set_ready_at(rec, due)
   store(k.jobs, id, rec)
-  if due <= now then
-    make_ready(k, id, rec)
-  else
-    redis.call('ZADD', k.scheduled, due, id)
-  end
+  place_new(k, id, rec, due, now)
 end
 
 -- Deletes the oldest entries of a finished set beyond `max`, and those finished before

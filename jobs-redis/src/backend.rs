@@ -16,7 +16,7 @@ use jobs_core::backend::{
 };
 use jobs_core::event::{Event, EventCursor};
 use jobs_core::{BATCH_PAGE_MAX, BackendError, JobId, RECOVER_BATCH, validate_queue_name};
-use jobs_core::{BatchCounts, BatchId, Callback, InvalidFlow, QueueLimits};
+use jobs_core::{BatchCounts, BatchId, Callback, QueueLimits};
 
 use crate::batches;
 use crate::conn::Conn;
@@ -114,6 +114,7 @@ impl jobs_core::Backend for RedisBackend {
         // rule `QueueKeys::new` applies, without building the keys.
         for job in &jobs {
             validate_queue_name(&job.queue)?;
+            job.validate_flow()?;
         }
         if jobs.len() >= ENQUEUE_CHUNK {
             // Big enough to fill calls of its own.
@@ -132,10 +133,7 @@ impl jobs_core::Backend for RedisBackend {
     async fn enqueue_unique(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, BackendError> {
         for job in &jobs {
             validate_queue_name(&job.queue)?;
-            job.flow.validate()?;
-            if job.flow.unique.is_some() && job.batch.is_some() {
-                return Err(InvalidFlow::UniqueInBatch.into());
-            }
+            job.validate_flow()?;
         }
         // One call per queue and chunk, each atomic; answers put back in the jobs' order.
         let mut out = vec![Enqueued::AlreadyStored; jobs.len()];

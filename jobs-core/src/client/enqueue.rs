@@ -134,10 +134,8 @@ impl<B: Backend> Client<B> {
         batch: crate::store::batch::BatchId,
     ) -> Result<NewJob, EnqueueError> {
         let mut new = self.new_job(job, id, options)?;
-        if new.flow.unique.is_some() {
-            return Err(InvalidFlow::UniqueInBatch.into());
-        }
         new.batch = Some(batch);
+        new.validate_flow()?;
         Ok(new)
     }
 }

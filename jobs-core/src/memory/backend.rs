@@ -16,12 +16,15 @@ use crate::store::backend::{
 use crate::store::batch::{BatchCounts, BatchId, Callback};
 use crate::store::error::BackendError;
 use crate::store::event::{Event, EventCursor};
-use crate::store::flow::{InvalidFlow, QueueLimits};
+use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
 use crate::store::retention::RECOVER_BATCH;
 
 impl Backend for MemoryBackend {
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
+        for job in &jobs {
+            job.validate_flow()?;
+        }
         let now = self.now_ms();
         let mut state = self.lock();
         let any = self.store(&mut state, jobs, now);
@@ -34,10 +37,7 @@ impl Backend for MemoryBackend {
 
     async fn enqueue_unique(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, BackendError> {
         for job in &jobs {
-            job.flow.validate()?;
-            if job.flow.unique.is_some() && job.batch.is_some() {
-                return Err(InvalidFlow::UniqueInBatch.into());
-            }
+            job.validate_flow()?;
         }
         let now = self.now_ms();
         let retention = self.shared.store.retention();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::batch::{BatchId, BatchSummary, Callback};
-use super::flow::JobFlow;
+use super::flow::{InvalidFlow, JobFlow};
 use super::id::JobId;
 
 /// When a new job becomes ready.
@@ -44,6 +44,16 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    /// Refuses what a store must not take of a job's flow control: invalid keys
+    /// ([`JobFlow::validate`]), and a batch member that is unique.
+    pub fn validate_flow(&self) -> Result<(), InvalidFlow> {
+        self.flow.validate()?;
+        if self.flow.unique.is_some() && self.batch.is_some() {
+            return Err(InvalidFlow::UniqueInBatch);
+        }
+        Ok(())
+    }
+
     /// The job a batch's callback enqueues when the batch ended as `summary` says: its
     /// fixed id, its arguments with the summary in their `batch` field.
     pub fn from_callback(callback: &Callback, summary: &BatchSummary) -> Self {

@@ -2,6 +2,7 @@
 
 use jobs_core::BackendError;
 use jobs_core::backend::{NewJob, RunAt};
+use redis::ScriptInvocation;
 
 use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
@@ -20,17 +21,23 @@ pub(crate) async fn call(
     let mut call = SCRIPT.on_queue(k);
     call.arg(jobs.len()).arg(settings.store.events_max_len());
     for job in jobs {
-        call.arg(job.id.to_string())
-            .arg(&job.name)
-            .arg(&job.payload[..])
-            .arg(job.priority)
-            .arg(job.max_attempts.max(1))
-            .arg(run_at_arg(job.run_at))
-            .arg(job.batch.map(|b| b.to_string()).unwrap_or_default())
-            .arg(job.flow.key.as_deref().unwrap_or_default())
-            .arg(job.flow.expires.map(run_at_arg).unwrap_or_default());
+        job_args(&mut call, job);
     }
     call.invoke_async(conn).await.map_err(error::map)
+}
+
+/// A new job as the enqueue scripts take it: the nine arguments `new_job` reads (see
+/// `lua/lib.lua`).
+pub(crate) fn job_args(call: &mut ScriptInvocation<'_>, job: &NewJob) {
+    call.arg(job.id.to_string())
+        .arg(&job.name)
+        .arg(&job.payload[..])
+        .arg(job.priority)
+        .arg(job.max_attempts.max(1))
+        .arg(run_at_arg(job.run_at))
+        .arg(job.batch.map(|b| b.to_string()).unwrap_or_default())
+        .arg(job.flow.key.as_deref().unwrap_or_default())
+        .arg(job.flow.expires.map(run_at_arg).unwrap_or_default());
 }
 
 /// A run-at as the script takes it: '' now, '+ms' after a delay, 'ms' at a time.

@@ -4,7 +4,7 @@
 use jobs_core::backend::{Enqueued, NewJob};
 use jobs_core::{BackendError, OnConflict, UniqueFor};
 
-use super::enqueue::run_at_arg;
+use super::enqueue::job_args;
 use super::{QueueKeys, Settings, ms};
 use crate::conn::Conn;
 use crate::{error, reply};
@@ -29,15 +29,7 @@ pub(crate) async fn call(
         .arg(settings.store.events_max_len())
         .arg(&settings.dead_args()[..]);
     for job in jobs {
-        call.arg(job.id.to_string())
-            .arg(&job.name)
-            .arg(&job.payload[..])
-            .arg(job.priority)
-            .arg(job.max_attempts.max(1))
-            .arg(run_at_arg(job.run_at))
-            .arg(job.batch.map(|b| b.to_string()).unwrap_or_default())
-            .arg(job.flow.key.as_deref().unwrap_or_default())
-            .arg(job.flow.expires.map(run_at_arg).unwrap_or_default());
+        job_args(&mut call, job);
         match &job.flow.unique {
             Some(u) => {
                 let (hold, period) = match u.hold {

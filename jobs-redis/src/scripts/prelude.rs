@@ -25,7 +25,9 @@ pub(crate) fn needed(lib: &str, body: &str) -> String {
         }
     }
     let mut keep = vec![false; items.len()];
-    let mut todo: Vec<usize> = words(body).filter_map(|w| by_name.get(w).copied()).collect();
+    let mut todo: Vec<usize> = words(body)
+        .filter_map(|w| by_name.get(w).copied())
+        .collect();
     while let Some(i) = todo.pop() {
         if std::mem::replace(&mut keep[i], true) {
             continue;
