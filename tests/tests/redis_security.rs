@@ -295,6 +295,11 @@ mod acl {
     type CaseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
     cases_as_acl_user!(
+        // flow control first (it uses most commands, so a missing permission shows at
+        // once): limit keys' lines (ZPOPMIN, EXISTS), set_flow
+        per_key_limit_does_not_block_other_keys,
+        // rate windows (ZREMRANGEBYSCORE)
+        queue_rate_limit_holds_in_any_window,
         // enqueue, reserve, finish, job, stats; the pool's checks; BLPOP
         runs_and_succeeds,
         // finish (fail, bury)
@@ -327,6 +332,14 @@ mod acl {
         cancelled_running_job_is_told_and_ends_cancelled,
         // the orphan sweep (HSCAN)
         orphan_sweep_moves_nothing_on_a_healthy_queue,
+        // the rest of flow control: held-back keys, unique claims, rescheduling,
+        // deadlines, paused queues and batches
+        rate_limited_job_holds_its_key,
+        unique_jobs_hold_their_key,
+        waiting_jobs_are_rescheduled_by_id,
+        a_job_past_its_deadline_expires_instead_of_starting,
+        paused_queue_starts_nothing_until_resumed,
+        paused_batch_holds_its_waiting_members,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in
