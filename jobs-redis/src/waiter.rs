@@ -293,27 +293,39 @@ impl Waiter {
 
     /// Puts a token nobody took back on `key`'s list, on `conn` or an idle connection.
     /// Returns the connection if it is still good.
-    async fn put_back(&self, conn: Option<WaitConn>, key: &str) -> Option<WaitConn> {
-        let mut c = match conn {
-            Some(c) => c,
-            None => match self.get().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(key, error = %e, "a wake-up token was lost: could not put it back");
-                    return None;
+    ///
+    /// Retried a few times (on a new connection each time): a lost token leaves an idle
+    /// worker asleep until its backstop, so one failed connect, on a starved machine or
+    /// a cluster client's first connection, must not lose it.
+    async fn put_back(&self, mut conn: Option<WaitConn>, key: &str) -> Option<WaitConn> {
+        const TRIES: u32 = 5;
+        let mut pause = Duration::from_millis(50);
+        for attempt in 1..=TRIES {
+            let c = match conn.take() {
+                Some(c) => Ok(c),
+                None => self.get().await,
+            };
+            let failed = match c {
+                Ok(mut c) => {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("LPUSH").arg(key).arg("1").ignore();
+                    pipe.cmd("LTRIM").arg(key).arg(0).arg(0).ignore();
+                    match pipe.query_async::<()>(&mut c).await {
+                        Ok(()) => return Some(c),
+                        Err(e) => error::map(e),
+                    }
                 }
-            },
-        };
-        let mut pipe = redis::pipe();
-        pipe.cmd("LPUSH").arg(key).arg("1").ignore();
-        pipe.cmd("LTRIM").arg(key).arg(0).arg(0).ignore();
-        match pipe.query_async::<()>(&mut c).await {
-            Ok(()) => Some(c),
-            Err(e) => {
-                tracing::warn!(key, error = %e, "a wake-up token was lost: could not put it back");
-                None
+                Err(e) => e,
+            };
+            if attempt == TRIES {
+                tracing::warn!(key, error = %failed, "a wake-up token was lost: could not put it back");
+            } else {
+                tracing::debug!(key, error = %failed, attempt, "putting a wake-up token back failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
             }
         }
+        None
     }
 
     /// Runs a blocking command (`cmd` must give up on the server by `timeout`) on a
