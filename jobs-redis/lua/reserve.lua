@@ -256,16 +256,7 @@ local function take_keyed(keys)
       if #head > 0 then
         popped[#popped + 1] = head[1]
         key_of[#popped] = key
-        if conf.per_key and active >= conf.per_key then
-          redis.call('ZREM', k.groups, key)
-        else
-          local next_head = redis.call('ZRANGE', line, 0, 0, 'WITHSCORES')
-          if #next_head > 0 then
-            redis.call('ZADD', k.groups, next_head[2], key)
-          else
-            redis.call('ZREM', k.groups, key)
-          end
-        end
+        group_relist(k, key, active)
       end
     end
   end

@@ -137,27 +137,22 @@ impl jobs_core::Backend for RedisBackend {
         }
         // One call per queue and chunk, each atomic; answers put back in the jobs' order.
         let mut out = vec![Enqueued::AlreadyStored; jobs.len()];
-        let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
-        queues.sort_unstable();
-        queues.dedup();
-        for queue in queues {
-            let k = self.keys(queue)?;
-            let at: Vec<usize> = (0..jobs.len())
-                .filter(|i| jobs[*i].queue == queue)
-                .collect();
-            for part in at.chunks(ENQUEUE_CHUNK) {
-                let chunk: Vec<NewJob> = part.iter().map(|i| jobs[*i].clone()).collect();
-                let reply = {
-                    let mut conn = self.conn().await?;
-                    scripts::enqueue_unique::call(&mut conn, &k, &self.inner.settings, &chunk)
-                        .await?
-                };
-                for (i, answer) in part.iter().zip(reply.answers) {
-                    out[*i] = answer;
-                }
-                if reply.outbox > 0 {
-                    batches::drain_quietly(self, &k).await;
-                }
+        let chunks =
+            grouping::chunks(&jobs, ENQUEUE_CHUNK, |j| j.queue.as_str(), |q| self.keys(q))?;
+        for chunk in chunks {
+            let reply = {
+                let mut conn = self.conn().await?;
+                scripts::enqueue_unique::call(
+                    &mut conn,
+                    &chunk.keys,
+                    &self.inner.settings,
+                    chunk.items(),
+                )
+                .await?
+            };
+            chunk.place(reply.answers, &mut out);
+            if reply.outbox > 0 {
+                batches::drain_quietly(self, &chunk.keys).await;
             }
         }
         Ok(out)

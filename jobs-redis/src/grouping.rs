@@ -2,7 +2,6 @@
 //! script call on one queue's keys, and the answers go back to the items' positions.
 
 use jobs_core::BackendError;
-use jobs_core::backend::LeaseStatus;
 
 use crate::keys::QueueKeys;
 
@@ -33,8 +32,8 @@ impl<'a, T> Chunk<'a, T> {
     }
 
     /// Puts the call's answers at their items' positions (an item with no answer keeps
-    /// the status it has: stale).
-    pub(crate) fn place(&self, answers: Vec<LeaseStatus>, out: &mut [LeaseStatus]) {
+    /// the answer it has).
+    pub(crate) fn place<A>(&self, answers: Vec<A>, out: &mut [A]) {
         for ((pos, _), answer) in self.entries.iter().zip(answers) {
             out[*pos] = answer;
         }
@@ -42,7 +41,7 @@ impl<'a, T> Chunk<'a, T> {
 }
 
 /// `items` grouped by queue, in chunks of at most `max` (one script call each): the one
-/// skeleton of renew, progress and finish. `keys` names a queue's keys (and refuses an
+/// skeleton of renew, progress, finish and unique enqueues. `keys` names a queue's keys (and refuses an
 /// invalid name).
 pub(crate) fn chunks<'a, T>(
     items: &'a [T],

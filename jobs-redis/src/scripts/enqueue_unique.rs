@@ -22,7 +22,7 @@ pub(crate) async fn call(
     conn: &mut Conn,
     k: &QueueKeys,
     settings: &Settings,
-    jobs: &[NewJob],
+    jobs: impl ExactSizeIterator<Item = &NewJob>,
 ) -> Result<Reply, BackendError> {
     let mut call = SCRIPT.on_queue(k);
     call.arg(jobs.len())

@@ -658,7 +658,8 @@ pub async fn waiting_jobs_are_rescheduled_by_id<H: Harness>(h: &H) {
         RescheduleOutcome::NotFound
     );
     // Under a limit key: its place in the key's line moves.
-    let k1 = keyed::<H>(&client, "k1", "k", 1).await;
+    // First in its key's line until k2 is moved ahead of it.
+    let _k1 = keyed::<H>(&client, "k1", "k", 1).await;
     let k2 = keyed::<H>(&client, "k2", "k", 1).await;
     assert_eq!(
         moved(k2, Reschedule::new().priority(9)).await,
@@ -670,7 +671,6 @@ pub async fn waiting_jobs_are_rescheduled_by_id<H: Harness>(h: &H) {
         .await
         .unwrap();
     assert_eq!(ids(&got), [k2]);
-    let _ = k1;
     // A worker asleep until y's far run-at runs it once y is moved to now.
     let rec = Recorder::default();
     let worker = start_worker(h, &client, &rec, |b| b);
@@ -871,7 +871,6 @@ pub async fn concurrent_unique_enqueues_store_one<H: Harness>(h: &H) {
     assert!(told.iter().all(|id| *id == stored[0]));
     let stats = client.stats(Q).await.unwrap();
     assert_eq!(stats.ready, 1);
-    let _ = h;
 }
 
 /// A paused batch's waiting members start nowhere until it is resumed, while other jobs of
