@@ -85,6 +85,10 @@ pub use job::data::{Data, DataMap, DataType};
 pub use job::error::{JobError, JobErrorKind};
 pub use job::{Job, JobOptions};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
+pub use store::admin::{
+    Deleted, InvalidCursor, JobPage, LIST_PAGE_MAX, ListCursor, MinuteCounts, PURGE_BATCH,
+    THROUGHPUT_MINUTES, WorkerInfo,
+};
 pub use store::batch::{
     BATCH_DEAD_JOBS_MAX, BATCH_PAGE_MAX, BatchCounts, BatchId, BatchSummary, Callback, CallbackKind,
 };

@@ -5,7 +5,7 @@
 -- KEYS[9] outbox (zset: batch work by due time)  KEYS[10] cancel (set)
 -- KEYS[11] tokens (hash: leased id -> token)  KEYS[12] batch_active (hash)
 -- KEYS[13] flow  KEYS[14] groups  KEYS[15] gactive  KEYS[16] group  KEYS[17] gdelayed
--- (see lib.lua, "Flow control")
+-- (see lib.lua, "Flow control")  KEYS[18] tput (per-minute counts, lib.lua's count_minute)
 -- ARGV[1] succeeded max   ARGV[2] succeeded max age ms
 -- ARGV[3] dead max        ARGV[4] dead max age ms   ARGV[5] trim batch
 -- ARGV[6] events max length (0: off)
@@ -38,7 +38,7 @@
 --
 -- Uses lib.lua: check_types, event, emit_events, batch_running, batch_ended, now_ms,
 --  ready_at, lease_tokens, load, batch_of_unreadable, bury_unreadable, store, wake,
---  schedule, trim, bury, cancel_job, flow_conf, group_release, group_delay.
+--  schedule, trim, bury, cancel_job, flow_conf, group_release, group_delay, count_minute.
 
 local wrong = check_types({ { KEYS[1], 'hash' }, { KEYS[2], 'zset' }, { KEYS[3], 'zset' }, { KEYS[4], 'zset' },
   { KEYS[5], 'zset' }, { KEYS[6], 'zset' }, { KEYS[7], 'list' },
@@ -53,6 +53,7 @@ local trim_budget = tonumber(ARGV[5])
 local now = now_ms()
 local out, woke = {}, false
 local added, buried = 0, 0
+local n_ok, n_failed = 0, 0
 local keep_none = tonumber(ARGV[1]) == 0
 local ev = {}
 
@@ -112,6 +113,7 @@ for n, id in ipairs(ids) do
       -- Unreadable (or deleted by hand): kept in dead for inspection when there is
       -- anything to keep, and counted in its batch.
       if why == 'corrupt' then
+        n_failed = n_failed + 1
         bury_unreadable(dead, id, now, ev)
         batch_ended(outbox, batch, id, false, now)
         buried = buried + 1
@@ -121,6 +123,7 @@ for n, id in ipairs(ids) do
       redis.call('HDEL', jobs, id)
       event(ev, 'succeeded', id)
       batch_ended(outbox, batch_id, id, true, now)
+      n_ok = n_ok + 1
     else
       -- This delivery ends now: count it (reserve did not write the record).
       rec[F_DONE] = token
@@ -138,15 +141,18 @@ for n, id in ipairs(ids) do
         event(ev, 'succeeded', id)
         batch_ended(outbox, batch_id, id, true, now)
         added = added + 1
+        n_ok = n_ok + 1
       elseif kind == 'corrupt' then
         -- The script can read the record but the caller could not use the job.
         bury(jobs, dead, id, rec, data, now)
+        n_failed = n_failed + 1
         event(ev, 'dead', id, data)
         batch_ended(outbox, batch, id, false, now)
         buried = buried + 1
       elseif kind == 'fail' then
         rec[F_ATTEMPTS] = rec[F_ATTEMPTS] + 1
         rec[F_ERROR] = data
+        n_failed = n_failed + 1
         event(ev, 'failed', id, data)
         if delay ~= '' and rec[F_ATTEMPTS] < rec[F_MAX_ATTEMPTS] then
           schedule(k, id, rec, now + tonumber(delay), now)
@@ -176,6 +182,7 @@ if #ended > 0 then
   redis.call('HDEL', tokens, unpack(ended))
 end
 emit_events(KEYS[8], tonumber(ARGV[6]), ev)
+count_minute(KEYS[18], now, n_ok, n_failed)
 -- Retention, once per call, with a budget covering what this call added.
 if added > 0 or keep_none then
   trim(jobs, succeeded, tonumber(ARGV[1]), now - tonumber(ARGV[2]), trim_budget + added)

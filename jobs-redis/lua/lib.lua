@@ -123,6 +123,25 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Throughput: attempts that ended, per minute (minute = server ms / 60000), in one hash
+-- per queue: `s<minute>` succeeded, `f<minute>` failed. A minute's first count drops the
+-- fields older than an hour (at most about 120 names read, once a minute), so the hash
+-- stays small whatever the traffic.
+local function count_minute(tput, now, ok, failed)
+  local minute = math.floor(now / 60000)
+  local fresh = false
+  if ok > 0 and redis.call('HINCRBY', tput, 's' .. minute, ok) == ok then fresh = true end
+  if failed > 0 and redis.call('HINCRBY', tput, 'f' .. minute, failed) == failed then fresh = true end
+  if fresh then
+    local old = {}
+    for _, f in ipairs(redis.call('HKEYS', tput)) do
+      local m = tonumber(string.sub(f, 2))
+      if not m or m <= minute - 60 then old[#old + 1] = f end
+    end
+    if #old > 0 then redis.call('HDEL', tput, unpack(old)) end
+  end
+end
+
 local function ready_at(rec)
   return rec[F_CREATED] + rec[F_READY_IN]
 end

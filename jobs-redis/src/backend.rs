@@ -142,6 +142,9 @@ impl jobs_core::Backend for RedisBackend {
         for chunk in chunks {
             let reply = {
                 let mut conn = self.conn().await?;
+                if let Some(job) = chunk.items().next() {
+                    self.note_queue(&mut conn, &job.queue).await;
+                }
                 scripts::enqueue_unique::call(
                     &mut conn,
                     &chunk.keys,
@@ -385,6 +388,61 @@ impl jobs_core::Backend for RedisBackend {
             moved += scripts::retry_dead::call(&mut conn, &k, chunk).await?;
         }
         Ok(moved)
+    }
+
+    async fn list_jobs(
+        &self,
+        queue: &str,
+        state: jobs_core::backend::JobState,
+        after: Option<jobs_core::ListCursor>,
+        limit: usize,
+    ) -> Result<jobs_core::JobPage, BackendError> {
+        self.list_jobs_page(queue, state, after, limit).await
+    }
+
+    async fn delete_jobs(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> Result<Vec<jobs_core::Deleted>, BackendError> {
+        self.delete_ids(queue, ids).await
+    }
+
+    async fn purge(
+        &self,
+        queue: &str,
+        state: jobs_core::backend::JobState,
+        limit: usize,
+    ) -> Result<u64, BackendError> {
+        self.purge_step(queue, state, limit).await
+    }
+
+    async fn queues(&self) -> Result<Vec<String>, BackendError> {
+        self.queue_list().await
+    }
+
+    async fn throughput(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<Vec<jobs_core::MinuteCounts>, BackendError> {
+        self.minutes(queue, minutes).await
+    }
+
+    async fn worker_beat(
+        &self,
+        info: jobs_core::WorkerInfo,
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        self.beat(&info.id, Some(&info), ttl).await
+    }
+
+    async fn worker_gone(&self, id: &str) -> Result<(), BackendError> {
+        self.beat(id, None, Duration::ZERO).await
+    }
+
+    async fn workers(&self) -> Result<Vec<jobs_core::WorkerInfo>, BackendError> {
+        self.worker_list().await
     }
 
     async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {

@@ -198,6 +198,7 @@ impl RedisBackendBuilder {
     /// (and wait) while Redis is still down.
     pub fn build(self) -> Result<RedisBackend, ConnectError> {
         let (conns, waits) = self.conn.connections()?;
+        let store_keys = crate::keys::StoreKeys::new(&self.prefix);
         Ok(RedisBackend {
             inner: Arc::new(Inner {
                 conns,
@@ -208,6 +209,8 @@ impl RedisBackendBuilder {
                 },
                 waiter: Waiter::new(waits),
                 combiner: Default::default(),
+                store_keys,
+                known_queues: Default::default(),
             }),
         })
     }

@@ -11,7 +11,7 @@ use crate::combiner::Combiner;
 use crate::conn::{Conn, Connections};
 use crate::error;
 use crate::grouping::by_queue;
-use crate::keys::{BatchKeys, QueueKeys};
+use crate::keys::{BatchKeys, QueueKeys, StoreKeys};
 use crate::scripts::{self, Settings};
 use crate::waiter::Waiter;
 
@@ -42,6 +42,10 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) waiter: Arc<Waiter>,
     pub(crate) combiner: Combiner,
+    /// The store's own keys (queue list, workers).
+    pub(crate) store_keys: StoreKeys,
+    /// Queues this handle has added to the store's queue list.
+    pub(crate) known_queues: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -70,6 +74,32 @@ impl RedisBackend {
         &self.inner.prefix
     }
 
+    /// Adds `queue` to the store's queue list ([`jobs_core::Backend::queues`]) the first
+    /// time this handle meets it: one set add per process and queue, off the hot path
+    /// after that. A failure is only logged (the enqueue is what matters; the next one
+    /// tries again).
+    pub(crate) async fn note_queue(&self, conn: &mut Conn, queue: &str) {
+        let known = |q: &str| self.inner.known_queues.lock().is_ok_and(|k| k.contains(q));
+        if known(queue) {
+            return;
+        }
+        let added: Result<i64, _> = redis::cmd("SADD")
+            .arg(&self.inner.store_keys.queues)
+            .arg(queue)
+            .query_async(conn)
+            .await;
+        match added {
+            Ok(_) => {
+                if let Ok(mut k) = self.inner.known_queues.lock() {
+                    k.insert(queue.to_owned());
+                }
+            }
+            Err(e) => {
+                tracing::debug!(queue, error = %e, "could not add the queue to the queue list")
+            }
+        }
+    }
+
     /// Sends `jobs` now, in calls of at most [`ENQUEUE_CHUNK`] per queue; the first error.
     pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
         self.enqueue_each(&jobs).await.into_iter().collect()
@@ -92,6 +122,7 @@ impl RedisBackend {
                 .map(|(i, j)| (i, j.queue.as_str(), j)),
         );
         for (queue, group) in groups {
+            self.note_queue(&mut conn, queue).await;
             let k = match self.keys(queue) {
                 Ok(k) => k,
                 Err(e) => {

@@ -66,6 +66,30 @@ pub(crate) struct QueueKeys {
     /// The prefix of each paused batch's parked members on this queue (a sorted set
     /// `<parked><batch>`, scored like ready); not a key itself, as `group`.
     pub parked: String,
+    /// Hash: jobs ended per minute (`s<minute>` succeeded, `f<minute>` failed; minute =
+    /// server ms / 60000), the last hour's (see `lua/finish.lua`).
+    pub tput: String,
+}
+
+/// The store's own keys, beside the queues': which queues exist, and the live workers.
+/// The workers' keys share one hash tag, so one script reads and trims them.
+pub(crate) struct StoreKeys {
+    /// Set: queue names enqueued to or served (`SADD` once per process and queue).
+    pub queues: String,
+    /// Hash: worker id -> its registration (JSON, as `jobs_core::WorkerInfo`).
+    pub workers: String,
+    /// Sorted set: worker id by the time its registration expires (server ms).
+    pub worker_expiry: String,
+}
+
+impl StoreKeys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        StoreKeys {
+            queues: format!("{prefix}:queues"),
+            workers: format!("{prefix}:{{workers}}:info"),
+            worker_expiry: format!("{prefix}:{{workers}}:expiry"),
+        }
+    }
 }
 
 /// The keys of one batch, under its own hash tag: they may sit on another cluster node
@@ -127,7 +151,7 @@ impl QueueKeys {
     /// The name of each key as a script's header declares it (`-- KEYS[n] name`), in the
     /// order of [`QueueKeys::all`]: the scripts' key lists are written once, in their
     /// headers, and built from these names.
-    pub(crate) const NAMES: [&'static str; 23] = [
+    pub(crate) const NAMES: [&'static str; 24] = [
         "jobs",
         "ready",
         "scheduled",
@@ -151,10 +175,11 @@ impl QueueKeys {
         "unique",
         "bpaused",
         "parked",
+        "tput",
     ];
 
     /// Every key, in the order of [`QueueKeys::NAMES`].
-    pub(crate) fn all(&self) -> [&str; 23] {
+    pub(crate) fn all(&self) -> [&str; 24] {
         [
             &self.jobs,
             &self.ready,
@@ -179,6 +204,7 @@ impl QueueKeys {
             &self.unique,
             &self.bpaused,
             &self.parked,
+            &self.tput,
         ]
     }
 
@@ -212,6 +238,7 @@ impl QueueKeys {
             unique: key("unique"),
             bpaused: key("bpaused"),
             parked: key("bp:"),
+            tput: key("tput"),
         })
     }
 }

@@ -57,6 +57,7 @@
 //!   callbacks; `events.rs`: reading the per-queue event streams;
 //! - `reply.rs`, `error.rs`: strict reading of replies and errors with context.
 
+mod admin;
 mod backend;
 mod batches;
 mod combiner;

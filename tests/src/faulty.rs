@@ -9,8 +9,8 @@ use jobs_core::backend::{
     BatchAdded, CancelOutcome, Finish, Lease, LeaseStatus, NewJob, Recovered, Reserved,
 };
 use jobs_core::{
-    Backend, BackendError, BatchCounts, BatchId, Callback, Event, EventCursor, JobId, JobInfo,
-    Progress, QueueStats,
+    Backend, BackendError, BatchCounts, BatchId, Callback, Deleted, Event, EventCursor, JobId,
+    JobInfo, JobPage, JobState, ListCursor, MinuteCounts, Progress, QueueStats, WorkerInfo,
 };
 
 /// Calls made through a [`Faulty`] backend.
@@ -133,6 +133,49 @@ impl<B: Backend> Backend for Faulty<B> {
 
     async fn jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Option<JobInfo>>, BackendError> {
         self.inner.jobs(queue, ids).await
+    }
+
+    async fn list_jobs(
+        &self,
+        queue: &str,
+        state: JobState,
+        after: Option<ListCursor>,
+        limit: usize,
+    ) -> Result<JobPage, BackendError> {
+        self.inner.list_jobs(queue, state, after, limit).await
+    }
+
+    async fn delete_jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Deleted>, BackendError> {
+        self.inner.delete_jobs(queue, ids).await
+    }
+
+    async fn purge(&self, queue: &str, state: JobState, limit: usize) -> Result<u64, BackendError> {
+        self.inner.purge(queue, state, limit).await
+    }
+
+    async fn queues(&self) -> Result<Vec<String>, BackendError> {
+        self.inner.queues().await
+    }
+
+    async fn throughput(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<Vec<MinuteCounts>, BackendError> {
+        self.inner.throughput(queue, minutes).await
+    }
+
+    async fn worker_beat(&self, info: WorkerInfo, ttl: Duration) -> Result<(), BackendError> {
+        self.check(&self.down)?;
+        self.inner.worker_beat(info, ttl).await
+    }
+
+    async fn worker_gone(&self, id: &str) -> Result<(), BackendError> {
+        self.inner.worker_gone(id).await
+    }
+
+    async fn workers(&self) -> Result<Vec<WorkerInfo>, BackendError> {
+        self.inner.workers().await
     }
 
     async fn sweep_orphans(&self, queue: &str) -> Result<u64, BackendError> {

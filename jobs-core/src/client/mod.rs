@@ -1,6 +1,8 @@
 //! The client: a handle on a store to enqueue jobs (`enqueue.rs`), run batches
-//! (`batch.rs`), follow the work (`follow.rs`) and look jobs up (here).
+//! (`batch.rs`), follow the work (`follow.rs`), look jobs up (here), and steer queues as an
+//! operator (`admin.rs`).
 
+mod admin;
 pub(crate) mod batch;
 pub(crate) mod enqueue;
 pub(crate) mod follow;

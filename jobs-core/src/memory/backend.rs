@@ -9,16 +9,24 @@ use super::batches::page;
 use super::clock::ms;
 use super::record::Record;
 use super::state::State;
+use crate::store::admin::{
+    Deleted, JobPage, LIST_PAGE_MAX, ListCursor, MinuteCounts, PURGE_BATCH, WorkerInfo,
+};
 use crate::store::backend::{
     Backend, BatchAdded, CancelOutcome, Enqueued, Finish, JobInfo, Lease, LeaseStatus, NewJob,
     Outcome, Progress, QueueStats, Recovered, Reschedule, RescheduleOutcome, Reserved,
 };
+use crate::store::backend::{JobState, listed_state};
 use crate::store::batch::{BatchCounts, BatchId, Callback};
 use crate::store::error::BackendError;
 use crate::store::event::{Event, EventCursor};
 use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
 use crate::store::retention::RECOVER_BATCH;
+
+/// Why [`Backend::purge`] refuses running jobs (both stores say the same).
+pub(crate) const PURGE_ACTIVE: &str =
+    "running jobs cannot be purged: cancel them, then purge or delete them once ended";
 
 impl Backend for MemoryBackend {
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
@@ -306,6 +314,104 @@ impl Backend for MemoryBackend {
             self.shared.notify.notify_waiters();
         }
         Ok(moved)
+    }
+
+    async fn list_jobs(
+        &self,
+        queue: &str,
+        state: JobState,
+        after: Option<ListCursor>,
+        limit: usize,
+    ) -> Result<JobPage, BackendError> {
+        let limit = limit.min(LIST_PAGE_MAX);
+        let store = self.lock();
+        Ok(match store.queues.get(queue) {
+            Some(q) if limit > 0 => q.list(listed_state(state), after, limit),
+            _ => JobPage::new(Vec::new(), None),
+        })
+    }
+
+    async fn delete_jobs(&self, queue: &str, ids: &[JobId]) -> Result<Vec<Deleted>, BackendError> {
+        let now = self.now_ms();
+        let retention = self.shared.store.retention();
+        let mut state = self.lock();
+        let Some(q) = state.queues.get_mut(queue) else {
+            return Ok(vec![Deleted::NotFound; ids.len()]);
+        };
+        let out = ids
+            .iter()
+            .map(|id| q.delete(*id, now, &retention))
+            .collect();
+        self.settle(&mut state, now);
+        Ok(out)
+    }
+
+    async fn purge(&self, queue: &str, state: JobState, limit: usize) -> Result<u64, BackendError> {
+        if state == JobState::Active {
+            return Err(BackendError::Refused(PURGE_ACTIVE.into()));
+        }
+        let now = self.now_ms();
+        let retention = self.shared.store.retention();
+        let mut store = self.lock();
+        let Some(q) = store.queues.get_mut(queue) else {
+            return Ok(0);
+        };
+        let deleted = q.purge(listed_state(state), limit.min(PURGE_BATCH), now, &retention);
+        self.settle(&mut store, now);
+        Ok(deleted)
+    }
+
+    async fn queues(&self) -> Result<Vec<String>, BackendError> {
+        let now = self.now_ms();
+        let state = self.lock();
+        let served = state
+            .workers
+            .values()
+            .filter(|w| w.expires_at_ms > now)
+            .flat_map(|w| w.queues.iter());
+        let mut names: Vec<String> = state.queues.keys().chain(served).cloned().collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn throughput(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<Vec<MinuteCounts>, BackendError> {
+        let now = self.now_ms();
+        let state = self.lock();
+        let empty = Default::default();
+        Ok(state
+            .queues
+            .get(queue)
+            .unwrap_or(&empty)
+            .throughput(now, minutes))
+    }
+
+    async fn worker_beat(&self, mut info: WorkerInfo, ttl: Duration) -> Result<(), BackendError> {
+        let now = self.now_ms();
+        info.last_beat_ms = now;
+        info.expires_at_ms = now.saturating_add(ms(ttl));
+        let mut state = self.lock();
+        state.workers.retain(|_, w| w.expires_at_ms > now);
+        state.workers.insert(info.id.clone(), info);
+        Ok(())
+    }
+
+    async fn worker_gone(&self, id: &str) -> Result<(), BackendError> {
+        self.lock().workers.remove(id);
+        Ok(())
+    }
+
+    async fn workers(&self) -> Result<Vec<WorkerInfo>, BackendError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        state.workers.retain(|_, w| w.expires_at_ms > now);
+        let mut out: Vec<WorkerInfo> = state.workers.values().cloned().collect();
+        out.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));
+        Ok(out)
     }
 
     async fn cancel(&self, queue: &str, id: JobId) -> Result<CancelOutcome, BackendError> {

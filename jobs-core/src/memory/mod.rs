@@ -9,6 +9,7 @@
 //! records in `record.rs` and its event log in `events.rs`, batches in `batches.rs`;
 //! `backend.rs` implements the contract by calling them.
 
+mod admin;
 mod backend;
 mod batches;
 mod clock;

@@ -48,6 +48,8 @@ pub(super) struct QueueState {
     /// Uniqueness keys and the jobs that claimed them (each checked when the key is
     /// claimed again: a claim whose hold is over is simply replaced).
     pub(super) unique: HashMap<String, Claim>,
+    /// Jobs ended per minute (minute start ms -> succeeded, failed), the last hour.
+    pub(super) throughput: std::collections::BTreeMap<u64, (u64, u64)>,
 }
 
 /// A uniqueness key's claim: the job, how long it holds, and (for a period) until when.
@@ -377,11 +379,14 @@ impl QueueState {
                     self.ended.push((batch, id, true));
                 }
                 self.succeeded.insert((now, id));
+                self.count_minute(now, true);
                 self.trim(now, retention);
                 self.events.push(id, EventKind::Succeeded);
             }
             Outcome::Failed { error, retry_after } => {
                 r.last_error = Some(error.clone());
+                let attempts_left = r.attempts < r.max_attempts;
+                self.count_minute(now, false);
                 self.events.push(
                     id,
                     EventKind::Failed {
@@ -389,7 +394,7 @@ impl QueueState {
                     },
                 );
                 match retry_after {
-                    Some(after) if r.attempts < r.max_attempts => {
+                    Some(after) if attempts_left => {
                         self.schedule(id, now.saturating_add(ms(after)), now);
                         self.events.push(
                             id,
@@ -449,7 +454,7 @@ impl QueueState {
     }
 
     /// Takes a ready job out of its line (the queue's, its key's, or its paused batch's).
-    fn unlink_ready(&mut self, id: JobId) {
+    pub(super) fn unlink_ready(&mut self, id: JobId) {
         let Some(r) = self.jobs.get(&id) else { return };
         let place = (Reverse(r.priority), r.ready_at, id);
         let found = match &r.flow.key {

@@ -16,6 +16,8 @@ pub(super) struct State {
     pub(super) batches: HashMap<BatchId, MemBatch>,
     /// Batches paused now: their waiting members do not start.
     pub(super) paused_batches: std::collections::HashSet<BatchId>,
+    /// Live workers by id (dropped when read after their expiry).
+    pub(super) workers: HashMap<String, crate::store::admin::WorkerInfo>,
 }
 
 impl State {

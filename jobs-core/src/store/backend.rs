@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::admin::{Deleted, JobPage, ListCursor, MinuteCounts, WorkerInfo};
 use super::batch::{BatchCounts, BatchId, Callback};
 use super::error::BackendError;
 use super::event::{Event, EventCursor};
@@ -14,6 +15,7 @@ use super::flow::QueueLimits;
 use super::id::JobId;
 
 // The values the calls take and return, at the paths users know (`jobs_core::backend::...`).
+pub use super::admin::listed_state;
 pub use super::batch::BatchAdded;
 pub use super::lease::{Finish, Lease, LeaseStatus, Outcome, Recovered, Reserved};
 pub use super::record::{
@@ -160,6 +162,70 @@ pub trait Backend: Send + Sync + 'static {
         offset: usize,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<JobInfo>, BackendError>> + Send;
+
+    /// A page of `queue`'s jobs in `state`, after `after` (from the start when `None`),
+    /// at most `limit` (cut to [`crate::LIST_PAGE_MAX`]). Cancelled and expired jobs are
+    /// listed with the dead ones ([`listed_state`]).
+    ///
+    /// Order: ready jobs in the order they would start (priority, then time ready);
+    /// scheduled ones soonest first; active ones by lease end; succeeded and dead ones
+    /// most recent first. Ready jobs waiting under a limit key or in a paused batch are
+    /// counted in [`QueueStats::ready`] but kept in their own lines, and not listed.
+    /// Each page costs the same however long the queue is.
+    fn list_jobs(
+        &self,
+        queue: &str,
+        state: JobState,
+        after: Option<ListCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<JobPage, BackendError>> + Send;
+
+    /// Deletes jobs of `queue` with their records: waiting ones (cancelled first, so
+    /// their batch counts them as ended) and ended ones. Running ones are left alone
+    /// ([`Deleted::Running`]). One answer per id, in order.
+    fn delete_jobs(
+        &self,
+        queue: &str,
+        ids: &[JobId],
+    ) -> impl Future<Output = Result<Vec<Deleted>, BackendError>> + Send;
+
+    /// Deletes up to `limit` (cut to [`crate::PURGE_BATCH`]) of `queue`'s jobs in
+    /// `state`, as [`Backend::delete_jobs`] would, first in the state's order; returns
+    /// how many. Call again until it returns 0 to empty the state. Refuses `Active`
+    /// ([`BackendError::Refused`]): running jobs are cancelled, not deleted.
+    fn purge(
+        &self,
+        queue: &str,
+        state: JobState,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// The queues this store has seen: enqueued to, or served by a worker. Sorted.
+    fn queues(&self) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
+
+    /// `queue`'s jobs that ended in each of the last `minutes` minutes (at most
+    /// [`crate::THROUGHPUT_MINUTES`]), oldest first, the current minute last; minutes
+    /// without any are included, with zero counts.
+    fn throughput(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> impl Future<Output = Result<Vec<MinuteCounts>, BackendError>> + Send;
+
+    /// Registers or refreshes a live worker: listed by [`Backend::workers`] until `ttl`
+    /// after this call (store clock) unless it beats again. The store sets
+    /// [`WorkerInfo::last_beat_ms`] and [`WorkerInfo::expires_at_ms`].
+    fn worker_beat(
+        &self,
+        info: WorkerInfo,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Removes a worker from the list (it stopped cleanly).
+    fn worker_gone(&self, id: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// The live workers (those whose last beat has not expired), by start time.
+    fn workers(&self) -> impl Future<Output = Result<Vec<WorkerInfo>, BackendError>> + Send;
 
     /// Moves dead jobs back to ready with fresh attempts; returns how many moved.
     fn retry_dead(

@@ -30,6 +30,10 @@ pub enum BackendError {
     /// Flow-control settings or a job's limit key that the store refuses.
     #[error(transparent)]
     InvalidFlow(#[from] InvalidFlow),
+    /// A call the store refuses as asked, whatever its data (e.g. purging running jobs);
+    /// the message says what to do instead.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Any other backend failure.
     #[error("backend error: {0}")]
     Other(#[source] BoxError),

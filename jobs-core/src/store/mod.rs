@@ -5,8 +5,10 @@
 //! reported (`record.rs`), the worker's side of a reservation (`lease.rs`); job ids
 //! (`id.rs`), queue names (`queue_name.rs`), batches (`batch.rs`), flow control (`flow.rs`),
 //! lifecycle events (`event.rs`) and the reasons the store gives (`reason.rs`), what a store keeps
-//! (`retention.rs`, `options.rs`), and its errors (`error.rs`).
+//! (`retention.rs`, `options.rs`), its errors (`error.rs`), and what operators' tools
+//! read and change (`admin.rs`: pages of jobs, deletions, throughput, live workers).
 
+pub(crate) mod admin;
 pub mod backend;
 pub(crate) mod batch;
 pub(crate) mod error;

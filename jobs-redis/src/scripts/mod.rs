@@ -32,10 +32,12 @@ pub(crate) mod batch_pause;
 pub(crate) mod batch_status;
 pub(crate) mod cancel;
 pub(crate) mod dead_list;
+pub(crate) mod delete;
 pub(crate) mod enqueue;
 pub(crate) mod enqueue_unique;
 pub(crate) mod finish;
 pub(crate) mod job;
+pub(crate) mod list;
 mod prelude;
 pub(crate) mod progress;
 pub(crate) mod recover;
@@ -47,8 +49,11 @@ pub(crate) mod set_batch_pause;
 pub(crate) mod set_flow;
 pub(crate) mod stats;
 pub(crate) mod sweep;
+pub(crate) mod throughput;
+pub(crate) mod worker_beat;
+pub(crate) mod workers;
 
-pub(crate) use crate::keys::{BatchKeys, QueueKeys};
+pub(crate) use crate::keys::{BatchKeys, QueueKeys, StoreKeys};
 
 const LIB: &str = include_str!("../../lua/lib.lua");
 /// The batch scripts' own steps and key names, prepended after `LIB`.
@@ -75,6 +80,8 @@ pub(crate) enum Libs {
     Queue,
     /// `lib.lua` and `batch_lib.lua`.
     Batch,
+    /// `lib.lua`, on the store's own keys ([`StoreKeys`]) rather than a queue's.
+    Store,
 }
 
 /// The reasons the store gives (jobs-core's `reason` module) as Lua constants, so that
@@ -95,6 +102,8 @@ enum Keys {
     Queue(Vec<usize>),
     /// The batch's keys (`lua/batch_lib.lua`), declared `KEYS[1..8]`.
     Batch,
+    /// The store's worker keys, declared `KEYS[1] workers  KEYS[2] worker_expiry`.
+    Workers,
 }
 
 /// One loaded script: its source with the helpers prepended, and the keys it takes.
@@ -123,6 +132,9 @@ impl Lua {
                         .collect(),
                 ),
                 (Libs::Batch, Declared::Batch) => Keys::Batch,
+                (Libs::Store, Declared::Queue(names)) if names == ["workers", "worker_expiry"] => {
+                    Keys::Workers
+                }
                 (_, declared) => panic!("lua/{name}.lua: bad key declaration {declared:?}"),
             };
         let shebang = match flags {
@@ -132,7 +144,7 @@ impl Lua {
         };
         let reasons = reasons();
         let source = match libs {
-            Libs::Queue => {
+            Libs::Queue | Libs::Store => {
                 let lib = prelude::needed(LIB, body);
                 format!("{shebang}\n{reasons}{lib}\n{body}")
             }
@@ -160,8 +172,20 @@ impl Lua {
                     call.key(all[*key]);
                 }
             }
-            Keys::Batch => panic!("{} takes a batch's keys", self.name),
+            _ => panic!("{} does not take a queue's keys", self.name),
         }
+        call
+    }
+
+    /// A call with the store's worker keys; the arguments follow.
+    pub(crate) fn on_workers(&self, sk: &StoreKeys) -> ScriptInvocation<'_> {
+        assert!(
+            matches!(self.keys, Keys::Workers),
+            "{} does not take the worker keys",
+            self.name
+        );
+        let mut call = self.script.prepare_invoke();
+        call.key(&sk.workers).key(&sk.worker_expiry);
         call
     }
 
@@ -251,7 +275,7 @@ macro_rules! script {
 pub(crate) use script;
 
 /// Every script, for loading them all at once.
-pub(crate) fn all() -> [&'static Lua; 23] {
+pub(crate) fn all() -> [&'static Lua; 28] {
     [
         &enqueue::SCRIPT,
         &reserve::SCRIPT,
@@ -276,6 +300,11 @@ pub(crate) fn all() -> [&'static Lua; 23] {
         &enqueue_unique::SCRIPT,
         &batch_pause::SCRIPT,
         &set_batch_pause::SCRIPT,
+        &list::SCRIPT,
+        &delete::SCRIPT,
+        &throughput::SCRIPT,
+        &worker_beat::SCRIPT,
+        &workers::SCRIPT,
     ]
 }
 
@@ -331,6 +360,7 @@ mod tests {
             match &script.keys {
                 Keys::Queue(keys) => assert!(!keys.is_empty(), "{}", script.name),
                 Keys::Batch => assert!(script.name.starts_with("batch_"), "{}", script.name),
+                Keys::Workers => assert!(script.name.starts_with("worker"), "{}", script.name),
             }
         }
     }
