@@ -15,7 +15,7 @@
 //! | `jobs_retried_total` | counter | `queue`, `job` | failed attempts that will be retried (attempts left, error not permanent) |
 //! | `jobs_dead_total` | counter | `queue`, `job` | failed attempts that sent the job to dead (a cancelled job that failed is counted here too) |
 //! | `jobs_lease_renewals_total` | counter | `queue` | leases renewed by the heartbeat |
-//! | `jobs_leases_lost_total` | counter | `queue` | leases this worker lost (a renewal or an outcome refused: the job was recovered elsewhere) |
+//! | `jobs_leases_lost_total` | counter | `queue` | leases this worker lost: the store refused the attempt's outcome (the lease had expired and the job was recovered); counted once per lost lease, when its job ends |
 //! | `jobs_backend_errors_total` | counter | `op` | failed backend calls of workers and clients (`op`: `reserve`, `wait_for_work`, `renew`, `finish`, `progress`, `worker_beat`, `worker_gone`, `enqueue`, `stats`, `workers`, `queues`) |
 //! | `jobs_run_seconds` | histogram | `queue`, `job` | how long an attempt ran, from its start to its outcome |
 //! | `jobs_queue_wait_seconds` | histogram | `queue`, `job` | from the job's creation (the time in its UUIDv7 id, the enqueuer's clock) to its first delivery (the store's clock); includes a requested delay, so read it per queue that is not delayed |

@@ -41,7 +41,4 @@ pub(crate) fn recorded(
 pub(crate) fn renewed(_queue: &str) {}
 
 #[inline(always)]
-pub(crate) fn lease_lost(_queue: &str) {}
-
-#[inline(always)]
 pub(crate) fn backend_error(_op: &'static str) {}

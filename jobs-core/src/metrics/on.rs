@@ -111,8 +111,9 @@ pub(crate) fn renewed(queue: &str) {
     counter!("jobs_lease_renewals_total", "queue" => queue.to_owned()).increment(1);
 }
 
-/// A lease of `queue` was lost.
-pub(crate) fn lease_lost(queue: &str) {
+/// A lease of `queue` was lost: counted when the store refuses the outcome, which every
+/// lost lease's job ends with (the heartbeat's earlier notice is not counted again).
+fn lease_lost(queue: &str) {
     counter!("jobs_leases_lost_total", "queue" => queue.to_owned()).increment(1);
 }
 

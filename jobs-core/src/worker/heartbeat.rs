@@ -41,7 +41,6 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
                         }
                         _ => {
                             if shared.active.cancel(lease, CancelReason::LeaseLost) {
-                                metrics::lease_lost(&lease.queue);
                                 tracing::warn!(
                                     job_id = %lease.id, queue = %lease.queue,
                                     "lease lost (not renewed in time): the job may run elsewhere; asking it to stop"
