@@ -57,11 +57,14 @@
 //!   [`StoreOptions`], [`BackendError`];
 //! - `memory/`: [`MemoryBackend`], the contract kept in process memory;
 //! - `worker/`: [`Worker`]: the launcher and its tasks (reserve, run, record outcomes,
-//!   renew leases, report progress).
+//!   renew leases, report progress, register the worker), and its [`WorkerHealth`];
+//! - `metrics`: what the client and the worker record through the `metrics` facade (the
+//!   `metrics` feature).
 
 mod client;
 mod job;
 mod memory;
+pub mod metrics;
 mod store;
 mod worker;
 
@@ -104,7 +107,7 @@ pub use store::retention::{
     DEFAULT_MAX_STALLS, PROMOTE_BATCH, RECOVER_BATCH, Retention, TRIM_BATCH,
 };
 pub use worker::signal::shutdown_signal;
-pub use worker::{Worker, WorkerBuilder, WorkerError};
+pub use worker::{HealthStatus, Worker, WorkerBuilder, WorkerError, WorkerHealth, WorkerPhase};
 
 // The `#[job]` macro; its documentation (options and all) comes with it.
 pub use jobs_derive::job;

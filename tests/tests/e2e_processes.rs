@@ -344,3 +344,40 @@ async fn sigterm_releases_running_jobs_at_once() {
         "the job was interrupted, not finished"
     );
 }
+
+/// A worker killed with SIGKILL cannot say goodbye: it leaves the list of live workers
+/// when its registration's ttl runs out, not later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_the_worker_list_within_its_ttl() {
+    const TTL_MS: u64 = 1_500;
+    let world = World::new(WORKER, "e2e-registry").await;
+    let mut worker = world
+        .worker("worker", &["--registry-ttl-ms", &TTL_MS.to_string()])
+        .await;
+    let pid = worker.pid;
+    let listed = eventually("the worker to be listed", PATIENCE, || async {
+        let workers = world.client.workers().await.unwrap();
+        workers.into_iter().find(|w| w.pid == pid)
+    })
+    .await;
+    assert_eq!(listed.queues, vec![QUEUE.to_owned()]);
+    assert!(
+        listed.expires_at_ms - listed.last_beat_ms <= TTL_MS,
+        "{listed:?}"
+    );
+
+    worker.kill();
+    let killed = Instant::now();
+    eventually("the killed worker to leave the list", PATIENCE, || async {
+        let workers = world.client.workers().await.unwrap();
+        (!workers.iter().any(|w| w.pid == pid)).then_some(())
+    })
+    .await;
+    let gone_after = killed.elapsed();
+    println!("the killed worker left the list {gone_after:.2?} after SIGKILL (ttl {TTL_MS} ms)");
+    // Its last beat was at most a third of the ttl before the kill; polling adds a little.
+    assert!(
+        gone_after <= Duration::from_millis(TTL_MS + 500),
+        "listed {gone_after:?} after SIGKILL with a {TTL_MS} ms ttl"
+    );
+}

@@ -308,10 +308,12 @@ impl<B: Backend> BatchBuilder<'_, B> {
         if backend.batch_open(self.id, members, self.callbacks).await? == BatchAdded::Finished {
             return Err(BatchError::Finished(self.id));
         }
-        backend
-            .enqueue(self.jobs)
-            .await
-            .map_err(EnqueueError::Backend)?;
+        let tally = crate::metrics::Tally::of(&self.jobs);
+        backend.enqueue(self.jobs).await.map_err(|e| {
+            crate::metrics::backend_error("enqueue");
+            EnqueueError::Backend(e)
+        })?;
+        tally.all();
         Ok((self.id, ids))
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Client;
 use crate::job::Job;
+use crate::metrics;
 use crate::store::backend::{Backend, Enqueued, NewJob, RunAt};
 use crate::store::error::BackendError;
 use crate::store::flow::{InvalidFlow, JobFlow, Unique};
@@ -309,12 +310,23 @@ impl<'a, B: Backend, J: Job> IntoFuture for Enqueue<'a, B, J> {
         let id = self.id.unwrap_or_default();
         let new = client.new_job(&self.job, id, &self.options);
         Box::pin(async move {
-            let new = new?;
-            let Some(unique) = new.flow.unique.clone() else {
-                client.backend.enqueue(vec![new]).await?;
+            let new = vec![new?];
+            let tally = metrics::Tally::of(&new);
+            let Some(unique) = new[0].flow.unique.clone() else {
+                client
+                    .backend
+                    .enqueue(new)
+                    .await
+                    .inspect_err(enqueue_failed)?;
+                tally.all();
                 return Ok(id);
             };
-            let answer = client.backend.enqueue_unique(vec![new]).await?;
+            let answer = client
+                .backend
+                .enqueue_unique(new)
+                .await
+                .inspect_err(enqueue_failed)?;
+            tally.stored(&answer);
             match answer.first() {
                 Some(Enqueued::Duplicate { existing }) => Err(EnqueueError::Duplicate {
                     key: unique.key.unwrap_or_default(),
@@ -343,8 +355,14 @@ impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMa
         Box::pin(async move {
             let news = news?;
             let mut ids: Vec<JobId> = news.iter().map(|n| n.id).collect();
+            let tally = metrics::Tally::of(&news);
             if news.iter().any(|n| n.flow.unique.is_some()) {
-                let answers = client.backend.enqueue_unique(news).await?;
+                let answers = client
+                    .backend
+                    .enqueue_unique(news)
+                    .await
+                    .inspect_err(enqueue_failed)?;
+                tally.stored(&answers);
                 for (id, answer) in ids.iter_mut().zip(answers) {
                     if let Enqueued::Duplicate { existing } | Enqueued::Debounced { existing } =
                         answer
@@ -353,11 +371,20 @@ impl<'a, B: Backend, J: Job, I: IntoIterator<Item = J>> IntoFuture for EnqueueMa
                     }
                 }
             } else {
-                client.backend.enqueue(news).await?;
+                client
+                    .backend
+                    .enqueue(news)
+                    .await
+                    .inspect_err(enqueue_failed)?;
+                tally.all();
             }
             Ok(ids)
         })
     }
+}
+
+fn enqueue_failed(_: &BackendError) {
+    metrics::backend_error("enqueue");
 }
 
 fn unix_ms(at: SystemTime) -> u64 {

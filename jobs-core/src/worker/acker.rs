@@ -19,6 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use super::{RETRY_BACKOFF, Shared, sleep_unless_stopped};
+use crate::metrics;
 use crate::store::backend::{Backend, Finish, LeaseStatus};
 
 /// Most outcomes sent in one call.
@@ -28,6 +29,9 @@ const BATCH_MAX: usize = 1_000;
 pub(crate) struct Ack {
     pub(crate) finish: Finish,
     pub(crate) name: String,
+    /// The attempt's number and the attempts allowed: whether a failure is retried.
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: u32,
     /// Freed (dropped) once the outcome is recorded.
     pub(crate) _slot: OwnedSemaphorePermit,
 }
@@ -85,12 +89,21 @@ async fn send<B: Backend>(shared: &Shared<B>, batch: &[Ack]) {
     loop {
         match shared.backend.finish(items.clone()).await {
             Ok(statuses) => {
+                shared.health.ok();
                 for (ack, status) in batch.iter().zip(statuses) {
+                    let lease = &ack.finish.lease;
+                    metrics::recorded(
+                        &lease.queue,
+                        &ack.name,
+                        &ack.finish.outcome,
+                        ack.attempt,
+                        ack.max_attempts,
+                        status,
+                    );
                     if status == LeaseStatus::Finished {
                         tracing::debug!(job_id = %ack.finish.lease.id, "outcome already recorded by an earlier try");
                     }
                     if status == LeaseStatus::Stale {
-                        let lease = &ack.finish.lease;
                         tracing::warn!(
                             job_id = %lease.id, queue = %lease.queue, name = %ack.name,
                             "lease was lost before the job finished: outcome discarded (the job was recovered and may run again)"
@@ -100,6 +113,7 @@ async fn send<B: Backend>(shared: &Shared<B>, batch: &[Ack]) {
                 return;
             }
             Err(e) => {
+                shared.health.failed("finish", &e);
                 tries += 1;
                 if shared.hard_stop.is_cancelled() {
                     tracing::warn!(error = %e, jobs = batch.len(), "shutting down with outcomes unrecorded; those jobs will run again after their leases expire");

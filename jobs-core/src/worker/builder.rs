@@ -12,6 +12,12 @@ use crate::store::backend::Backend;
 use crate::store::flow::{InvalidFlow, QueueLimits};
 use crate::store::queue_name::{InvalidQueueName, validate_queue_name};
 
+use super::health::{HealthState, WorkerHealth};
+
+/// Shortest bound on the fetch loop's silence before the worker is reported not alive:
+/// longer than the longest backoff between failed backend calls (5 s).
+const STALL_BOUND_MIN: Duration = Duration::from_secs(10);
+
 /// Settings of a worker; see the setters on [`WorkerBuilder`] for defaults.
 #[derive(Debug, Clone)]
 pub(super) struct Config {
@@ -28,6 +34,8 @@ pub(super) struct Config {
     pub(super) progress_every: Duration,
     /// Limits to store for these queues when the worker starts.
     pub(super) limits: Vec<(String, QueueLimits)>,
+    /// How long the worker stays in the list of live workers without a beat.
+    pub(super) registry_ttl: Duration,
 }
 
 /// A worker refused to start.
@@ -135,6 +143,9 @@ pub struct Worker<B> {
     pub(super) registry: Registry,
     pub(super) data: DataMap,
     pub(super) config: Config,
+    /// This run's id in the list of live workers.
+    pub(super) id: uuid::Uuid,
+    pub(super) health: Arc<HealthState>,
 }
 
 /// Configures a [`Worker`].
@@ -160,7 +171,10 @@ impl<B: Backend> Worker<B> {
                     idle_wait: Duration::from_secs(5),
                     progress_every: Duration::from_millis(250),
                     limits: Vec::new(),
+                    registry_ttl: Duration::from_secs(30),
                 },
+                id: uuid::Uuid::now_v7(),
+                health: Arc::new(HealthState::new()),
             },
             queues_set: false,
         }
@@ -326,9 +340,47 @@ impl<B: Backend> WorkerBuilder<B> {
         self
     }
 
+    /// How long this worker stays in the list of live workers ([`Client::workers`])
+    /// without a beat; it beats every third of it. A worker that stops cleanly leaves the
+    /// list at once; one killed outright (or cut off from the store) leaves it after this.
+    /// Default: 30 s.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use jobs_core::{job, Client, JobError, MemoryBackend, Worker};
+    /// # #[job] async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    /// # let client = Client::new(MemoryBackend::new());
+    /// let worker = Worker::builder(client)
+    ///     .register::<Ping>()
+    ///     .registry_ttl(Duration::from_secs(9)) // beats every 3 s
+    ///     .build();
+    /// ```
+    pub fn registry_ttl(mut self, ttl: Duration) -> Self {
+        self.worker.config.registry_ttl = ttl.max(Duration::from_millis(30));
+        self
+    }
+
     /// The configured worker.
     pub fn build(self) -> Worker<B> {
+        let config = &self.worker.config;
+        let stall_bound = (config.lease * 2).max(STALL_BOUND_MIN);
+        self.worker.health.set_stall_bound(stall_bound);
         self.worker
+    }
+}
+
+impl<B> Worker<B> {
+    /// This worker's id in the list of live workers ([`Client::workers`],
+    /// [`WorkerInfo::id`](crate::WorkerInfo::id)): a UUIDv7, new for each worker built.
+    pub fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// A handle on this worker's health, to read while it runs (see [`WorkerHealth`]).
+    pub fn health(&self) -> WorkerHealth {
+        WorkerHealth {
+            state: self.health.clone(),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Shared, sleep_unless_stopped};
 use crate::job::context::CancelReason;
+use crate::metrics;
 use crate::store::backend::{Backend, LeaseStatus};
 
 pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationToken) {
@@ -24,12 +25,15 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
         }
         match shared.backend.renew(&leases, shared.config.lease).await {
             Ok(statuses) => {
+                shared.health.ok();
                 for (lease, status) in leases.iter().zip(statuses) {
                     match status {
                         LeaseStatus::Held { expires_at_ms } => {
+                            metrics::renewed(&lease.queue);
                             shared.active.renewed(lease, expires_at_ms)
                         }
                         LeaseStatus::CancelRequested { expires_at_ms } => {
+                            metrics::renewed(&lease.queue);
                             shared.active.renewed(lease, expires_at_ms);
                             if shared.active.cancel(lease, CancelReason::Cancelled) {
                                 tracing::info!(job_id = %lease.id, queue = %lease.queue, "job cancelled by the application; asking it to stop");
@@ -47,6 +51,7 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
                 }
             }
             Err(e) => {
+                shared.health.failed("renew", &e);
                 tracing::warn!(error = %e, jobs = leases.len(), "could not renew leases; retrying at the next beat")
             }
         }

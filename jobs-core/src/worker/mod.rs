@@ -1,24 +1,27 @@
 //! The worker pool: one process running many jobs at once from several queues.
 //!
 //! Duties of [`Worker::run_until`] (the launcher and manager): check the configuration,
-//! start the heartbeat and the acker, reserve jobs while there are free slots and hand
-//! each to a processor task, block on the backend when there is nothing to do, and on the
-//! shutdown signal stop reserving, wait for running jobs up to the grace period, then
-//! release the rest to the queue at once and record every outcome.
+//! start the heartbeat, the acker and the registration, reserve jobs while there are free
+//! slots and hand each to a processor task, block on the backend when there is nothing to
+//! do, and on the shutdown signal (or, in burst mode, once the queues are empty) stop
+//! reserving, wait for running jobs up to the grace period, then release the rest to the
+//! queue at once and record every outcome.
 //!
 //! The launcher is here; [`WorkerBuilder`] (`builder.rs`) configures it, and each task it
 //! starts has its own file: `fetch.rs` (reserve), `processor.rs` (run one job),
 //! `acker.rs` (record outcomes), `heartbeat.rs` (renew leases), `progress.rs` (send
-//! progress), with `active.rs` holding the leases they share and `weights.rs` drawing the
+//! progress), `registry.rs` (the list of live workers), `health.rs` (the health signal), with `active.rs` holding the leases they share and `weights.rs` drawing the
 //! order of weighted queues for each reservation.
 
 mod acker;
 mod active;
 mod builder;
 mod fetch;
+mod health;
 mod heartbeat;
 mod processor;
 mod progress;
+mod registry;
 pub(crate) mod signal;
 mod weights;
 
@@ -35,6 +38,7 @@ use crate::job::registry::Registry;
 use crate::store::backend::Backend;
 use builder::Config;
 pub use builder::{Worker, WorkerBuilder, WorkerError};
+pub use health::{HealthStatus, WorkerHealth, WorkerPhase};
 
 /// Backoff between retries of a failing backend call (reserve, finish).
 const RETRY_BACKOFF: Backoff =
@@ -51,6 +55,16 @@ pub(crate) struct Shared<B> {
     hard_stop: CancellationToken,
     /// Outcomes of finished jobs, for the acker.
     acks: tokio::sync::mpsc::UnboundedSender<acker::Ack>,
+    health: Arc<health::HealthState>,
+}
+
+/// When the fetch loop ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Never: only the shutdown signal ends it.
+    UntilSignal,
+    /// Once the queues have no job ready and none runs here ([`Worker::run_until_empty`]).
+    UntilEmpty,
 }
 
 /// Sleeps for `period`, or less if `stop` fires first; true if the whole period passed.
@@ -72,11 +86,63 @@ impl<B: Backend> Worker<B> {
         self,
         signal: impl Future<Output = ()> + Send,
     ) -> Result<(), WorkerError> {
+        self.run_mode(signal, Mode::UntilSignal).await
+    }
+
+    /// Burst mode: runs jobs until the queues it serves have no job ready to start and
+    /// none is running in this worker, then shuts down as [`Worker::run_until`] does and
+    /// returns. Also stops on ctrl-c or SIGTERM. Like Laravel's
+    /// `queue:work --stop-when-empty` or RQ's burst mode: for a cron-started drain, a
+    /// batch script, a test.
+    ///
+    /// Jobs scheduled for later do not keep it running, and neither do retries: a failed
+    /// attempt is rescheduled with its backoff as usual, and runs in this worker only if it
+    /// is due before the worker finds itself empty (while other jobs still run, say);
+    /// otherwise a later worker (or burst) runs it. Neither do jobs held back by a paused
+    /// queue, a limit or a rate limit: they are not ready to start.
+    ///
+    /// ```
+    /// use jobs_core::{job, Client, JobError, MemoryBackend, Worker};
+    ///
+    /// #[job]
+    /// async fn ping(host: String) -> Result<(), JobError> { Ok(()) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::new(MemoryBackend::new());
+    /// client.enqueue_many((0..10).map(|i| Ping { host: format!("node-{i}") })).await?;
+    /// Worker::builder(client.clone()).register::<Ping>().build().run_until_empty().await?;
+    /// assert_eq!(client.stats("default").await?.succeeded, 10);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until_empty(self) -> Result<(), WorkerError> {
+        self.run_mode(signal::shutdown_signal(), Mode::UntilEmpty)
+            .await
+    }
+
+    /// Burst mode ([`Worker::run_until_empty`]), stopping early when `signal` resolves
+    /// instead of on ctrl-c or SIGTERM.
+    pub async fn run_until_empty_or(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), WorkerError> {
+        self.run_mode(signal, Mode::UntilEmpty).await
+    }
+
+    async fn run_mode(
+        self,
+        signal: impl Future<Output = ()> + Send,
+        mode: Mode,
+    ) -> Result<(), WorkerError> {
         self.check()?;
         tokio::pin!(signal);
+        let health = self.health.clone();
+        health.set_phase(WorkerPhase::Running);
+        health.step();
         if !self.store_limits(&mut signal).await? {
+            health.set_phase(WorkerPhase::Stopped);
             return Ok(());
         }
+        let id = self.id.to_string();
         let (acks, ack_queue) = acker::channel();
         let shared = Arc::new(Shared {
             backend: self.client.backend_arc().clone(),
@@ -86,19 +152,26 @@ impl<B: Backend> Worker<B> {
             active: active::Active::default(),
             hard_stop: CancellationToken::new(),
             acks,
+            health: health.clone(),
         });
         let config = &shared.config;
-        tracing::info!(queues = ?config.queues, weights = ?config.weights, concurrency = config.concurrency, lease = ?config.lease, "worker started");
+        tracing::info!(worker_id = %id, queues = ?config.queues, weights = ?config.weights, concurrency = config.concurrency, lease = ?config.lease, burst = (mode == Mode::UntilEmpty), "worker started");
 
         let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat::run(shared.clone(), stop_heartbeat.clone()));
         let progress = tokio::spawn(progress::run(shared.clone(), stop_heartbeat.clone()));
+        let registration = registry::info(&shared, id);
+        let registry = tokio::spawn(registry::run(
+            shared.clone(),
+            registration,
+            stop_heartbeat.clone(),
+        ));
         let stop_acker = CancellationToken::new();
         let mut acker = tokio::spawn(acker::run(shared.clone(), ack_queue, stop_acker.clone()));
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
         {
-            let fetch = fetch::run(&shared, &tracker, &stop);
+            let fetch = fetch::run(&shared, &tracker, &stop, mode);
             tokio::pin!(fetch);
             tokio::select! {
                 _ = &mut fetch => {}
@@ -111,6 +184,7 @@ impl<B: Backend> Worker<B> {
         }
 
         tracker.close();
+        health.set_phase(WorkerPhase::ShuttingDown);
         tracing::info!(running = shared.active.running(), grace = ?config.grace, "shutting down: no new jobs; waiting for running ones");
         // One deadline for the running jobs and for recording their outcomes.
         let deadline = tokio::time::Instant::now() + config.grace;
@@ -134,6 +208,8 @@ impl<B: Backend> Worker<B> {
         stop_heartbeat.cancel();
         let _ = heartbeat.await;
         let _ = progress.await;
+        let _ = registry.await;
+        health.set_phase(WorkerPhase::Stopped);
         tracing::info!("worker stopped");
         Ok(())
     }

@@ -19,6 +19,7 @@ use super::acker::Ack;
 use crate::job::backoff::Backoff;
 use crate::job::context::{CancelReason, JobContext};
 use crate::job::error::JobErrorKind;
+use crate::metrics;
 use crate::store::backend::{Backend, Finish, Outcome, Reserved};
 
 pub(crate) async fn process<B: Backend>(
@@ -36,9 +37,12 @@ pub(crate) async fn process<B: Backend>(
     async move {
         let ctx = JobContext::new(&job, shared.data.clone());
         shared.active.insert(job.lease.clone(), ctx.clone());
+        metrics::started(&job, shared.config.lease);
         let started = tokio::time::Instant::now();
         let outcome = run(&shared, &job, ctx).await;
-        log_outcome(&job, &outcome, started.elapsed());
+        let elapsed = started.elapsed();
+        metrics::ran(&job, elapsed);
+        log_outcome(&job, &outcome, elapsed);
         // Still renewed until the acker has recorded the outcome, then removed by it.
         shared.active.finishing(&job.lease);
         let ack = Ack {
@@ -47,6 +51,8 @@ pub(crate) async fn process<B: Backend>(
                 outcome,
             },
             name: job.name,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
             _slot: permit,
         };
         // The acker outlives every processor; should it be gone, the lease expires and

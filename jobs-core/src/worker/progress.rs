@@ -26,10 +26,13 @@ pub(crate) async fn run<B: Backend>(shared: Arc<Shared<B>>, stop: CancellationTo
             .map(|(lease, p, _)| (lease.clone(), p.clone()))
             .collect();
         if let Err(e) = shared.backend.progress(items).await {
+            shared.health.failed("progress", &e);
             tracing::warn!(error = %e, jobs = pending.len(), "could not record progress; retrying at the next flush");
             for (_, _, ctx) in &pending {
                 ctx.progress_unsent();
             }
+        } else {
+            shared.health.ok();
         }
     }
 }

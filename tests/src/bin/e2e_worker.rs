@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! e2e_worker [--redis-url URL] [--prefix PREFIX] [--lease-ms N] [--grace-ms N]
-//!            [--concurrency N] [--max-stalls N] [--lazy]
+//!            [--concurrency N] [--max-stalls N] [--registry-ttl-ms N] [--lazy]
 //! ```
 //!
 //! The URL falls back to `$REDIS_URL`; every setting not given keeps the framework's
@@ -31,7 +31,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: e2e_worker [--redis-url URL] [--prefix PREFIX] [--lease-ms N] \
-                     [--grace-ms N] [--concurrency N] [--max-stalls N] [--lazy]";
+                     [--grace-ms N] [--concurrency N] [--max-stalls N] \
+                     [--registry-ttl-ms N] [--lazy]";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -41,6 +42,7 @@ struct Args {
     grace: Option<Duration>,
     concurrency: Option<usize>,
     max_stalls: Option<u32>,
+    registry_ttl: Option<Duration>,
     lazy: bool,
 }
 
@@ -67,6 +69,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--grace-ms" => out.grace = Some(millis(value()?)?),
             "--concurrency" => out.concurrency = Some(number(&flag, value()?)?),
             "--max-stalls" => out.max_stalls = Some(number(&flag, value()?)?),
+            "--registry-ttl-ms" => out.registry_ttl = Some(millis(value()?)?),
             "--lazy" => out.lazy = true,
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -129,6 +132,9 @@ async fn main() -> ExitCode {
     }
     if let Some(concurrency) = args.concurrency {
         worker = worker.concurrency(concurrency);
+    }
+    if let Some(ttl) = args.registry_ttl {
+        worker = worker.registry_ttl(ttl);
     }
     // Listen for SIGTERM and SIGINT before saying ready: `Worker::run` would install its
     // handlers only once it runs, and a test that signals a worker right after the line

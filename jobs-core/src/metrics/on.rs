@@ -1,0 +1,205 @@
+//! The `metrics` feature is on: recording through the `metrics` facade.
+
+use std::time::Duration;
+
+use ::metrics::{counter, gauge, histogram};
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::store::backend::{Backend, Enqueued, LeaseStatus, NewJob, Outcome, Reserved};
+
+/// The jobs of one enqueue call, counted once the store took them.
+pub(crate) struct Tally {
+    jobs: Vec<(String, String)>,
+}
+
+impl Tally {
+    pub(crate) fn of(jobs: &[NewJob]) -> Tally {
+        Tally {
+            jobs: jobs
+                .iter()
+                .map(|j| (j.queue.clone(), j.name.clone()))
+                .collect(),
+        }
+    }
+
+    /// Every job was stored.
+    pub(crate) fn all(self) {
+        for (queue, job) in self.jobs {
+            counter!("jobs_enqueued_total", "queue" => queue, "job" => job).increment(1);
+        }
+    }
+
+    /// The jobs whose answer says they were stored.
+    pub(crate) fn stored(self, answers: &[Enqueued]) {
+        for ((queue, job), answer) in self.jobs.into_iter().zip(answers) {
+            if matches!(answer, Enqueued::Stored | Enqueued::Replaced { .. }) {
+                counter!("jobs_enqueued_total", "queue" => queue, "job" => job).increment(1);
+            }
+        }
+    }
+}
+
+fn labels(queue: &str, job: &str) -> [(&'static str, String); 2] {
+    [("queue", queue.to_owned()), ("job", job.to_owned())]
+}
+
+/// An attempt starts; `lease` is the length it was reserved for, so the reservation's
+/// time on the store's clock is the lease's end less it.
+pub(crate) fn started(job: &Reserved, lease: Duration) {
+    let labels = labels(&job.lease.queue, &job.name);
+    counter!("jobs_started_total", &labels).increment(1);
+    if job.deliveries != 1 {
+        return;
+    }
+    // Ids made by `JobId::new` are UUIDv7, carrying their creation time; derived ids
+    // (batch callbacks) carry none.
+    let Some(created) = job.lease.id.as_uuid().get_timestamp() else {
+        return;
+    };
+    let (secs, nanos) = created.to_unix();
+    let created_ms = secs * 1_000 + u64::from(nanos) / 1_000_000;
+    let reserved_ms = job
+        .lease
+        .expires_at_ms
+        .saturating_sub(lease.as_millis() as u64);
+    let wait_ms = reserved_ms.saturating_sub(created_ms);
+    histogram!("jobs_queue_wait_seconds", &labels).record(wait_ms as f64 / 1_000.0);
+}
+
+/// An attempt ran for `elapsed`.
+pub(crate) fn ran(job: &Reserved, elapsed: Duration) {
+    histogram!("jobs_run_seconds", &labels(&job.lease.queue, &job.name))
+        .record(elapsed.as_secs_f64());
+}
+
+/// The store answered `status` to an attempt's outcome.
+pub(crate) fn recorded(
+    queue: &str,
+    job: &str,
+    outcome: &Outcome,
+    attempt: u32,
+    max_attempts: u32,
+    status: LeaseStatus,
+) {
+    match status {
+        LeaseStatus::Stale => {
+            lease_lost(queue);
+            return;
+        }
+        // Counted by the try whose answer was lost.
+        LeaseStatus::Finished => return,
+        _ => {}
+    }
+    let labels = labels(queue, job);
+    match outcome {
+        Outcome::Succeeded { .. } => counter!("jobs_succeeded_total", &labels).increment(1),
+        Outcome::Failed { retry_after, .. } => {
+            counter!("jobs_failed_total", &labels).increment(1);
+            if retry_after.is_some() && attempt < max_attempts {
+                counter!("jobs_retried_total", &labels).increment(1);
+            } else {
+                counter!("jobs_dead_total", &labels).increment(1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A lease of `queue` was renewed.
+pub(crate) fn renewed(queue: &str) {
+    counter!("jobs_lease_renewals_total", "queue" => queue.to_owned()).increment(1);
+}
+
+/// A lease of `queue` was lost: counted when the store refuses the outcome, which every
+/// lost lease's job ends with (the heartbeat's earlier notice is not counted again).
+fn lease_lost(queue: &str) {
+    counter!("jobs_leases_lost_total", "queue" => queue.to_owned()).increment(1);
+}
+
+/// A backend call failed.
+pub(crate) fn backend_error(op: &'static str) {
+    counter!("jobs_backend_errors_total", "op" => op).increment(1);
+}
+
+/// Refreshes the `jobs_queue_depth{queue,state}` gauges (and `jobs_workers_live`) every
+/// `every`, from [`Client::stats`] of each of `queues` (all the queues the store knows,
+/// [`Client::queues`], when `None`), until the returned task is aborted. Only with the
+/// `metrics` feature.
+///
+/// Run it in one process only (a dashboard, or one chosen worker): every process that
+/// runs it reads every queue's counts.
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs_core::{Client, MemoryBackend};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let client = Client::new(MemoryBackend::new());
+/// let depths = jobs_core::metrics::spawn_queue_depths(client, None, Duration::from_secs(15));
+/// // ... until the process stops:
+/// depths.abort();
+/// # }
+/// ```
+pub fn spawn_queue_depths<B: Backend>(
+    client: Client<B>,
+    queues: Option<Vec<String>>,
+    every: Duration,
+) -> JoinHandle<()> {
+    let every = every.max(Duration::from_millis(10));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            refresh(&client, queues.as_deref()).await;
+        }
+    })
+}
+
+/// One refresh of the gauges; errors are logged and counted, and the next tick tries again.
+async fn refresh<B: Backend>(client: &Client<B>, queues: Option<&[String]>) {
+    let all;
+    let queues = match queues {
+        Some(queues) => queues,
+        None => match client.queues().await {
+            Ok(q) => {
+                all = q;
+                &all[..]
+            }
+            Err(e) => {
+                backend_error("queues");
+                tracing::warn!(error = %e, "queue depths: cannot list the queues");
+                return;
+            }
+        },
+    };
+    for queue in queues {
+        match client.stats(queue).await {
+            Ok(s) => {
+                for (state, n) in [
+                    ("scheduled", s.scheduled),
+                    ("ready", s.ready),
+                    ("active", s.active),
+                    ("succeeded", s.succeeded),
+                    ("dead", s.dead),
+                    ("orphaned", s.orphaned),
+                ] {
+                    gauge!("jobs_queue_depth", "queue" => queue.clone(), "state" => state)
+                        .set(n as f64);
+                }
+            }
+            Err(e) => {
+                backend_error("stats");
+                tracing::warn!(error = %e, queue, "queue depths: cannot read the queue's counts");
+            }
+        }
+    }
+    match client.workers().await {
+        Ok(w) => gauge!("jobs_workers_live").set(w.len() as f64),
+        Err(e) => {
+            backend_error("workers");
+            tracing::warn!(error = %e, "queue depths: cannot list the live workers");
+        }
+    }
+}
