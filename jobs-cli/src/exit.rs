@@ -155,33 +155,44 @@ fn clean(text: &str) -> String {
     text.trim().to_owned()
 }
 
-/// For a `NOPERM` refusal: what the ACL user lacks, as far as the text says.
+/// For an ACL refusal (`NOPERM`): what the ACL user lacks, as far as Redis says.
 pub fn permission(text: &str) -> Option<String> {
-    let at = text.find("NOPERM")?;
-    let detail = text[at + "NOPERM".len()..]
-        .trim_start_matches([':', ' ', '-'])
-        .trim();
+    let lower = text.to_ascii_lowercase();
+    let refused = lower.contains("noperm")
+        || lower.contains("no permissions")
+        || lower.contains("can't run this command");
+    if !refused {
+        return None;
+    }
+    // Redis's own words, without redis-rs's kind prefix.
+    let said = ["NoPerm: ", "NOPERM ", "ResponseError: "]
+        .iter()
+        .find_map(|p| text.find(p).map(|at| &text[at + p.len()..]))
+        .unwrap_or(text);
+    let said = first_line(said);
     // `... has no permissions to run the 'zrange' command`.
-    if let Some(cmd) = quoted_after(detail, "to run the '") {
+    if let Some(cmd) = quoted_after(text, "to run the '") {
         return Some(format!(
-            "the ACL user may not run `{cmd}` (grant it with `+{cmd}`): NOPERM {}",
-            first_line(detail)
+            "the ACL user may not run `{cmd}` (grant it with `+{cmd}`): {said}"
         ));
     }
-    if detail.contains("access one of the keys") || detail.contains("access a key") {
+    if lower.contains("can't run this command") {
         return Some(format!(
-            "the ACL user may not access the store's keys (check its `~prefix:*` key \
-             pattern and `--prefix`): NOPERM {}",
-            first_line(detail)
+            "the ACL user may not run a command that one of the framework's scripts calls \
+             (Redis does not say which: compare the user with the README's `ACL SETUSER` \
+             rule, or read `ACL LOG`): {said}"
         ));
     }
-    if detail.contains("channel") {
+    if lower.contains("one of the keys") || lower.contains("access a key") {
         return Some(format!(
-            "the ACL user may not use a channel: NOPERM {}",
-            first_line(detail)
+            "the ACL user may not access the store's keys (check its key pattern, e.g. \
+             `~jobs:*`, against --prefix): {said}"
         ));
     }
-    Some(format!("permission denied: NOPERM {}", first_line(detail)))
+    if lower.contains("channel") {
+        return Some(format!("the ACL user may not use a channel: {said}"));
+    }
+    Some(format!("permission denied: {said}"))
 }
 
 fn quoted_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
@@ -201,10 +212,13 @@ mod tests {
     #[test]
     fn noperm_names_the_command() {
         let said = permission(
-            "backend error: NOPERM User jobs has no permissions to run the 'zrange' command",
+            "backend error: NoPerm: User jobs has no permissions to run the 'zrange' command",
         )
         .expect("a refusal");
         assert!(said.contains("`+zrange`"), "{said}");
+        let keys = permission("NoPerm: this user has no permissions to access one of the keys")
+            .expect("a refusal");
+        assert!(keys.contains("key pattern"), "{keys}");
         assert!(permission("Connection refused").is_none());
     }
 

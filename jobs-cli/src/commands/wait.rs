@@ -153,18 +153,13 @@ async fn wait_job(
             + RECHECK.min(left(deadline, || {
                 format!("job {id} still {}", state_name(job.state))
             })?);
-        loop {
-            match tokio::time::timeout_at(until, events.next()).await {
-                Ok(event) => {
-                    let event = event?;
-                    if event.job == id {
-                        if event.is_final() {
-                            final_event = Some(event.kind);
-                        }
-                        break;
-                    }
+        while let Ok(event) = tokio::time::timeout_at(until, events.next()).await {
+            let event = event?;
+            if event.job == id {
+                if event.is_final() {
+                    final_event = Some(event.kind);
                 }
-                Err(_) => break,
+                break;
             }
         }
     }
