@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use jobs_core::{Backend, Client, JobContext, JobError, JobId, JobState, Worker, WorkerInfo, job};
 use jobs_redis::RedisBackend;
-use jobs_tests::redis_server::RedisServer;
+use jobs_tests::redis_cluster::RedisCluster;
+use jobs_tests::redis_server::{RedisServer, TestCa};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -499,7 +500,12 @@ async fn events_follow_the_queue_live() {
         "{line}"
     );
     assert!(!line.contains(&id.to_string()), "started from now: {line}");
-    text.child.kill().await.unwrap();
+    // Ctrl-C ends it cleanly.
+    let pid = text.child.id().expect("a running child");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    let (_, code) = text.finish().await;
+    assert_eq!(code, 0, "Ctrl-C is a clean end");
     stop.cancel();
     worker.await.unwrap();
 }
@@ -782,4 +788,68 @@ async fn refused_acl_permission_is_exit_1_and_named() {
             .contains("may not run `evalsha` (grant it with `+evalsha`)"),
         "{eval:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_options_reach_a_mutual_tls_server() {
+    let ca = TestCa::generate().expect("generate test certificates");
+    let server = RedisServer::builder()
+        .tls(ca.server_files())
+        .args(["--tls-auth-clients", "yes"])
+        .start()
+        .expect("start redis-server with TLS");
+    // Seeded over the plain port; the binary goes through TLS.
+    let client = Client::new(RedisBackend::connect(&server.url()).await.unwrap());
+    client.enqueue(Greet { name: "a".into() }).await.unwrap();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = |name: &str, pem: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).expect("write a PEM file");
+        path.display().to_string()
+    };
+    let ca_file = file("ca.pem", ca.ca_pem());
+    let cert = file("client.pem", ca.client_cert_pem());
+    let key = file("client.key", ca.client_key_pem());
+    let url = server.tls_url().expect("a TLS port");
+
+    let mut cmd = jobs_at(&url, "jobs", &["--tls-ca", &ca_file]);
+    cmd.args(["--tls-cert", &cert, "--tls-key", &key, "stats", Q, "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let stats: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(queue(&stats, Q)["ready"].as_u64(), Some(1));
+
+    // Without the client certificate the server refuses the handshake.
+    let refused = run(jobs_at(&url, "jobs", &["--tls-ca", &ca_file, "stats"])).await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: TLS to Redis at rediss://"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_takes_the_seed_nodes() {
+    let cluster = RedisCluster::start(2).expect("start a Redis Cluster");
+    let urls = cluster.urls();
+    let client = Client::new(
+        RedisBackend::cluster_builder(urls.clone())
+            .connect()
+            .await
+            .expect("connect to the cluster"),
+    );
+    client.enqueue(Greet { name: "a".into() }).await.unwrap();
+    let seeds = urls.join(",");
+    let out = run(jobs_at(
+        &seeds,
+        "jobs",
+        &["--cluster", "list", Q, "--state", "ready", "--json"],
+    ))
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let page: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(page["jobs"][0]["payload"]["name"], "a", "{page}");
 }

@@ -23,12 +23,15 @@ const BATCH_POLL: Duration = Duration::from_millis(500);
 /// Waits as asked.
 pub async fn run(client: &JobsClient, args: WaitArgs) -> anyhow::Result<Exit> {
     let deadline = args.timeout.map(|t| Instant::now() + t);
-    let show = Show::new(args.out.json);
-    match (args.batch, args.queue, args.id) {
-        (Some(batch), _, _) => wait_batch(client, batch, deadline, show).await,
-        (None, Some(queue), Some(id)) => wait_job(client, &queue, id, deadline, show).await,
+    let mut show = Show::new(args.out.json);
+    let result = match (args.batch, args.queue, args.id) {
+        (Some(batch), _, _) => wait_batch(client, batch, deadline, &mut show).await,
+        (None, Some(queue), Some(id)) => wait_job(client, &queue, id, deadline, &mut show).await,
         _ => Err(exit::usage("give QUEUE ID, or --batch BATCH_ID")),
-    }
+    };
+    // Whatever the end (an error too), the bar leaves the terminal before the last line.
+    show.done();
+    result
 }
 
 /// How the wait shows itself: a bar, lines, or nothing until the JSON at the end.
@@ -77,7 +80,9 @@ impl Show {
 
     fn done(&self) {
         if let Show::Bar(bar) = self {
-            bar.finish_and_clear();
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
         }
     }
 
@@ -114,7 +119,7 @@ async fn wait_job(
     queue: &str,
     id: JobId,
     deadline: Option<Instant>,
-    mut show: Show,
+    show: &mut Show,
 ) -> anyhow::Result<Exit> {
     super::known_queue(client, queue).await?;
     // The cursor first, then the record: an ending between the two is in the stream.
@@ -123,10 +128,9 @@ async fn wait_job(
     let mut final_event: Option<EventKind> = None;
     loop {
         let Some(job) = client.job(queue, id).await? else {
-            show.done();
             return match (seen, final_event) {
                 // Ended and removed at once (retention keeps nothing of it).
-                (Some(_), Some(kind)) => gone(id, &kind, &show),
+                (Some(_), Some(kind)) => gone(id, &kind, show),
                 _ => Err(exit::not_found(format!(
                     "job {id} not found in queue {queue:?}"
                 ))),
@@ -134,8 +138,7 @@ async fn wait_job(
         };
         seen = Some(job.state);
         if ended(job.state) {
-            show.done();
-            return finish(&job, &show);
+            return finish(&job, show);
         }
         let percent = job.progress.as_ref().map_or(0, |p| u64::from(p.percent));
         let message = match &job.progress {
@@ -167,6 +170,7 @@ async fn wait_job(
 
 /// The job ended: print how, and exit 0 only if it succeeded.
 fn finish(job: &JobInfo, show: &Show) -> anyhow::Result<Exit> {
+    show.done();
     let exit = if job.state == JobState::Succeeded {
         Exit::Ok
     } else {
@@ -201,6 +205,7 @@ fn finish(job: &JobInfo, show: &Show) -> anyhow::Result<Exit> {
 
 /// The job ended and its record is already gone: the final event says how.
 fn gone(id: JobId, kind: &EventKind, show: &Show) -> anyhow::Result<Exit> {
+    show.done();
     let (state, exit) = match kind {
         EventKind::Succeeded => (JobState::Succeeded, Exit::Ok),
         EventKind::Cancelled => (JobState::Cancelled, Exit::Failed),
@@ -229,16 +234,14 @@ async fn wait_batch(
     client: &JobsClient,
     id: BatchId,
     deadline: Option<Instant>,
-    mut show: Show,
+    show: &mut Show,
 ) -> anyhow::Result<Exit> {
     loop {
         let Some(status) = client.batch_status(id).await? else {
-            show.done();
             return Err(exit::not_found(format!("batch {id} not found")));
         };
         if status.finished {
-            show.done();
-            return finish_batch(&status, &show);
+            return finish_batch(&status, show);
         }
         let ended = status.succeeded + status.dead;
         show.update(
@@ -258,6 +261,7 @@ async fn wait_batch(
 
 /// The batch ended: exit 0 only if every member succeeded.
 fn finish_batch(status: &BatchStatus, show: &Show) -> anyhow::Result<Exit> {
+    show.done();
     let exit = if status.dead == 0 {
         Exit::Ok
     } else {
