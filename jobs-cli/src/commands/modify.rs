@@ -111,6 +111,10 @@ pub async fn purge(client: &JobsClient, args: PurgeArgs) -> anyhow::Result<Exit>
             ));
         }
         let count = count(client, &args.queue, state).await?;
+        if count == 0 {
+            render::line(format!("no {} jobs to delete", state_name(state)))?;
+            return Ok(Exit::Ok);
+        }
         eprint!(
             "Delete all {count} {} jobs of queue {:?}? [y/N] ",
             state_name(state),

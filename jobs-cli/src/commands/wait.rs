@@ -48,7 +48,7 @@ impl Show {
         } else if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(100);
             if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos:>3}/{len} {msg}")
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos:>3}/{len} {wide_msg}")
             {
                 bar.set_style(style.progress_chars("=> "));
             }
