@@ -542,10 +542,9 @@ async fn wait_exits_with_how_the_job_ended() {
     let (stop, worker) = env.worker();
     let (lines, code) = waiting_good.finish().await;
     assert_eq!(code, 0, "{lines:?}");
-    assert!(
-        lines.first().is_some_and(|l| l.contains("ready")),
-        "{lines:?}"
-    );
+    // One line per change the waiter saw (ready, active, progress...), each naming the job.
+    let named = format!("job {good} ");
+    assert!(lines.iter().all(|l| l.starts_with(&named)), "{lines:?}");
     assert!(
         lines.last().is_some_and(|l| l.ends_with("succeeded: 4")),
         "{lines:?}"
