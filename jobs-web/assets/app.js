@@ -232,12 +232,12 @@ async function viewQueue(gen, queue, state, params) {
   const rows = page.jobs.map((job) => h("tr", { "data-id": job.id },
     selectAll ? h("td", {}, h("input", { type: "checkbox", class: "pick",
       onchange: (e) => { if (e.target.checked) selected.add(job.id); else selected.delete(job.id); } })) : null,
-    h("td", {}, h("a", { href: jobHref(queue, job.id), class: "mono" }, shortId(job.id))),
+    h("td", { class: "nowrap" }, h("a", { href: jobHref(queue, job.id), class: "mono" }, shortId(job.id))),
     h("td", {}, job.name),
     h("td", { class: "args mono" }, argsLine(job.args)),
     h("td", {}, stateBadge(job.state)),
     h("td", { class: "num" }, `${job.attempts}/${job.max_attempts}`),
-    h("td", {}, state === "scheduled" ? time(job.run_at_ms)
+    h("td", { class: "nowrap" }, state === "scheduled" ? time(job.run_at_ms)
       : job.finished_at_ms ? time(job.finished_at_ms) : time(job.created_at_ms)),
     h("td", { class: "error" }, job.progress && state === "active"
       ? progressBar(job.progress.percent, job.progress.message)
@@ -336,11 +336,9 @@ function listedState(state) {
   return ["cancelled", "expired"].includes(state) ? "dead" : state;
 }
 
-/** The error chain: the error, then each cause (the store joins them with ": "). */
+/** The error chain as stored: the error and its causes, joined by ": ". */
 function errorChain(error) {
-  const [first, ...causes] = error.split(": ");
-  return h("div", { class: "error-chain" }, h("pre", {}, first),
-    causes.length ? h("ol", {}, causes.map((c) => h("li", {}, h("span", { class: "muted" }, "caused by: "), c))) : null);
+  return h("div", { class: "error-chain" }, h("pre", {}, error));
 }
 
 async function viewDead(gen) {
@@ -381,7 +379,7 @@ async function viewBatch(gen, id, params) {
   const rows = b.members.map((m) => {
     const job = m.job;
     return h("tr", {},
-      h("td", {}, h("a", { href: jobHref(m.queue, m.id), class: "mono" }, shortId(m.id))),
+      h("td", { class: "nowrap" }, h("a", { href: jobHref(m.queue, m.id), class: "mono" }, shortId(m.id))),
       h("td", {}, m.queue),
       h("td", {}, job ? job.name : ""),
       h("td", { class: "args mono" }, job ? argsLine(job.args) : ""),

@@ -99,6 +99,13 @@ async fn queues_show_their_counts_and_pause() {
 
     let throughput = get(&router, "/api/throughput?minutes=5").await.json();
     assert_eq!(throughput.as_array().unwrap().len(), 5);
+    let page = get(&router, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(r#"src="assets/app.js""#),
+        "{}",
+        page.body
+    );
     let config = get(&router, "/api/config").await.json();
     assert_eq!(config, json!({ "read_only": false }));
     assert_eq!(get(&router, "/api/workers").await.json(), json!([]));
