@@ -5,7 +5,7 @@
 --
 -- Returns: a list of { id, name, payload, priority, max_attempts, attempts, deliveries,
 --   stalls, created, finished, error, result or '', progress percent or '', progress
---   message or '', how it ended (dead, cancelled or expired) }; corrupt records come
+--   message or '', how it ended (dead, cancelled or expired), batch id or '' }; corrupt records come
 --   back with name '' and error 'corrupt record'.
 --
 -- Uses lib.lua: load, ended_as.
@@ -22,9 +22,10 @@ for _, id in ipairs(ids) do
       rec[F_DELIVERIES], rec[F_STALLS], rec[F_CREATED], rec[F_FINISHED] or 0,
       rec[F_ERROR] or '', rec[F_RESULT] or '',
       (rec[F_PROGRESS] or {})[1] or '', (rec[F_PROGRESS] or {})[2] or '', ended_as(rec),
+      type(rec[F_BATCH]) == 'string' and rec[F_BATCH] or '',
     }
   else
-    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '', '', '', 'dead' }
+    out[#out + 1] = { id, '', '', 0, 0, 0, 0, 0, 0, 0, 'corrupt record', '', '', '', 'dead', '' }
   end
 end
 return out

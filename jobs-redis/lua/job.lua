@@ -8,7 +8,8 @@
 -- Returns: one entry per id: false when not stored; { 'corrupt' } when the record cannot
 -- be read; else { state, name, payload, priority, max_attempts, attempts, deliveries,
 -- stalls, created, run_at (scheduled) or '', lease_end (active) or '', finished or '',
--- error or '', result or '', progress percent or '', progress message or '' }, state one
+-- error or '', result or '', progress percent or '', progress message or '', batch id or
+-- '' }, state one
 -- of ready, scheduled, active, succeeded, dead, cancelled, orphan (in no set: see
 -- sweep.lua). At most six O(log n) reads per id, however many jobs are leased.
 --
@@ -48,6 +49,7 @@ for n, id in ipairs(ARGV) do
       state, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], attempts,
       deliveries, rec[F_STALLS], rec[F_CREATED], run_at, lease_end, finished,
       rec[F_ERROR] or '', rec[F_RESULT] or '', progress[1], progress[2],
+      type(rec[F_BATCH]) == 'string' and rec[F_BATCH] or '',
     }
   end
 end

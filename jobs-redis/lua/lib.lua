@@ -126,12 +126,18 @@ end
 -- Throughput: attempts that ended, per minute (minute = server ms / 60000), in one hash
 -- per queue: `s<minute>` succeeded, `f<minute>` failed. A minute's first count drops the
 -- fields older than an hour (at most about 120 names read, once a minute), so the hash
--- stays small whatever the traffic.
+-- stays small whatever the traffic. Best effort, through redis.pcall: the counts run
+-- last, and a key someone broke must not fail the transition already written.
 local function count_minute(tput, now, ok, failed)
   local minute = math.floor(now / 60000)
   local fresh = false
-  if ok > 0 and redis.call('HINCRBY', tput, 's' .. minute, ok) == ok then fresh = true end
-  if failed > 0 and redis.call('HINCRBY', tput, 'f' .. minute, failed) == failed then fresh = true end
+  for field, n in pairs({ s = ok, f = failed }) do
+    if n > 0 then
+      local total = redis.pcall('HINCRBY', tput, field .. minute, n)
+      if type(total) ~= 'number' then return end
+      if total == n then fresh = true end
+    end
+  end
   if fresh then
     local old = {}
     for _, f in ipairs(redis.call('HKEYS', tput)) do

@@ -7,15 +7,17 @@
 -- ARGV[4] limit (the caller bounds it)
 --
 -- Order: ready, scheduled and active ascending by score (start order, run-at, lease
--- end); succeeded and dead descending (most recent first). The page starts after the
--- cursor's job: by its rank while it is still in the set, else after its score.
+-- end); succeeded and dead descending (most recent first), ties by id as Redis sorts
+-- them. The page starts after the cursor's job: by its rank while it is still in the
+-- set, else at the place (score, id) it had.
 --
 -- Returns: a list of { id, score, state, name, payload, priority, max_attempts, attempts,
 --   deliveries, stalls, created, run_at or '', lease_end or '', finished or '', error or
---   '', result or '', progress percent or '', progress message or '' }; state as job.lua
+--   '', result or '', progress percent or '', progress message or '', batch id or '' };
+--   state as job.lua
 --   says it (dead, cancelled or expired for the dead set); a record that cannot be read
 --   comes back with name '' and error 'corrupt record', so it can be seen and deleted.
---   Cost: O(log n + limit).
+--   Cost: O(log n + limit), or O(log^2 n + limit) for a cursor whose job left.
 --
 -- Uses lib.lua: load, ended_as.
 
@@ -26,19 +28,37 @@ local limit = tonumber(ARGV[4])
 if not set or limit <= 0 then return {} end
 local desc = state == 'succeeded' or state == 'dead'
 
-local page
-local rank = nil
-if ARGV[3] ~= '' then
-  rank = redis.call(desc and 'ZREVRANK' or 'ZRANK', set, ARGV[3])
+-- Where a cursor whose job has left the set stands: the number of members that sort
+-- before it in ascending order. Members of equal score sort by id, so the place among
+-- them is found by binary search over their ranks (O(log n) reads however many share
+-- the score: a bulk enqueue gives thousands the same ms).
+local function place_of(score, id)
+  local lo = redis.call('ZCOUNT', set, '-inf', '(' .. score)
+  local hi = redis.call('ZCOUNT', set, '-inf', score)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local m = redis.call('ZRANGE', set, mid, mid)[1]
+    if m < id then lo = mid + 1 else hi = mid end
+  end
+  return lo
 end
+
+local page
 if ARGV[3] == '' then
   page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, 0, limit - 1, 'WITHSCORES')
-elseif rank then
-  page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, rank + 1, rank + limit, 'WITHSCORES')
-elseif desc then
-  page = redis.call('ZREVRANGEBYSCORE', set, '(' .. ARGV[2], '-inf', 'WITHSCORES', 'LIMIT', 0, limit)
 else
-  page = redis.call('ZRANGEBYSCORE', set, '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
+  local rank = redis.call(desc and 'ZREVRANK' or 'ZRANK', set, ARGV[3])
+  if rank then
+    page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, rank + 1, rank + limit, 'WITHSCORES')
+  else
+    local before = place_of(ARGV[2], ARGV[3])
+    if desc then
+      local start = redis.call('ZCARD', set) - before
+      page = redis.call('ZREVRANGE', set, start, start + limit - 1, 'WITHSCORES')
+    else
+      page = redis.call('ZRANGE', set, before, before + limit - 1, 'WITHSCORES')
+    end
+  end
 end
 
 local out = {}
@@ -64,10 +84,11 @@ for i = 1, #page, 2 do
       id, score, st, rec[F_NAME], rec[F_PAYLOAD], rec[F_PRIORITY], rec[F_MAX_ATTEMPTS], attempts,
       deliveries, rec[F_STALLS], rec[F_CREATED], run_at, lease_end, finished,
       rec[F_ERROR] or '', rec[F_RESULT] or '', progress[1], progress[2],
+      type(rec[F_BATCH]) == 'string' and rec[F_BATCH] or '',
     }
   else
     out[#out + 1] = { id, score, state == 'dead' and 'dead' or state, '', '', 0, 0, 0, 0, 0, 0, '', '', '',
-      'corrupt record', '', '', '' }
+      'corrupt record', '', '', '', '' }
   end
 end
 return out

@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use jobs_core::backend::{Finish, Lease, LeaseStatus, NewJob, Outcome, Progress, RunAt};
 use jobs_core::{
-    Backend, BackendError, BatchId, Callback, CallbackKind, JobId, Retention, backend::BatchAdded,
-    backend::CancelOutcome,
+    Backend, BackendError, BatchId, Callback, CallbackKind, JobId, JobState, Retention,
+    backend::BatchAdded, backend::CancelOutcome,
 };
 use jobs_redis::{EvictionCheck, RedisBackend, RedisBackendBuilder};
 use jobs_tests::redis_server::RedisServer;
@@ -75,6 +75,11 @@ const OPS: &[&str] = &[
     "batch status",
     "read_events",
     "last_event",
+    "list (ready, after a cursor)",
+    "delete (waiting batch member, dead)",
+    "purge (dead)",
+    "purge (ready)",
+    "throughput",
 ];
 
 fn builder(url: &str) -> RedisBackendBuilder {
@@ -638,6 +643,17 @@ async fn run_op(op: &str, b: &RedisBackend, f: &Fixture) -> Result<String, Backe
             format!("{} events", events.len())
         }
         "last_event" => format!("{:?}", b.last_event(Q).await?.is_some()),
+        "list (ready, after a cursor)" => {
+            let first = b.list_jobs(Q, JobState::Ready, None, 1).await?;
+            let rest = b.list_jobs(Q, JobState::Ready, first.next, 10).await?;
+            format!("{} + {} listed", first.jobs.len(), rest.jobs.len())
+        }
+        "delete (waiting batch member, dead)" => {
+            format!("{:?}", b.delete_jobs(Q, &[f.d, f.dead[0]]).await?)
+        }
+        "purge (dead)" => format!("{} deleted", b.purge(Q, JobState::Dead, 10).await?),
+        "purge (ready)" => format!("{} deleted", b.purge(Q, JobState::Ready, 10).await?),
+        "throughput" => format!("{} minutes", b.throughput(Q, 5).await?.len()),
         other => unreachable!("unknown operation {other}"),
     })
 }
@@ -820,6 +836,8 @@ fn a_failing_script_writes_nothing_with_any_key_broken() {
     // The keys to break: found, not listed.
     let mut keys = scan(&mut con, &format!("{PREFIX}:{{{Q}}}:*"));
     keys.extend(scan(&mut con, &format!("{PREFIX}:{{batch:*}}:*")));
+    // The store's queue list (an enqueue adds to it, best effort).
+    keys.extend(scan(&mut con, &format!("{PREFIX}:queues")));
     for name in std::iter::once(JOBS).chain(STATE_SETS) {
         assert!(
             keys.contains(&queue_key(name)),
@@ -829,7 +847,7 @@ fn a_failing_script_writes_nothing_with_any_key_broken() {
     }
     assert!(
         keys.len() == fixture.keys.len(),
-        "every key is under the queue's or the batch's tag: {:?}",
+        "every key is under the queue's or the batch's tag, or the queue list: {:?}",
         fixture.keys.keys().collect::<Vec<_>>()
     );
     let cases: Vec<(String, Breakage)> = keys

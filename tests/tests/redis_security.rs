@@ -340,6 +340,12 @@ mod acl {
         a_job_past_its_deadline_expires_instead_of_starting,
         paused_queue_starts_nothing_until_resumed,
         paused_batch_holds_its_waiting_members,
+        // operators' calls: pages (ZRANK, ZREVRANK), delete and purge, the queue list,
+        // throughput (HKEYS), worker registrations
+        jobs_are_listed_by_state_in_pages,
+        jobs_are_deleted_and_states_purged,
+        throughput_counts_ended_attempts_per_minute,
+        queues_and_live_workers_are_listed,
     );
 
     /// The experiment behind the README's rule, kept as a test: for each permission in

@@ -88,6 +88,7 @@ impl Record {
             last_error: self.last_error.clone(),
             result: self.result.clone(),
             progress: self.progress.clone(),
+            batch: self.batch,
         }
     }
 }

@@ -23,9 +23,9 @@ pub const THROUGHPUT_MINUTES: u32 = 60;
 /// Where a page of [`Backend::list_jobs`](crate::Backend::list_jobs) ended: pass it back
 /// for the next page. Opaque; printable and parsable, so a command line can take it.
 ///
-/// A cursor names the last job listed. If that job has left the state since, the next
-/// page goes on from its place in the order (jobs that shared its exact sort time may
-/// then be skipped).
+/// A cursor names the last job listed and its place in the state's order (sort score,
+/// then id). If that job has left the state since, the next page goes on from that place:
+/// nothing is skipped or listed twice for it.
 ///
 /// ```
 /// use jobs_core::ListCursor;

@@ -277,6 +277,8 @@ pub struct JobInfo {
     pub result: Option<Vec<u8>>,
     /// The last progress the job reported, if any.
     pub progress: Option<Progress>,
+    /// The batch it belongs to, if any.
+    pub batch: Option<BatchId>,
 }
 
 impl JobInfo {
@@ -301,6 +303,7 @@ impl JobInfo {
             last_error: None,
             result: None,
             progress: None,
+            batch: None,
         }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) async fn call(
         let fixed = take::<8>(&mut it)?;
         let [finished, last_error, result] = take::<3>(&mut it)?;
         let progress = take::<2>(&mut it)?;
-        let [ended_as] = take::<1>(&mut it)?;
+        let [ended_as, batch] = take::<2>(&mut it)?;
         // An id written outside the framework cannot be shown as a JobId: skipped
         // (counted in `stats`), so the rest of the page is still listed.
         let Ok(id) = reply::job_id(id.clone()) else {
@@ -47,14 +47,16 @@ pub(crate) async fn call(
             last_error,
             result,
         ];
-        out.push(super::job::info(
+        let mut info = super::job::info(
             id,
             queue,
             super::job::ended_as(&reply::string(ended_as)?),
             fixed,
             varying,
             progress,
-        )?);
+        )?;
+        info.batch = super::job::batch_of(batch)?;
+        out.push(info);
     }
     Ok(out)
 }

@@ -48,6 +48,7 @@ fn entry_of(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, Bac
     let fixed = take::<8>(&mut it)?;
     let varying = take::<5>(&mut it)?;
     let progress = take::<2>(&mut it)?;
+    let [batch] = take::<1>(&mut it)?;
     let state = reply::string(state)?;
     let state = match state.as_str() {
         "ready" => JobState::Ready,
@@ -61,7 +62,20 @@ fn entry_of(queue: &str, id: JobId, entry: Value) -> Result<Option<JobInfo>, Bac
             )));
         }
     };
-    info(id, queue, state, fixed, varying, progress).map(Some)
+    let mut info = info(id, queue, state, fixed, varying, progress)?;
+    info.batch = batch_of(batch)?;
+    Ok(Some(info))
+}
+
+/// A record's batch id ('' for none).
+pub(crate) fn batch_of(v: Value) -> Result<Option<jobs_core::BatchId>, BackendError> {
+    let s = reply::string(v)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| error::corrupt(format!("a record's batch id {s:?} is not a batch id")))
 }
 
 /// The state of a job kept with the dead, from how the scripts say it ended.

@@ -54,6 +54,7 @@ pub(crate) async fn call(
         let fixed = take::<8>(&mut it)?;
         let varying = take::<5>(&mut it)?;
         let progress = take::<2>(&mut it)?;
+        let [batch] = take::<1>(&mut it)?;
         // An id written outside the framework cannot be shown as a JobId: skipped (the
         // page still goes on after it).
         let Ok(job_id) = reply::job_id(id.clone()) else {
@@ -71,9 +72,9 @@ pub(crate) async fn call(
             "succeeded" => JobState::Succeeded,
             other => super::job::ended_as(other),
         };
-        jobs.push(super::job::info(
-            job_id, queue, state, fixed, varying, progress,
-        )?);
+        let mut info = super::job::info(job_id, queue, state, fixed, varying, progress)?;
+        info.batch = super::job::batch_of(batch)?;
+        jobs.push(info);
     }
     Ok(JobPage::new(jobs, if full { last } else { None }))
 }

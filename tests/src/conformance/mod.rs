@@ -11,6 +11,7 @@
 //! Durations in the cases are multiples of [`Harness::tick`], so a backend on a real clock
 //! (Redis) can run them fast, and one on tokio's paused clock can use whole seconds for free.
 
+mod admin_cases;
 mod backend_cases;
 mod batch_cases;
 mod cancel_cases;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use jobs_core::{Backend, Client, WorkerBuilder};
 
+pub use admin_cases::*;
 pub use backend_cases::*;
 pub use batch_cases::*;
 pub use cancel_cases::*;
@@ -176,6 +178,11 @@ macro_rules! conformance_tests {
             unique_jobs_hold_their_key,
             concurrent_unique_enqueues_store_one,
             paused_batch_holds_its_waiting_members,
+            jobs_are_listed_by_state_in_pages,
+            jobs_are_deleted_and_states_purged,
+            dead_jobs_are_retried_by_time,
+            throughput_counts_ended_attempts_per_minute,
+            queues_and_live_workers_are_listed,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {

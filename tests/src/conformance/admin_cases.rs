@@ -1,0 +1,411 @@
+//! The operators' calls: pages of jobs in any state, deletions and purges, retries by
+//! filter, the queue list, throughput, and the live workers' registrations.
+
+use std::time::Duration;
+
+use jobs_core::backend::{Finish, Outcome, Reserved};
+use jobs_core::{Backend, BackendError, Client, Deleted, JobId, JobState, ListCursor, WorkerInfo};
+
+use super::jobs::Echo;
+use super::{Harness, client, lease};
+use crate::support::eventually;
+
+const Q: &str = "suite";
+
+async fn echo<B: Backend>(client: &Client<B>, label: &str) -> JobId {
+    client
+        .enqueue(Echo {
+            label: label.into(),
+        })
+        .await
+        .unwrap()
+}
+
+/// Leases every ready job of the suite's queue (at most 100).
+async fn reserve<H: Harness>(h: &H, client: &Client<H::Backend>) -> Vec<Reserved> {
+    let queues = vec![Q.to_owned()];
+    client
+        .backend()
+        .reserve(&queues, 100, lease(h))
+        .await
+        .unwrap()
+}
+
+async fn end<B: Backend>(client: &Client<B>, job: &Reserved, outcome: Outcome) {
+    let lease = job.lease.clone();
+    client
+        .backend()
+        .finish(vec![Finish { lease, outcome }])
+        .await
+        .unwrap();
+}
+
+fn failed(retry: Option<Duration>) -> Outcome {
+    Outcome::Failed {
+        error: "boom".into(),
+        retry_after: retry,
+    }
+}
+
+/// Every page of `state`, `size` at a time, following the cursors.
+async fn all_pages<B: Backend>(client: &Client<B>, state: JobState, size: usize) -> Vec<JobId> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = client.list_jobs(Q, state, after, size).await.unwrap();
+        assert!(page.jobs.len() <= size);
+        out.extend(page.jobs.iter().map(|j| {
+            assert_eq!(j.queue, Q);
+            j.id
+        }));
+        match page.next {
+            Some(next) => {
+                // The cursor prints and parses back (a command line passes it on).
+                assert_eq!(next.to_string().parse::<ListCursor>().unwrap(), next);
+                after = Some(next);
+            }
+            None => return out,
+        }
+    }
+}
+
+/// Every state lists its jobs in pages, in its order: ready by priority then age,
+/// scheduled soonest first, active by lease end, succeeded and dead most recent first;
+/// cancelled jobs with the dead ones; a page after a job that left goes on after it.
+pub async fn jobs_are_listed_by_state_in_pages<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let mut ready = Vec::new();
+    for n in 0..5 {
+        ready.push(echo(&client, &format!("r{n}")).await);
+    }
+    let urgent = client
+        .enqueue(Echo {
+            label: "urgent".into(),
+        })
+        .priority(5)
+        .await
+        .unwrap();
+    let later = client
+        .enqueue(Echo {
+            label: "later".into(),
+        })
+        .delay(h.tick() * 200)
+        .await
+        .unwrap();
+    let sooner = client
+        .enqueue(Echo {
+            label: "sooner".into(),
+        })
+        .delay(h.tick() * 100)
+        .await
+        .unwrap();
+
+    let mut expected = vec![urgent];
+    expected.extend(&ready);
+    assert_eq!(all_pages(&client, JobState::Ready, 2).await, expected);
+    assert_eq!(
+        all_pages(&client, JobState::Scheduled, 1).await,
+        vec![sooner, later]
+    );
+    let first = client
+        .list_jobs(Q, JobState::Scheduled, None, 5)
+        .await
+        .unwrap();
+    assert_eq!(first.next, None, "a page that reached the end says so");
+    assert_eq!(first.jobs[0].state, JobState::Scheduled);
+    assert!(first.jobs[0].run_at_ms.is_some());
+
+    // A page after a job that has left its state goes on from its place.
+    let page = client.list_jobs(Q, JobState::Ready, None, 2).await.unwrap();
+    assert_eq!(
+        page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![urgent, ready[0]]
+    );
+    client.cancel(Q, ready[0]).await.unwrap();
+    let rest = client
+        .list_jobs(Q, JobState::Ready, page.next, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        ready[1..].to_vec()
+    );
+
+    // Leased, then ended: succeeded and dead, most recent first.
+    let leased = reserve(h, &client).await;
+    assert_eq!(leased.len(), 5);
+    let active = all_pages(&client, JobState::Active, 2).await;
+    assert_eq!(active.len(), 5);
+    let info = client
+        .list_jobs(Q, JobState::Active, None, 1)
+        .await
+        .unwrap();
+    assert!(info.jobs[0].lease_expires_at_ms.is_some());
+    for (n, job) in leased.iter().enumerate() {
+        let outcome = if n < 3 {
+            Outcome::Succeeded { result: None }
+        } else {
+            failed(None)
+        };
+        end(&client, job, outcome).await;
+        // Distinct finish times, so "most recent first" is one order.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let ids: Vec<JobId> = leased.iter().map(|j| j.lease.id).collect();
+    let succeeded = all_pages(&client, JobState::Succeeded, 2).await;
+    assert_eq!(succeeded, vec![ids[2], ids[1], ids[0]]);
+    let dead = all_pages(&client, JobState::Dead, 2).await;
+    assert_eq!(dead, vec![ids[4], ids[3], ready[0]]);
+    // Cancelled jobs are listed with the dead, as what they are.
+    let as_cancelled = client
+        .list_jobs(Q, JobState::Cancelled, None, 10)
+        .await
+        .unwrap();
+    let cancelled = as_cancelled.jobs.iter().find(|j| j.id == ready[0]).unwrap();
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    assert_eq!(
+        client
+            .list_jobs(Q, JobState::Dead, None, 0)
+            .await
+            .unwrap()
+            .jobs
+            .len(),
+        0
+    );
+    let other = client
+        .list_jobs("nothing-here", JobState::Ready, None, 10)
+        .await
+        .unwrap();
+    assert!(other.jobs.is_empty() && other.next.is_none());
+}
+
+/// Deleting: a waiting job is cancelled then gone (its batch counts it as ended), an
+/// ended one gone, a running one left alone, an unknown one not found; a purge empties a
+/// state in bounded steps and refuses running jobs.
+pub async fn jobs_are_deleted_and_states_purged<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let running = echo(&client, "running").await;
+    let leased = reserve(h, &client).await;
+    assert_eq!(leased.len(), 1);
+    let waiting = echo(&client, "waiting").await;
+    let scheduled = client
+        .enqueue(Echo { label: "s".into() })
+        .delay(h.tick() * 100)
+        .await
+        .unwrap();
+    let unknown = JobId::new();
+    let answers = client
+        .delete_jobs(Q, &[waiting, scheduled, running, unknown])
+        .await
+        .unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            Deleted::Deleted,
+            Deleted::Deleted,
+            Deleted::Running,
+            Deleted::NotFound
+        ]
+    );
+    assert!(client.job(Q, waiting).await.unwrap().is_none());
+    assert!(client.job(Q, scheduled).await.unwrap().is_none());
+    let stats = client.stats(Q).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.scheduled, stats.active, stats.dead),
+        (0, 0, 1, 0)
+    );
+
+    // Ended jobs: the running one fails for good, then is deleted.
+    end(&client, &leased[0], failed(None)).await;
+    assert_eq!(
+        client.delete_jobs(Q, &[running]).await.unwrap(),
+        vec![Deleted::Deleted]
+    );
+    assert!(client.job(Q, running).await.unwrap().is_none());
+
+    // A batch member deleted while waiting counts as ended (not succeeded) in its batch.
+    let (batch, members) = client
+        .batch()
+        .job(Echo { label: "m1".into() })
+        .job(Echo { label: "m2".into() })
+        .enqueue()
+        .await
+        .unwrap();
+    client.delete_jobs(Q, &members[..1]).await.unwrap();
+    let status = eventually(
+        "the batch to count its deleted member",
+        h.patience(),
+        || {
+            let client = client.clone();
+            async move {
+                let s = client.batch_status(batch).await.unwrap()?;
+                (s.dead == 1).then_some(s)
+            }
+        },
+    )
+    .await;
+    assert_eq!(status.succeeded, 0);
+
+    // Purge: every dead job in bounded steps; running jobs are refused.
+    for n in 0..7 {
+        let id = echo(&client, &format!("d{n}")).await;
+        client.cancel(Q, id).await.unwrap();
+    }
+    let dead_before = client.stats(Q).await.unwrap().dead;
+    assert!(dead_before >= 7);
+    assert_eq!(
+        client.backend().purge(Q, JobState::Dead, 3).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        client.purge(Q, JobState::Dead).await.unwrap(),
+        dead_before - 3
+    );
+    assert_eq!(client.stats(Q).await.unwrap().dead, 0);
+    assert!(matches!(
+        client.purge(Q, JobState::Active).await,
+        Err(BackendError::Refused(_))
+    ));
+    // The other member is still waiting: purging ready takes it too, and it never runs.
+    assert_eq!(client.purge(Q, JobState::Ready).await.unwrap(), 1);
+    assert!(reserve(h, &client).await.is_empty());
+}
+
+/// Retrying dead jobs by filter: only those that ended at or after the given time, then
+/// all of them.
+pub async fn dead_jobs_are_retried_by_time<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let old = echo(&client, "old").await;
+    let leased = reserve(h, &client).await;
+    end(&client, &leased[0], failed(None)).await;
+    let old_end = client
+        .job(Q, old)
+        .await
+        .unwrap()
+        .unwrap()
+        .finished_at_ms
+        .unwrap();
+    tokio::time::sleep(h.tick()).await; // the next one ends at a later ms
+    let recent = echo(&client, "recent").await;
+    let leased = reserve(h, &client).await;
+    end(&client, &leased[0], failed(None)).await;
+    let recent_end = client
+        .job(Q, recent)
+        .await
+        .unwrap()
+        .unwrap()
+        .finished_at_ms
+        .unwrap();
+    assert!(recent_end > old_end);
+
+    assert_eq!(
+        client.retry_dead_where(Q, Some(recent_end)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        client.job(Q, recent).await.unwrap().unwrap().state,
+        JobState::Ready
+    );
+    assert_eq!(
+        client.job(Q, old).await.unwrap().unwrap().state,
+        JobState::Dead
+    );
+    assert_eq!(client.retry_dead_where(Q, None).await.unwrap(), 1);
+    assert_eq!(client.stats(Q).await.unwrap().ready, 2);
+    assert_eq!(client.retry_dead_where(Q, None).await.unwrap(), 0);
+}
+
+/// Ended attempts are counted per minute: successes, and failures whether retried or
+/// dead; the list covers the minutes asked for, oldest first, the current one last.
+pub async fn throughput_counts_ended_attempts_per_minute<H: Harness>(h: &H) {
+    let client = client(h).await;
+    for n in 0..4 {
+        echo(&client, &format!("t{n}")).await;
+    }
+    let leased = reserve(h, &client).await;
+    assert_eq!(leased.len(), 4);
+    end(&client, &leased[0], Outcome::Succeeded { result: None }).await;
+    end(&client, &leased[1], Outcome::Succeeded { result: None }).await;
+    end(&client, &leased[2], failed(Some(h.tick() * 100))).await;
+    end(&client, &leased[3], failed(None)).await;
+    let minutes = client.throughput(Q, 5).await.unwrap();
+    assert_eq!(minutes.len(), 5);
+    assert!(
+        minutes
+            .windows(2)
+            .all(|w| w[1].minute_ms == w[0].minute_ms + 60_000)
+    );
+    assert_eq!(minutes[4].minute_ms % 60_000, 0);
+    // The four may straddle a minute's turn: count the last two.
+    let (s, f) = minutes[3..]
+        .iter()
+        .fold((0, 0), |(s, f), m| (s + m.succeeded, f + m.failed));
+    assert_eq!((s, f), (2, 2));
+    assert_eq!(client.throughput(Q, 10_000).await.unwrap().len(), 60);
+    assert!(
+        client
+            .throughput("idle", 3)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.succeeded == 0)
+    );
+}
+
+/// The store lists the queues it has seen, and the live workers: a registration beats
+/// (the store stamps it), expires unless it beats again, and goes when removed.
+pub async fn queues_and_live_workers_are_listed<H: Harness>(h: &H) {
+    let client = client(h).await;
+    echo(&client, "q").await;
+    let queues = client.queues().await.unwrap();
+    assert!(queues.contains(&Q.to_owned()), "{queues:?}");
+
+    let mut info = WorkerInfo::new(
+        "worker-a".into(),
+        "host-1".into(),
+        4242,
+        vec!["served-only".into(), Q.into()],
+        8,
+    );
+    info.running = 3;
+    info.started_at_ms = 1;
+    let backend = client.backend();
+    backend
+        .worker_beat(info.clone(), h.tick() * 100)
+        .await
+        .unwrap();
+    let short = WorkerInfo::new("worker-b".into(), "host-2".into(), 7, vec![Q.into()], 1);
+    backend.worker_beat(short, h.tick()).await.unwrap();
+    let listed = client.workers().await.unwrap();
+    let a = listed
+        .iter()
+        .find(|w| w.id == "worker-a")
+        .expect("worker-a listed");
+    assert_eq!(
+        (a.host.as_str(), a.pid, a.concurrency, a.running),
+        ("host-1", 4242, 8, 3)
+    );
+    assert_eq!(a.queues, info.queues);
+    assert!(a.last_beat_ms > 0 && a.expires_at_ms > a.last_beat_ms);
+    // A queue served by a live worker is a known queue too.
+    assert!(
+        client
+            .queues()
+            .await
+            .unwrap()
+            .contains(&"served-only".to_owned())
+    );
+
+    // worker-b stops beating: gone once its ttl passed.
+    eventually("worker-b to expire", h.patience(), || {
+        let client = client.clone();
+        async move {
+            tokio::time::sleep(h.tick() / 4).await;
+            let ws = client.workers().await.unwrap();
+            (!ws.iter().any(|w| w.id == "worker-b")).then_some(())
+        }
+    })
+    .await;
+    backend.worker_gone("worker-a").await.unwrap();
+    assert!(client.workers().await.unwrap().is_empty());
+}
