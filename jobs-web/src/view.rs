@@ -111,6 +111,8 @@ pub(crate) struct JobView {
     error: Option<String>,
     result: Option<Value>,
     progress: Option<ProgressView>,
+    /// The batch it belongs to, if any.
+    batch: Option<String>,
 }
 
 impl From<JobInfo> for JobView {
@@ -134,6 +136,7 @@ impl From<JobInfo> for JobView {
                 percent: p.percent,
                 message: p.message,
             }),
+            batch: job.batch.map(|b| b.to_string()),
             name: job.name,
             queue: job.queue,
         }

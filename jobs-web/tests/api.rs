@@ -167,6 +167,7 @@ async fn a_job_shows_its_arguments_and_events() {
         .collect();
     assert_eq!(kinds, ["enqueued", "cancelled"]);
     assert_eq!(job["events_complete"], true);
+    assert_eq!(job["batch"], Value::Null);
 
     let missing = get(&router, &format!("/api/queues/net/jobs/{}", JobId::new())).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
@@ -437,6 +438,11 @@ async fn a_batch_shows_its_counts_and_members() {
     assert_eq!(members[0]["id"], jobs[0].to_string());
     assert_eq!(members[0]["job"]["state"], "cancelled");
     assert_eq!(members[1]["job"]["args"], json!({ "host": "b" }));
+    // A member's own page names its batch.
+    let member = get(&router, &format!("/api/queues/net/jobs/{}", jobs[1]))
+        .await
+        .json();
+    assert_eq!(member["batch"], batch.to_string());
     let rest = get(&router, &format!("/api/batches/{batch}?offset=2&limit=2"))
         .await
         .json();

@@ -240,6 +240,28 @@ async fn screenshots() {
             .await
             .unwrap();
     }
+    // A batch over both queues: half of it done, half waiting on the paused queue.
+    let mut builder = world.client.batch();
+    let mut members = Vec::new();
+    for i in 0..6 {
+        let id = JobId::new();
+        let queue = if i % 2 == 0 { "disks" } else { "reports" };
+        let job = FormatDisk {
+            host: format!("db-{i}"),
+            device: "/dev/sdc".into(),
+        };
+        builder = builder.job_on(queue, job, id);
+        members.push((queue, id));
+    }
+    let (batch, _) = builder.enqueue().await.unwrap();
+    for (queue, id) in members.iter().filter(|(q, _)| *q == "disks") {
+        let finished = world
+            .client
+            .wait_for(queue, *id, PAGE_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(finished.state, JobState::Succeeded);
+    }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&out).unwrap();
 
@@ -259,6 +281,11 @@ async fn screenshots() {
             "job.png",
             format!("#/job/disks/{}", dead[0]),
             "#job-state .state".to_owned(),
+        ),
+        (
+            "batch.png",
+            format!("#/batch/{batch}"),
+            ".count-box".to_owned(),
         ),
         (
             "dead.png",
