@@ -103,6 +103,27 @@ pub enum Command {
     Wait(WaitArgs),
     /// The live workers and what they run.
     Workers(JsonArg),
+    /// Serves the web dashboard (and Prometheus metrics at `/metrics`) until Ctrl-C.
+    Web(WebArgs),
+}
+
+/// `jobs web`.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// Show everything, change nothing: every retry, delete, purge, cancel and pause is
+    /// refused (403) and its button hidden.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Require this token (`Authorization: Bearer TOKEN`, or open the page once with
+    /// `?token=TOKEN`, which sets a cookie).
+    #[arg(long, env = "JOBS_WEB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Do not serve `/metrics` (nor refresh the queue-depth gauges).
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 /// `--json`, for the read commands.

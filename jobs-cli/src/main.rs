@@ -53,5 +53,6 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Events(args) => commands::events::run(&client, args).await,
         Command::Wait(args) => commands::wait::run(&client, args).await,
         Command::Workers(args) => commands::workers::run(&client, args).await,
+        Command::Web(args) => commands::web::run(client, args).await,
     }
 }

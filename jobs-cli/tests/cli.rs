@@ -852,3 +852,75 @@ async fn cluster_mode_takes_the_seed_nodes() {
     let page: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(page["jobs"][0]["payload"]["name"], "a", "{page}");
 }
+
+/// One HTTP/1.1 request over a fresh connection: the status and the body.
+async fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text[9..12].parse().expect("a status code");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn web_serves_the_dashboard_and_metrics_until_ctrl_c() {
+    let env = Env::new().await;
+    env.client
+        .enqueue(Greet { name: "web".into() })
+        .await
+        .unwrap();
+    let mut web = Running::spawn(env.jobs(&["web", "--listen", "127.0.0.1:0", "--read-only"]));
+    let line = web.line().await;
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("an address in {line:?}"))
+        .to_owned();
+
+    let (status, page) = http(&addr, "GET", "/", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    let (status, queues) = http(&addr, "GET", "/api/queues", "").await;
+    assert_eq!(status, 200, "{queues}");
+    assert!(queues.contains(&format!("\"{Q}\"")), "{queues}");
+    // Read-only: a change is refused, and nothing changed.
+    let (status, _) = http(&addr, "POST", &format!("/api/queues/{Q}/pause"), "{}").await;
+    assert_eq!(status, 403);
+    assert!(!env.client.stats(Q).await.unwrap().paused);
+    // The process refreshes the queue-depth gauges and serves them.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, metrics) = http(&addr, "GET", "/metrics", "").await;
+        assert_eq!(status, 200);
+        if metrics.lines().any(|l| {
+            l.starts_with("jobs_queue_depth")
+                && l.contains(&format!("queue=\"{Q}\""))
+                && l.contains("state=\"ready\"")
+                && l.ends_with(" 1")
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no queue depth in {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let pid = nix::unistd::Pid::from_raw(web.child.id().expect("a pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let (_, code) = web.finish().await;
+    assert_eq!(code, 0);
+}
