@@ -662,6 +662,26 @@ async fn workers_lists_the_live_workers() {
             && text.stdout.contains("cli,other"),
         "{text:?}"
     );
+
+    // A real worker registers itself, and leaves the list when it stops.
+    let (stop, worker) = env.worker();
+    let pid = u64::from(std::process::id());
+    let deadline = Instant::now() + PATIENCE;
+    let ours = |v: &Value| {
+        v["workers"]
+            .as_array()
+            .is_some_and(|ws| ws.iter().any(|w| w["pid"] == pid))
+    };
+    while !ours(&env.json(&["workers", "--json"]).await) {
+        assert!(Instant::now() < deadline, "the worker never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    assert!(
+        !ours(&env.json(&["workers", "--json"]).await),
+        "a stopped worker is not listed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
