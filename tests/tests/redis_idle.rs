@@ -83,6 +83,7 @@ async fn watch_idle_worker(
     }
     tokio::time::sleep(WINDOW).await; // the idle time passing is what is under test
     let mut problems = Vec::new();
+    let mut beats = 0;
     for (i, node) in nodes.iter().enumerate() {
         // One INFO for both sections, so that it is the window's only new connection (the
         // reply does not count the INFO itself).
@@ -90,7 +91,10 @@ async fn watch_idle_worker(
         let mut calls = command_calls(&info);
         assert_eq!(calls.remove("config|resetstat"), Some(1), "{label}: {info}");
         let blpops = calls.remove("blpop").unwrap_or(0);
-        println!("{label}, node {i}: {blpops} BLPOP in {WINDOW:?}");
+        // The live-worker registration's beat: one script call every third of its ttl.
+        let evals = calls.remove("evalsha").unwrap_or(0);
+        beats += evals;
+        println!("{label}, node {i}: {blpops} BLPOP, {evals} registration beats in {WINDOW:?}");
         if !calls.is_empty() {
             problems.push(format!(
                 "{label}, node {i}: commands other than BLPOP: {calls:?}"
@@ -105,13 +109,20 @@ async fn watch_idle_worker(
             ));
         }
     }
+    // Default ttl 30 s: a beat every 10 s, so at most one more than fit in the window.
+    let most = WINDOW.as_secs() / 10 + 1;
+    if beats > most {
+        problems.push(format!(
+            "{label}: {beats} script calls, more than the {most} registration beats"
+        ));
+    }
     worker.stop().await.unwrap();
     problems
 }
 
 /// The acceptance test of "no idle polling", with default settings: a worker on three
-/// queues sends only `BLPOP` for 30 s, on one server and on a three-node Cluster (run side
-/// by side to save time).
+/// queues sends only `BLPOP` for 30 s, and its live-worker registration's beat (every
+/// 10 s), on one server and on a three-node Cluster (run side by side to save time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_worker_sends_only_blocking_waits() {
     let server = RedisServer::start().unwrap();
