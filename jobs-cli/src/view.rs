@@ -147,6 +147,8 @@ pub struct WindowView {
     pub succeeded: u64,
     /// Attempts that failed in it.
     pub failed: u64,
+    /// Leases that expired in it and were recovered (a worker died or hung mid-job).
+    pub stalled: u64,
     /// (succeeded + failed) / minutes.
     pub per_minute: f64,
 }
@@ -168,6 +170,7 @@ impl QueueView {
                     minutes: window,
                     succeeded,
                     failed,
+                    stalled: recent.iter().map(|m| m.stalled).sum(),
                     per_minute: (succeeded + failed) as f64 / f64::from(window),
                 }
             })

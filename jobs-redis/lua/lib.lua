@@ -124,14 +124,15 @@ local function now_ms()
 end
 
 -- Throughput: attempts that ended, per minute (minute = server ms / 60000), in one hash
--- per queue: `s<minute>` succeeded, `f<minute>` failed. A minute's first count drops the
+-- per queue: `s<minute>` succeeded, `f<minute>` failed, `x<minute>` leases that expired
+-- and were recovered (stalls). A minute's first count drops the
 -- fields older than an hour (at most about 120 names read, once a minute), so the hash
 -- stays small whatever the traffic. Best effort, through redis.pcall: the counts run
 -- last, and a key someone broke must not fail the transition already written.
-local function count_minute(tput, now, ok, failed)
+local function count_minute(tput, now, ok, failed, stalled)
   local minute = math.floor(now / 60000)
   local fresh = false
-  for field, n in pairs({ s = ok, f = failed }) do
+  for field, n in pairs({ s = ok, f = failed, x = stalled or 0 }) do
     if n > 0 then
       local total = redis.pcall('HINCRBY', tput, field .. minute, n)
       if type(total) ~= 'number' then return end
@@ -520,8 +521,8 @@ end
 
 -- Returns jobs whose lease ended before `now` to ready, or to dead once they stalled
 -- `max_stalls` times or were on their last attempt. At most `limit` per call.
--- `k` = { jobs, ready, leased, dead, tokens, outbox, cancel, batch_active, and the flow
--- keys }. Returns also whether a key got a free slot for a waiting job.
+-- `k` = { jobs, ready, leased, dead, tokens, outbox, cancel, batch_active, tput, and the
+-- flow keys }. Returns also whether a key got a free slot for a waiting job.
 -- `limits` = {dead_max, dead_max_age_ms, trim budget}.
 local function recover_expired(k, now, limit, max_stalls, limits, ev)
   local jobs, ready, leased, dead = k.jobs, k.ready, k.leased, k.dead
@@ -570,5 +571,6 @@ local function recover_expired(k, now, limit, max_stalls, limits, ev)
   if buried > 0 then
     trim(jobs, dead, limits[1], now - limits[2], limits[3] + buried)
   end
+  count_minute(k.tput, now, 0, 0, #expired)
   return requeued, buried, freed
 end

@@ -6,7 +6,7 @@
 -- KEYS[7] outbox (zset: batch work by due time)  KEYS[8] cancel (set)
 -- KEYS[9] tokens (hash: leased id -> token)  KEYS[10] batch_active (hash)
 -- KEYS[11] flow  KEYS[12] groups  KEYS[13] gactive  KEYS[14] group  KEYS[15] gdelayed
--- (see lib.lua, "Flow control")
+-- (see lib.lua, "Flow control")  KEYS[16] tput (per-minute counts)
 -- ARGV[1] limit  ARGV[2] max stalls  ARGV[3] dead max  ARGV[4] dead max age ms
 -- ARGV[5] trim batch  ARGV[6] events max length (0: off)
 --
@@ -24,7 +24,7 @@ local ev = {}
 local now = now_ms()
 local k = { jobs = KEYS[1], ready = KEYS[2], leased = KEYS[3], dead = KEYS[4], outbox = KEYS[7],
   cancel = KEYS[8], tokens = KEYS[9], batch_active = KEYS[10], flow = KEYS[11], groups = KEYS[12],
-  gactive = KEYS[13], group = KEYS[14], gdelayed = KEYS[15] }
+  gactive = KEYS[13], group = KEYS[14], gdelayed = KEYS[15], tput = KEYS[16] }
 local requeued, buried, freed = recover_expired(k, now, tonumber(ARGV[1]), tonumber(ARGV[2]), limits, ev)
 emit_events(KEYS[6], tonumber(ARGV[6]), ev)
 -- Also when a slot under a limit is free again.

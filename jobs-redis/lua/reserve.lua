@@ -24,6 +24,7 @@
 -- KEYS[19] krate     prefix of each limit key's recent starts
 -- KEYS[20] bpaused   set: paused batches with members here
 -- KEYS[21] parked    prefix of each paused batch's parked members
+-- KEYS[22] tput      hash: per-minute counts (recovered leases, lib.lua's count_minute)
 -- ARGV[1] max jobs   ARGV[2] lease ms
 -- ARGV[3] promote limit   ARGV[4] recover limit   ARGV[5] max stalls
 -- ARGV[6] dead max   ARGV[7] dead max age ms   ARGV[8] trim batch
@@ -70,7 +71,7 @@ local jobs, ready, scheduled, leased, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
 local k = { jobs = jobs, ready = ready, leased = leased, dead = dead, tokens = KEYS[11], outbox = KEYS[9],
   cancel = KEYS[10], batch_active = KEYS[12], flow = KEYS[13], groups = KEYS[14], gactive = KEYS[15],
   group = KEYS[16], gdelayed = KEYS[17], rate = KEYS[18], krate = KEYS[19], bpaused = KEYS[20],
-  parked = KEYS[21] }
+  parked = KEYS[21], tput = KEYS[22] }
 local max, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limits = { tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]) }
 local now = now_ms()

@@ -5,7 +5,7 @@
 -- ARGV[1] minutes (the caller bounds it)
 --
 -- Returns: { current minute (server ms / 60000), then per minute, oldest first: succeeded,
--- failed } (0 for minutes without any).
+-- failed, stalled } (0 for minutes without any).
 --
 -- Uses lib.lua: now_ms.
 
@@ -17,6 +17,7 @@ local fields = {}
 for m = minute - n + 1, minute do
   fields[#fields + 1] = 's' .. m
   fields[#fields + 1] = 'f' .. m
+  fields[#fields + 1] = 'x' .. m
 end
 for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(fields))) do
   out[#out + 1] = tonumber(v) or 0

@@ -230,6 +230,7 @@ async fn throughput_all<B: Backend>(
             });
             slot.succeeded += m.succeeded;
             slot.failed += m.failed;
+            slot.stalled += m.stalled;
         }
     }
     // Each queue reports the same minutes, up to a minute turning between two calls.

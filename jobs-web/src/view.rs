@@ -73,6 +73,8 @@ pub(crate) struct MinuteView {
     pub(crate) minute_ms: u64,
     pub(crate) succeeded: u64,
     pub(crate) failed: u64,
+    /// Leases that expired and were recovered.
+    pub(crate) stalled: u64,
 }
 
 impl From<MinuteCounts> for MinuteView {
@@ -81,6 +83,7 @@ impl From<MinuteCounts> for MinuteView {
             minute_ms: m.minute_ms,
             succeeded: m.succeeded,
             failed: m.failed,
+            stalled: m.stalled,
         }
     }
 }

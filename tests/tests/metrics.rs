@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jobs_core::{Client, JobState, MemoryBackend};
+use jobs_core::{Backend, Client, JobState, MemoryBackend};
 use jobs_tests::conformance::jobs::{Echo, Flaky, Q, Refuse};
 use jobs_tests::support::{Recorder, RunningWorker, eventually, wait_for_state};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -97,7 +97,6 @@ async fn outcomes_are_counted_with_queue_and_job_labels() {
         std::future::ready(found.map(|_| ()))
     })
     .await;
-    depths.abort();
     for (key, value) in &seen {
         println!("{key} = {value:?}");
     }
@@ -153,4 +152,36 @@ async fn outcomes_are_counted_with_queue_and_job_labels() {
     assert_eq!(depth("dead"), Some(2.0));
     assert_eq!(depth("ready"), Some(0.0));
     assert_eq!(gauge(&seen, "jobs_workers_live{}"), Some(0.0));
+    // A stall after the refresher's baseline: a lease runs out and a reservation recovers
+    // it; the next refresh adds it to the counter.
+    client
+        .enqueue(Echo {
+            label: "lost".into(),
+        })
+        .await
+        .unwrap();
+    let queues = vec![Q.to_owned()];
+    let backend = client.backend();
+    let lost = backend
+        .reserve(&queues, 1, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await; // paused clock: the lease runs out
+    assert_eq!(backend.recover_expired(Q, 10).await.unwrap().requeued, 1);
+    eventually("the stall to be counted", PATIENCE, || {
+        snapshot(&snapshotter, &mut seen);
+        let n = counter(&seen, "jobs_stalls_recovered_total{queue=suite}");
+        let counted = (n > 0).then_some(n);
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            counted
+        }
+    })
+    .await;
+    assert_eq!(
+        counter(&seen, "jobs_stalls_recovered_total{queue=suite}"),
+        1
+    );
+    depths.abort();
 }

@@ -99,14 +99,15 @@ impl QueueState {
         deleted
     }
 
-    /// Counts an ended attempt in its minute, keeping the last hour's minutes.
-    pub(super) fn count_minute(&mut self, now: u64, succeeded: bool) {
+    /// Counts an ended attempt (or a recovered lease) in its minute, keeping the last
+    /// hour's minutes.
+    pub(super) fn count_minute(&mut self, now: u64, what: Ended) {
         let minute = now - now % MINUTE_MS;
         let entry = self.throughput.entry(minute).or_default();
-        if succeeded {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
+        match what {
+            Ended::Succeeded => entry.0 += 1,
+            Ended::Failed => entry.1 += 1,
+            Ended::Stalled => entry.2 += 1,
         }
         let oldest = minute.saturating_sub(u64::from(THROUGHPUT_MINUTES) * MINUTE_MS);
         while self
@@ -126,11 +127,20 @@ impl QueueState {
             .rev()
             .map(|back| {
                 let minute = current.saturating_sub(back * MINUTE_MS);
-                let (s, f) = self.throughput.get(&minute).copied().unwrap_or_default();
-                MinuteCounts::new(minute, s, f)
+                let (s, f, x) = self.throughput.get(&minute).copied().unwrap_or_default();
+                let mut counts = MinuteCounts::new(minute, s, f);
+                counts.stalled = x;
+                counts
             })
             .collect()
     }
+}
+
+/// What a minute counts.
+pub(super) enum Ended {
+    Succeeded,
+    Failed,
+    Stalled,
 }
 
 type Line = std::collections::BTreeSet<(u64, JobId)>;

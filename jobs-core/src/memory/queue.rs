@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::admin::Ended;
 use super::clock::ms;
 use super::events::EventLog;
 use super::flow::Flow;
@@ -48,8 +49,9 @@ pub(super) struct QueueState {
     /// Uniqueness keys and the jobs that claimed them (each checked when the key is
     /// claimed again: a claim whose hold is over is simply replaced).
     pub(super) unique: HashMap<String, Claim>,
-    /// Jobs ended per minute (minute start ms -> succeeded, failed), the last hour.
-    pub(super) throughput: std::collections::BTreeMap<u64, (u64, u64)>,
+    /// Jobs ended per minute (minute start ms -> succeeded, failed, stalled), the last
+    /// hour.
+    pub(super) throughput: std::collections::BTreeMap<u64, (u64, u64, u64)>,
 }
 
 /// A uniqueness key's claim: the job, how long it holds, and (for a period) until when.
@@ -193,6 +195,10 @@ impl QueueState {
             }
             r.stalls += 1;
             r.lease = None;
+            self.count_minute(now, Ended::Stalled);
+            let Some(r) = self.jobs.get_mut(&entry.1) else {
+                continue;
+            };
             if std::mem::take(&mut r.cancel_requested) {
                 self.cancel_job(entry.1, now, retention);
                 out.dead += 1;
@@ -379,14 +385,14 @@ impl QueueState {
                     self.ended.push((batch, id, true));
                 }
                 self.succeeded.insert((now, id));
-                self.count_minute(now, true);
+                self.count_minute(now, Ended::Succeeded);
                 self.trim(now, retention);
                 self.events.push(id, EventKind::Succeeded);
             }
             Outcome::Failed { error, retry_after } => {
                 r.last_error = Some(error.clone());
                 let attempts_left = r.attempts < r.max_attempts;
-                self.count_minute(now, false);
+                self.count_minute(now, Ended::Failed);
                 self.events.push(
                     id,
                     EventKind::Failed {

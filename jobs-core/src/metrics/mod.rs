@@ -21,11 +21,7 @@
 //! | `jobs_queue_wait_seconds` | histogram | `queue`, `job` | from the job's creation (the time in its UUIDv7 id, the enqueuer's clock) to its first delivery (the store's clock); includes a requested delay, so read it per queue that is not delayed |
 //! | `jobs_queue_depth` | gauge | `queue`, `state` | jobs per state (`scheduled`, `ready`, `active`, `succeeded`, `dead`, `orphaned`), refreshed by [`spawn_queue_depths`] in the one process that runs it |
 //! | `jobs_workers_live` | gauge | | live worker processes ([`Client::workers`](crate::Client::workers)), refreshed by [`spawn_queue_depths`] |
-//!
-//! Not recorded yet: `jobs_stalls_recovered_total`. Expired leases are recovered inside
-//! the store's reservation, which does not report them to the worker (a `stalls` count
-//! on [`Reserved`](crate::backend::Reserved) from both stores would let the worker count
-//! them); [`JobInfo::stalls`](crate::JobInfo::stalls) has the count per job.
+//! | `jobs_stalls_recovered_total` | counter | `queue` | leases that expired and were recovered (a worker died, hung or lost the store mid-job), as the store counts them per minute ([`MinuteCounts::stalled`](crate::MinuteCounts::stalled)), whichever reservation recovered them; added by [`spawn_queue_depths`] at each refresh (its first refresh takes the baseline) |
 //!
 //! Counters of outcomes are recorded in the worker that ran the attempt, when the store
 //! has accepted the outcome (an outcome refused because the lease was lost counts as a

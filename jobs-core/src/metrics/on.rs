@@ -1,11 +1,13 @@
 //! The `metrics` feature is on: recording through the `metrics` facade.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ::metrics::{counter, gauge, histogram};
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
+use crate::store::admin::MinuteCounts;
 use crate::store::backend::{Backend, Enqueued, LeaseStatus, NewJob, Outcome, Reserved};
 
 /// The jobs of one enqueue call, counted once the store took them.
@@ -106,6 +108,27 @@ pub(crate) fn recorded(
     }
 }
 
+/// Adds to `jobs_stalls_recovered_total{queue}` the stalls the store counted since the
+/// last refresh (recovered leases are counted by the store, in the minute they were
+/// recovered, whichever worker's reservation recovered them). `seen` is the minute and
+/// count of the last refresh; the first refresh of a queue only takes its baseline.
+fn count_stalls(queue: &str, minutes: &[MinuteCounts], seen: &mut HashMap<String, (u64, u64)>) {
+    let [previous, current] = minutes else { return };
+    let added = match seen.get(queue) {
+        None => 0,
+        Some(&(minute, n)) if minute == current.minute_ms => current.stalled.saturating_sub(n),
+        Some(&(minute, n)) if minute == previous.minute_ms => {
+            previous.stalled.saturating_sub(n) + current.stalled
+        }
+        // Refreshed less often than every minute: the minutes in between are not read.
+        Some(_) => previous.stalled + current.stalled,
+    };
+    seen.insert(queue.to_owned(), (current.minute_ms, current.stalled));
+    if added > 0 {
+        counter!("jobs_stalls_recovered_total", "queue" => queue.to_owned()).increment(added);
+    }
+}
+
 /// A lease of `queue` was renewed.
 pub(crate) fn renewed(queue: &str) {
     counter!("jobs_lease_renewals_total", "queue" => queue.to_owned()).increment(1);
@@ -150,15 +173,20 @@ pub fn spawn_queue_depths<B: Backend>(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stalls = HashMap::new();
         loop {
             tick.tick().await;
-            refresh(&client, queues.as_deref()).await;
+            refresh(&client, queues.as_deref(), &mut stalls).await;
         }
     })
 }
 
 /// One refresh of the gauges; errors are logged and counted, and the next tick tries again.
-async fn refresh<B: Backend>(client: &Client<B>, queues: Option<&[String]>) {
+async fn refresh<B: Backend>(
+    client: &Client<B>,
+    queues: Option<&[String]>,
+    stalls: &mut HashMap<String, (u64, u64)>,
+) {
     let all;
     let queues = match queues {
         Some(queues) => queues,
@@ -192,6 +220,13 @@ async fn refresh<B: Backend>(client: &Client<B>, queues: Option<&[String]>) {
             Err(e) => {
                 backend_error("stats");
                 tracing::warn!(error = %e, queue, "queue depths: cannot read the queue's counts");
+            }
+        }
+        match client.throughput(queue, 2).await {
+            Ok(minutes) => count_stalls(queue, &minutes, stalls),
+            Err(e) => {
+                backend_error("throughput");
+                tracing::warn!(error = %e, queue, "queue depths: cannot read the queue's stalls");
             }
         }
     }

@@ -106,6 +106,9 @@ pub struct MinuteCounts {
     /// Attempts that failed in it (retried later or dead), including jobs the worker
     /// could not decode.
     pub failed: u64,
+    /// Leases that expired in it and were recovered (the job ready again, or dead once it
+    /// stalled too often): a worker died, hung or lost the store mid-job.
+    pub stalled: u64,
 }
 
 impl MinuteCounts {
@@ -115,6 +118,7 @@ impl MinuteCounts {
             minute_ms,
             succeeded,
             failed,
+            stalled: 0,
         }
     }
 }

@@ -27,19 +27,17 @@ pub(crate) async fn call(
         return Err(error::corrupt("an empty throughput reply"));
     };
     let current = reply::uint(current)?;
-    let first = (current + 1).saturating_sub(counts.len() as u64 / 2);
+    let first = (current + 1).saturating_sub(counts.len() as u64 / 3);
     counts
-        .chunks(2)
+        .chunks(3)
         .zip(first..)
-        .map(|(pair, minute)| {
-            let [s, f] = pair else {
-                return Err(error::corrupt("an odd throughput reply"));
+        .map(|(triple, minute)| {
+            let [s, f, x] = triple else {
+                return Err(error::corrupt("a throughput reply cut short"));
             };
-            Ok(MinuteCounts::new(
-                minute * 60_000,
-                reply::uint(s)?,
-                reply::uint(f)?,
-            ))
+            let mut counts = MinuteCounts::new(minute * 60_000, reply::uint(s)?, reply::uint(f)?);
+            counts.stalled = reply::uint(x)?;
+            Ok(counts)
         })
         .collect()
 }

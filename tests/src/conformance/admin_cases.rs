@@ -342,6 +342,21 @@ pub async fn throughput_counts_ended_attempts_per_minute<H: Harness>(h: &H) {
         .fold((0, 0), |(s, f), m| (s + m.succeeded, f + m.failed));
     assert_eq!((s, f), (2, 2));
     assert_eq!(client.throughput(Q, 10_000).await.unwrap().len(), 60);
+
+    // A lease that expires and is recovered counts as a stall.
+    echo(&client, "stalls").await;
+    let queues = vec![Q.to_owned()];
+    let lost = client
+        .backend()
+        .reserve(&queues, 1, h.tick())
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 1);
+    tokio::time::sleep(h.tick() * 2).await; // the lease running out is what is under test
+    let recovered = client.backend().recover_expired(Q, 10).await.unwrap();
+    assert_eq!(recovered.requeued, 1);
+    let minutes = client.throughput(Q, 2).await.unwrap();
+    assert_eq!(minutes.iter().map(|m| m.stalled).sum::<u64>(), 1);
     assert!(
         client
             .throughput("idle", 3)
