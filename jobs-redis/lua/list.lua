@@ -8,8 +8,8 @@
 --
 -- Order: ready, scheduled and active ascending by score (start order, run-at, lease
 -- end); succeeded and dead descending (most recent first), ties by id as Redis sorts
--- them. The page starts after the cursor's job: by its rank while it is still in the
--- set, else at the place (score, id) it had.
+-- them. The page starts right after the place (score, id) the cursor names, wherever
+-- its job is now.
 --
 -- Returns: a list of { id, score, state, name, payload, priority, max_attempts, attempts,
 --   deliveries, stalls, created, run_at or '', lease_end or '', finished or '', error or
@@ -17,7 +17,7 @@
 --   state as job.lua
 --   says it (dead, cancelled or expired for the dead set); a record that cannot be read
 --   comes back with name '' and error 'corrupt record', so it can be seen and deleted.
---   Cost: O(log n + limit), or O(log^2 n + limit) for a cursor whose job left.
+--   Cost: O(log^2 n + limit).
 --
 -- Uses lib.lua: load, ended_as.
 
@@ -28,17 +28,20 @@ local limit = tonumber(ARGV[4])
 if not set or limit <= 0 then return {} end
 local desc = state == 'succeeded' or state == 'dead'
 
--- Where a cursor whose job has left the set stands: the number of members that sort
--- before it in ascending order. Members of equal score sort by id, so the place among
--- them is found by binary search over their ranks (O(log n) reads however many share
--- the score: a bulk enqueue gives thousands the same ms).
-local function place_of(score, id)
+-- Where a cursor stands: the number of members that sort before the place (score, id)
+-- it names, in ascending order; with `inclusive`, those at that place too. Always the
+-- place the cursor names, not its job's current rank: a job's score moves (a lease
+-- renewed, a job rescheduled, or dead again after a retry), and paging from where it is
+-- now would skip or repeat whole stretches. Members of equal score sort by id, so the
+-- place among them is found by binary search over their ranks (O(log n) reads however
+-- many share the score: a bulk enqueue gives thousands the same ms).
+local function place_of(score, id, inclusive)
   local lo = redis.call('ZCOUNT', set, '-inf', '(' .. score)
   local hi = redis.call('ZCOUNT', set, '-inf', score)
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
     local m = redis.call('ZRANGE', set, mid, mid)[1]
-    if m < id then lo = mid + 1 else hi = mid end
+    if m < id or (inclusive and m == id) then lo = mid + 1 else hi = mid end
   end
   return lo
 end
@@ -46,19 +49,13 @@ end
 local page
 if ARGV[3] == '' then
   page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, 0, limit - 1, 'WITHSCORES')
+elseif desc then
+  -- After the cursor, most recent first: the members strictly before its place.
+  local start = redis.call('ZCARD', set) - place_of(ARGV[2], ARGV[3], false)
+  page = redis.call('ZREVRANGE', set, start, start + limit - 1, 'WITHSCORES')
 else
-  local rank = redis.call(desc and 'ZREVRANK' or 'ZRANK', set, ARGV[3])
-  if rank then
-    page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, rank + 1, rank + limit, 'WITHSCORES')
-  else
-    local before = place_of(ARGV[2], ARGV[3])
-    if desc then
-      local start = redis.call('ZCARD', set) - before
-      page = redis.call('ZREVRANGE', set, start, start + limit - 1, 'WITHSCORES')
-    else
-      page = redis.call('ZRANGE', set, before, before + limit - 1, 'WITHSCORES')
-    end
-  end
+  local from = place_of(ARGV[2], ARGV[3], true)
+  page = redis.call('ZRANGE', set, from, from + limit - 1, 'WITHSCORES')
 end
 
 local out = {}
@@ -87,7 +84,9 @@ for i = 1, #page, 2 do
       type(rec[F_BATCH]) == 'string' and rec[F_BATCH] or '',
     }
   else
-    out[#out + 1] = { id, score, state == 'dead' and 'dead' or state, '', '', 0, 0, 0, 0, 0, 0, '', '', '',
+    -- An ended job's score is when it finished: kept, so filters by time still see it.
+    local finished = (state == 'dead' or state == 'succeeded') and score or ''
+    out[#out + 1] = { id, score, state, '', '', 0, 0, 0, 0, 0, 0, '', '', finished,
       'corrupt record', '', '', '', '' }
   end
 end

@@ -358,3 +358,31 @@ async fn a_running_job_is_found_by_id_among_many_leased() {
         assert_eq!((info.attempts, info.deliveries), (1, 1));
     }
 }
+
+/// An unreadable record at the top of the dead set does not stop `retry_dead_where(since)`
+/// before the readable dead jobs that ended after `since`; it is listed with its time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_dead_where_is_not_stopped_by_a_corrupt_record() {
+    let (_server, client, mut raw) = setup().await;
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 5_000;
+    let a = client.enqueue(echo("a")).await.unwrap();
+    client.cancel(Q, a).await.unwrap();
+    let bad = JobId::new().to_string();
+    let _: () = raw.hset(key("jobs"), &bad, "not msgpack").await.unwrap();
+    let _: () = raw
+        .zadd(key("dead"), &bad, (since + 60_000) as f64)
+        .await
+        .unwrap();
+    let page = client.list_jobs(Q, JobState::Dead, None, 10).await.unwrap();
+    assert_eq!(page.jobs[0].id.to_string(), bad);
+    assert_eq!(page.jobs[0].finished_at_ms, Some(since + 60_000));
+    let moved = client.retry_dead_where(Q, Some(since)).await.unwrap();
+    assert_eq!(
+        moved, 1,
+        "the cancelled job ended after `since` and should be retried"
+    );
+}

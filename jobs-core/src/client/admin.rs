@@ -96,27 +96,26 @@ impl<B: Backend> Client<B> {
         since_ms: Option<u64>,
     ) -> Result<u64, BackendError> {
         let mut moved = 0;
+        let mut after = None;
         loop {
-            // Most recent first: the page ends where jobs get older than `since_ms`, and
-            // each round starts over, since the jobs retried left the dead set.
+            // Most recent first, paging forward: jobs retried leave the dead set, and one
+            // that dies again lands before the cursor, so the walk ends however busy the
+            // queue. A record too broken to tell when it ended does not stop the walk.
             let page = self
                 .backend
-                .list_jobs(queue, JobState::Dead, None, RETRY_CHUNK)
+                .list_jobs(queue, JobState::Dead, after, RETRY_CHUNK)
                 .await?;
-            let ids: Vec<JobId> = page
-                .jobs
-                .iter()
-                .take_while(|j| since_ms.is_none_or(|t| j.finished_at_ms.unwrap_or(0) >= t))
-                .map(|j| j.id)
-                .collect();
-            if ids.is_empty() {
-                return Ok(moved);
+            let in_range = |j: &&crate::JobInfo| {
+                since_ms.is_none_or(|t| j.finished_at_ms.is_none_or(|f| f >= t))
+            };
+            let ids: Vec<JobId> = page.jobs.iter().filter(in_range).map(|j| j.id).collect();
+            let older = page.jobs.len() > ids.len();
+            if !ids.is_empty() {
+                moved += self.backend.retry_dead(queue, &ids).await?;
             }
-            let n = self.backend.retry_dead(queue, &ids).await?;
-            moved += n;
-            if n == 0 {
-                // Nothing it listed could move (records unreadable): do not spin.
-                return Ok(moved);
+            match page.next {
+                Some(next) if !older => after = Some(next),
+                _ => return Ok(moved),
             }
         }
     }

@@ -24,8 +24,9 @@ pub const THROUGHPUT_MINUTES: u32 = 60;
 /// for the next page. Opaque; printable and parsable, so a command line can take it.
 ///
 /// A cursor names the last job listed and its place in the state's order (sort score,
-/// then id). If that job has left the state since, the next page goes on from that place:
-/// nothing is skipped or listed twice for it.
+/// then id); the next page starts right after that place, wherever the job is now (it may
+/// have left the state, or moved in it: a lease renewed, a job rescheduled), so nothing
+/// is skipped for it (a job that moved further on may be listed again).
 ///
 /// ```
 /// use jobs_core::ListCursor;

@@ -424,3 +424,144 @@ pub async fn queues_and_live_workers_are_listed<H: Harness>(h: &H) {
     backend.worker_gone("worker-a").await.unwrap();
     assert!(client.workers().await.unwrap().is_empty());
 }
+
+/// Deleting waiting jobs that hold a uniqueness key, a limit key, or sit parked in a
+/// paused batch leaves the queue consistent: the key is free again, the counts drop.
+pub async fn deleted_waiting_jobs_give_back_their_flow_control<H: Harness>(h: &H) {
+    use super::jobs::Keyed;
+    use jobs_core::Unique;
+    let client = client(h).await;
+    let unique = client
+        .enqueue(Echo { label: "u".into() })
+        .unique(Unique::while_waiting())
+        .await
+        .unwrap();
+    let keyed = client
+        .enqueue(Keyed {
+            label: "k".into(),
+            key: "host-1".into(),
+            ms: 1,
+        })
+        .await
+        .unwrap();
+    let (batch, members) = client
+        .batch()
+        .job(Echo { label: "m1".into() })
+        .enqueue()
+        .await
+        .unwrap();
+    assert!(client.pause_batch(batch).await.unwrap());
+    let answers = client
+        .delete_jobs(Q, &[unique, keyed, members[0]])
+        .await
+        .unwrap();
+    assert_eq!(answers, vec![Deleted::Deleted; 3]);
+    let s = client.stats(Q).await.unwrap();
+    assert_eq!((s.ready, s.scheduled, s.dead), (0, 0, 0), "{s:?}");
+    // The uniqueness key is free again.
+    client
+        .enqueue(Echo { label: "u".into() })
+        .unique(Unique::while_waiting())
+        .await
+        .expect("the deleted holder no longer holds its key");
+    // The key's group still works.
+    client
+        .enqueue(Keyed {
+            label: "k2".into(),
+            key: "host-1".into(),
+            ms: 1,
+        })
+        .await
+        .unwrap();
+    let got = reserve(h, &client).await;
+    assert_eq!(
+        got.len(),
+        2,
+        "the new unique job and the new keyed job start"
+    );
+}
+
+/// A registration is listed as it was sent: no queues, and numbers past 14 digits (a
+/// store that decoded and re-encoded it as JSON could change both).
+pub async fn worker_registrations_are_kept_as_sent<H: Harness>(h: &H) {
+    let client = client(h).await;
+    let mut info = WorkerInfo::new("worker-e".into(), "host-1".into(), 1, vec![], 1);
+    info.started_at_ms = 1_700_000_000_123;
+    client
+        .backend()
+        .worker_beat(info, h.tick() * 100)
+        .await
+        .unwrap();
+    let listed = client.workers().await.unwrap();
+    assert_eq!(listed.len(), 1, "listed: {listed:?}");
+    assert_eq!(listed[0].started_at_ms, 1_700_000_000_123);
+    assert!(listed[0].queues.is_empty());
+    let mut info = WorkerInfo::new(
+        "worker-n".into(),
+        "host-1".into(),
+        1,
+        vec![Q.into()],
+        123_456_789_012_345,
+    );
+    info.started_at_ms = 1_700_000_000_123;
+    client
+        .backend()
+        .worker_beat(info, h.tick() * 100)
+        .await
+        .unwrap();
+    let listed = client.workers().await.unwrap();
+    let n = listed
+        .iter()
+        .find(|w| w.id == "worker-n")
+        .expect("worker-n listed");
+    assert_eq!(n.concurrency, 123_456_789_012_345);
+}
+
+/// Paging active jobs while a listed job renews its lease (workers renew every third of
+/// it): the next page still holds the jobs after the place the cursor names.
+pub async fn pages_go_on_from_the_cursor_place_when_its_job_moved<H: Harness>(h: &H) {
+    let client = client(h).await;
+    for n in 0..4 {
+        echo(&client, &format!("a{n}")).await;
+        tokio::time::sleep(h.tick()).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let queues = vec![Q.to_owned()];
+        got.extend(
+            client
+                .backend()
+                .reserve(&queues, 1, lease(h))
+                .await
+                .unwrap(),
+        );
+        tokio::time::sleep(h.tick()).await;
+    }
+    assert_eq!(got.len(), 4);
+    let first = client
+        .list_jobs(Q, JobState::Active, None, 2)
+        .await
+        .unwrap();
+    let seen: Vec<JobId> = first.jobs.iter().map(|j| j.id).collect();
+    // The cursor's job renews its lease: it moves to the end of the active order.
+    tokio::time::sleep(h.tick()).await;
+    let last = got.iter().find(|r| r.lease.id == seen[1]).unwrap();
+    client
+        .backend()
+        .renew(&[last.lease.clone()], lease(h) * 2)
+        .await
+        .unwrap();
+    let second = client
+        .list_jobs(Q, JobState::Active, first.next, 2)
+        .await
+        .unwrap();
+    let rest: Vec<JobId> = second.jobs.iter().map(|j| j.id).collect();
+    let others: Vec<JobId> = got
+        .iter()
+        .map(|r| r.lease.id)
+        .filter(|id| !seen.contains(id))
+        .collect();
+    for id in &others {
+        assert!(rest.contains(id), "{id} skipped: second page {rest:?}");
+    }
+}

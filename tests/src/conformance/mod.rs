@@ -183,6 +183,9 @@ macro_rules! conformance_tests {
             dead_jobs_are_retried_by_time,
             throughput_counts_ended_attempts_per_minute,
             queues_and_live_workers_are_listed,
+            deleted_waiting_jobs_give_back_their_flow_control,
+            worker_registrations_are_kept_as_sent,
+            pages_go_on_from_the_cursor_place_when_its_job_moved,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
