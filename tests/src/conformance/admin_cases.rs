@@ -548,7 +548,7 @@ pub async fn pages_go_on_from_the_cursor_place_when_its_job_moved<H: Harness>(h:
     let last = got.iter().find(|r| r.lease.id == seen[1]).unwrap();
     client
         .backend()
-        .renew(&[last.lease.clone()], lease(h) * 2)
+        .renew(std::slice::from_ref(&last.lease), lease(h) * 2)
         .await
         .unwrap();
     let second = client
