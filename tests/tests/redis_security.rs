@@ -340,7 +340,7 @@ mod acl {
         a_job_past_its_deadline_expires_instead_of_starting,
         paused_queue_starts_nothing_until_resumed,
         paused_batch_holds_its_waiting_members,
-        // operators' calls: pages (ZRANK, ZREVRANK), delete and purge, the queue list,
+        // operators' calls: pages, delete and purge, the queue list,
         // throughput (HKEYS), worker registrations
         jobs_are_listed_by_state_in_pages,
         jobs_are_deleted_and_states_purged,
