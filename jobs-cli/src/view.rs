@@ -57,16 +57,7 @@ pub struct ProgressView {
 
 /// The CLI's name for a state.
 pub fn state_name(state: JobState) -> &'static str {
-    match state {
-        JobState::Scheduled => "scheduled",
-        JobState::Ready => "ready",
-        JobState::Active => "active",
-        JobState::Succeeded => "succeeded",
-        JobState::Dead => "dead",
-        JobState::Cancelled => "cancelled",
-        JobState::Expired => "expired",
-        _ => "unknown",
-    }
+    state.name()
 }
 
 /// Bytes as a JSON value if they are JSON, else as a (lossy) string.

@@ -73,7 +73,7 @@ pub use store::{backend, event, reason};
 // Also at the crate root; documented once, in their modules.
 #[doc(no_inline)]
 pub use backend::{
-    Backend, JobInfo, JobState, Progress, QueueStats, Reschedule, RescheduleOutcome,
+    Backend, InvalidState, JobInfo, JobState, Progress, QueueStats, Reschedule, RescheduleOutcome,
 };
 #[doc(no_inline)]
 pub use event::{DEFAULT_EVENTS_MAX_LEN, Event, EventCursor, EventKind};

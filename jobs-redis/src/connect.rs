@@ -256,8 +256,13 @@ pub(crate) fn collect_text(value: redis::Value, out: &mut Vec<String>) {
     }
 }
 
-/// The URL with its password hidden, for messages.
-pub(crate) fn redact(url: &str) -> String {
+/// The URL with its password hidden (`redis://user:***@host`), for messages and logs.
+///
+/// ```
+/// assert_eq!(jobs_redis::redact("redis://ops:s3cret@10.0.0.1:6379"), "redis://ops:***@10.0.0.1:6379");
+/// assert_eq!(jobs_redis::redact("redis://127.0.0.1"), "redis://127.0.0.1");
+/// ```
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

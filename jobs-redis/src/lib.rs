@@ -77,5 +77,5 @@ mod waiter;
 
 pub use batches::DEFAULT_BATCH_CLAIM;
 pub use config::{EvictionCheck, RedisBackendBuilder};
-pub use connect::ConnectError;
+pub use connect::{ConnectError, redact};
 pub use handle::RedisBackend;

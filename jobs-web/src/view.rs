@@ -10,29 +10,14 @@ use serde_json::Value;
 
 /// A state's wire name.
 pub(crate) fn state_name(state: JobState) -> &'static str {
-    match state {
-        JobState::Scheduled => "scheduled",
-        JobState::Ready => "ready",
-        JobState::Active => "active",
-        JobState::Succeeded => "succeeded",
-        JobState::Dead => "dead",
-        JobState::Cancelled => "cancelled",
-        JobState::Expired => "expired",
-        _ => "unknown",
-    }
+    state.name()
 }
 
 /// The states a page of jobs can be asked for (where jobs are kept: cancelled and expired
 /// ones are listed with the dead).
 pub(crate) fn parse_listed_state(name: &str) -> Option<JobState> {
-    Some(match name {
-        "scheduled" => JobState::Scheduled,
-        "ready" => JobState::Ready,
-        "active" => JobState::Active,
-        "succeeded" => JobState::Succeeded,
-        "dead" => JobState::Dead,
-        _ => return None,
-    })
+    let state: JobState = name.parse().ok()?;
+    (jobs_core::backend::listed_state(state) == state).then_some(state)
 }
 
 /// Stored bytes as JSON: the value when they parse, else the text they hold.

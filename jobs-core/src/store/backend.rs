@@ -19,8 +19,8 @@ pub use super::admin::listed_state;
 pub use super::batch::BatchAdded;
 pub use super::lease::{Finish, Lease, LeaseStatus, Outcome, Recovered, Reserved};
 pub use super::record::{
-    CancelOutcome, Enqueued, JobInfo, JobState, NewJob, Progress, QueueStats, Reschedule,
-    RescheduleOutcome, RunAt,
+    CancelOutcome, Enqueued, InvalidState, JobInfo, JobState, NewJob, Progress, QueueStats,
+    Reschedule, RescheduleOutcome, RunAt,
 };
 
 /// A queue store. Implemented by [`crate::MemoryBackend`] and by `jobs_redis::RedisBackend`.

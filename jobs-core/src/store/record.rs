@@ -94,6 +94,63 @@ pub enum JobState {
     Expired,
 }
 
+impl JobState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 7] = [
+        JobState::Scheduled,
+        JobState::Ready,
+        JobState::Active,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+        JobState::Expired,
+    ];
+
+    /// The state's name, lowercase (`scheduled`, `ready`, `active`, `succeeded`, `dead`,
+    /// `cancelled`, `expired`): what tools print and parse back.
+    ///
+    /// ```
+    /// use jobs_core::JobState;
+    /// assert_eq!(JobState::Succeeded.name(), "succeeded");
+    /// assert_eq!("dead".parse::<JobState>(), Ok(JobState::Dead));
+    /// assert!("done".parse::<JobState>().is_err());
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Ready => "ready",
+            JobState::Active => "active",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+            JobState::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A state name that is not one ([`JobState::name`] lists them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown job state {0:?}: expected scheduled, ready, active, succeeded, dead, cancelled or expired"
+)]
+pub struct InvalidState(pub String);
+
+impl std::str::FromStr for JobState {
+    type Err = InvalidState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobState::ALL
+            .into_iter()
+            .find(|state| state.name() == s)
+            .ok_or_else(|| InvalidState(s.chars().take(40).collect()))
+    }
+}
+
 /// What [`Backend::cancel`](crate::Backend::cancel) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
