@@ -5,11 +5,18 @@
 -- KEYS[6] dead  KEYS[7] events  KEYS[8] outbox  KEYS[9] cancel
 -- KEYS[10] flow  KEYS[11] groups  KEYS[12] gactive  KEYS[13] group  KEYS[14] gdelayed
 -- (see lib.lua, "Flow control")  KEYS[15] parked (see lib.lua, "Paused batches")
+-- KEYS[16] bpaused
 -- ARGV[1] events max length (0: off)
 -- ARGV[2] dead max  ARGV[3] dead max age ms  ARGV[4] trim batch
 -- ARGV[5] 'ids', then ARGV[6..] the job ids (the caller bounds how many); or a state
 --   (ready, scheduled, succeeded, dead), then ARGV[6] how many at most (the caller
---   bounds it): the first ones in the state's order (as list.lua's)
+--   bounds it): the first ones in the state's order (as list.lua's); for ready, then the
+--   jobs waiting under a limit key and the parked members of paused batches, which
+--   stats counts as ready too
+--
+-- A limit key with waiting jobs is listed in groups (a free slot), held back in gdelayed,
+-- or at its limit, and then has running jobs (in gactive, whose size is bounded by the
+-- jobs running now): the keys purged are read from those three.
 --
 -- A waiting job (ready or scheduled) is cancelled first (cancel_job: its batch counts it
 -- as ended, not succeeded; a Cancelled event), then removed with its record; an ended one
@@ -67,6 +74,22 @@ else
     local ids = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', set, 0, limit - 1)
     for _, id in ipairs(ids) do
       if delete_one(id) == 'deleted' then answers = answers + 1 end
+    end
+  end
+  if ARGV[5] == 'ready' and answers < limit then
+    local lines = {}
+    local function lines_of(prefix, names)
+      for _, name in ipairs(names) do lines[#lines + 1] = prefix .. name end
+    end
+    lines_of(k.group, redis.call('ZRANGE', k.groups, 0, limit - 1))
+    lines_of(k.group, redis.call('ZRANGE', k.gdelayed, 0, limit - 1))
+    lines_of(k.group, redis.call('HKEYS', k.gactive))
+    lines_of(k.parked, redis.call('SMEMBERS', KEYS[16]))
+    for _, line in ipairs(lines) do
+      if answers >= limit then break end
+      for _, id in ipairs(redis.call('ZRANGE', line, 0, limit - answers - 1)) do
+        if delete_one(id) == 'deleted' then answers = answers + 1 end
+      end
     end
   end
 end

@@ -132,12 +132,21 @@ end
 local function count_minute(tput, now, ok, failed, stalled)
   local minute = math.floor(now / 60000)
   local fresh = false
-  for field, n in pairs({ s = ok, f = failed, x = stalled or 0 }) do
-    if n > 0 then
-      local total = redis.pcall('HINCRBY', tput, field .. minute, n)
-      if type(total) ~= 'number' then return end
-      if total == n then fresh = true end
-    end
+  -- Written out, not looped over a table: this runs on every finish call.
+  if ok > 0 then
+    local total = redis.pcall('HINCRBY', tput, 's' .. minute, ok)
+    if type(total) ~= 'number' then return end
+    fresh = total == ok
+  end
+  if failed > 0 then
+    local total = redis.pcall('HINCRBY', tput, 'f' .. minute, failed)
+    if type(total) ~= 'number' then return end
+    fresh = fresh or total == failed
+  end
+  if stalled and stalled > 0 then
+    local total = redis.pcall('HINCRBY', tput, 'x' .. minute, stalled)
+    if type(total) ~= 'number' then return end
+    fresh = fresh or total == stalled
   end
   if fresh then
     local old = {}

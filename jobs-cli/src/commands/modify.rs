@@ -134,14 +134,6 @@ pub async fn purge(client: &JobsClient, args: PurgeArgs) -> anyhow::Result<Exit>
         state_name(state),
         args.queue
     ))?;
-    if state == JobState::Ready {
-        let left = client.stats(&args.queue).await?.ready;
-        if left > 0 {
-            render::line(format!(
-                "{left} ready jobs remain: waiting under a limit key or in a paused batch (not purged; delete them by id, or cancel their batch)"
-            ))?;
-        }
-    }
     Ok(Exit::Ok)
 }
 

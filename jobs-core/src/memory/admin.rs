@@ -83,7 +83,9 @@ impl QueueState {
         Deleted::Deleted
     }
 
-    /// Deletes up to `limit` jobs in `state` (not `Active`), first in the state's order.
+    /// Deletes up to `limit` jobs in `state` (not `Active`), first in the state's order;
+    /// for `Ready`, then the jobs waiting under a limit key and the parked members of
+    /// paused batches (counted as ready too).
     pub(super) fn purge(
         &mut self,
         state: JobState,
@@ -92,9 +94,15 @@ impl QueueState {
         retention: &Retention,
     ) -> u64 {
         let page = self.list(state, None, limit);
+        let mut ids: Vec<JobId> = page.jobs.iter().map(|j| j.id).collect();
+        if state == JobState::Ready && ids.len() < limit {
+            ids.extend(self.flow.some_waiting(limit - ids.len()));
+            let parked = self.parked.values().flatten().copied();
+            ids.extend(parked.take(limit - ids.len()));
+        }
         let mut deleted = 0;
-        for job in page.jobs {
-            deleted += u64::from(self.delete(job.id, now, retention) == Deleted::Deleted);
+        for id in ids {
+            deleted += u64::from(self.delete(id, now, retention) == Deleted::Deleted);
         }
         deleted
     }

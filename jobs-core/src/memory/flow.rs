@@ -148,6 +148,15 @@ impl Flow {
         self.refresh(key);
     }
 
+    /// Up to `limit` ids of jobs waiting under a key (any key), for a purge.
+    pub(super) fn some_waiting(&self, limit: usize) -> Vec<JobId> {
+        self.groups
+            .values()
+            .flat_map(|g| g.waiting.iter().map(|(_, _, id)| *id))
+            .take(limit)
+            .collect()
+    }
+
     /// Puts a ready job in its key's line.
     pub(super) fn push(&mut self, key: &str, place: Place) {
         let group = self.groups.entry(key.to_owned()).or_default();

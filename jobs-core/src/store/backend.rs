@@ -170,7 +170,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Order: ready jobs in the order they would start (priority, then time ready);
     /// scheduled ones soonest first; active ones by lease end; succeeded and dead ones
     /// most recent first. Ready jobs waiting under a limit key or in a paused batch are
-    /// counted in [`QueueStats::ready`] but kept in their own lines, and not listed.
+    /// counted in [`QueueStats::ready`] but kept in their own lines, and not listed (a
+    /// purge of `Ready` deletes them too).
     /// Each page costs the same however long the queue is.
     fn list_jobs(
         &self,
@@ -190,9 +191,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Deleted>, BackendError>> + Send;
 
     /// Deletes up to `limit` (cut to [`crate::PURGE_BATCH`]) of `queue`'s jobs in
-    /// `state`, as [`Backend::delete_jobs`] would, first in the state's order; returns
-    /// how many. Call again until it returns 0 to empty the state. Refuses `Active`
-    /// ([`BackendError::Refused`]): running jobs are cancelled, not deleted.
+    /// `state`, as [`Backend::delete_jobs`] would, first in the state's order (for
+    /// `Ready`, then the jobs waiting under a limit key or in a paused batch: everything
+    /// [`QueueStats::ready`] counts); returns how many. Call again until it returns 0 to
+    /// empty the state. Refuses `Active` ([`BackendError::Refused`]): running jobs are
+    /// cancelled, not deleted.
     fn purge(
         &self,
         queue: &str,

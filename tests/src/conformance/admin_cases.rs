@@ -565,3 +565,54 @@ pub async fn pages_go_on_from_the_cursor_place_when_its_job_moved<H: Harness>(h:
         assert!(rest.contains(id), "{id} skipped: second page {rest:?}");
     }
 }
+
+/// A purge of ready jobs takes everything `stats` counts as ready: the queue's line, the
+/// jobs waiting under a limit key, and the members parked in a paused batch.
+pub async fn purge_of_ready_takes_every_waiting_job<H: Harness>(h: &H) {
+    use super::jobs::Keyed;
+    let client = client(h).await;
+    client
+        .set_limits(Q, jobs_core::QueueLimits::new().per_key(1))
+        .await
+        .unwrap();
+    echo(&client, "plain").await;
+    for n in 0..3 {
+        let keyed = Keyed {
+            label: format!("k{n}"),
+            key: "host-1".into(),
+            ms: 1,
+        };
+        client.enqueue(keyed).await.unwrap();
+    }
+    // One keyed job runs: its key is at its limit, its other jobs wait behind it.
+    let queues = vec![Q.to_owned()];
+    let running = client
+        .backend()
+        .reserve(&queues, 2, lease(h))
+        .await
+        .unwrap();
+    assert_eq!(running.len(), 2);
+    let (batch, _) = client
+        .batch()
+        .job(Echo { label: "m1".into() })
+        .job(Echo { label: "m2".into() })
+        .enqueue()
+        .await
+        .unwrap();
+    assert!(client.pause_batch(batch).await.unwrap());
+    // A reservation meets the paused members and parks them.
+    assert!(reserve(h, &client).await.is_empty());
+    let before = client.stats(Q).await.unwrap();
+    assert_eq!(before.ready, 4, "{before:?}");
+    assert_eq!(client.purge(Q, JobState::Ready).await.unwrap(), 4);
+    let after = client.stats(Q).await.unwrap();
+    assert_eq!((after.ready, after.active), (0, 2), "{after:?}");
+    // The running one ends; nothing is left to start, not even when the batch resumes.
+    let keyed = running
+        .iter()
+        .find(|r| r.name == "keyed")
+        .expect("a keyed job ran");
+    end(&client, keyed, Outcome::Succeeded { result: None }).await;
+    assert!(client.resume_batch(batch).await.unwrap());
+    assert!(reserve(h, &client).await.is_empty());
+}

@@ -186,6 +186,7 @@ macro_rules! conformance_tests {
             deleted_waiting_jobs_give_back_their_flow_control,
             worker_registrations_are_kept_as_sent,
             pages_go_on_from_the_cursor_place_when_its_job_moved,
+            purge_of_ready_takes_every_waiting_job,
         );
     };
     (@cases $test:meta, $harness:expr; $($case:ident),* $(,)?) => {
