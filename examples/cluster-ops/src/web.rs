@@ -17,6 +17,7 @@
 //!   the workers' limits. Answers `200 {"operation": id, "paused": false}`, or 404.
 //! - `POST /callbacks/operations/{id}`: called by the batch's callback job when every host
 //!   has ended; the operation is then recorded as done.
+//! - `GET /jobs`: the jobs dashboard (`jobs-web`, read-only), mounted in this application.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -283,8 +284,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let client = Client::new(backend);
+    // The jobs dashboard, mounted in this application at /jobs (read-only here: the
+    // operations' own endpoints pause and resume; `jobs web` serves one that can change).
+    let dashboard = jobs_web::Dashboard::new(client.clone())
+        .read_only(true)
+        .router();
     let app = Arc::new(App {
-        client: Client::new(backend),
+        client,
         public_url: args.public_url.unwrap_or_else(|| format!("http://{addr}")),
         done: Mutex::default(),
     });
@@ -295,7 +302,8 @@ async fn main() -> anyhow::Result<()> {
         .route("/operations/{id}/resume", post(resume))
         .route("/callbacks/operations/{id}", post(callback))
         .route("/health", get(|| async { "ok" }))
-        .with_state(app);
+        .with_state(app)
+        .nest("/jobs", dashboard);
     // The address on stdout, for scripts and tests that asked for port 0.
     println!("listening on http://{addr}");
     axum::serve(listener, router)

@@ -239,6 +239,18 @@ async fn two_hundred_hosts_two_workers_one_killed() {
     // No worker is left: any second callback would have come by now.
     let (_, view_after) = http("GET", &format!("{base}/operations/{op}"), None).await;
     assert_eq!(view_after["callbacks_received"], json!(1), "{view_after}");
+    // The jobs dashboard is mounted in the application: the queue is there, drained.
+    let (status, queues) = http("GET", &format!("{base}/jobs/api/queues"), None).await;
+    assert_eq!(status, 200, "{queues}");
+    let disks = queues
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "disks"))
+        .unwrap_or_else(|| panic!("the disks queue on the dashboard: {queues}"));
+    assert_eq!(
+        (&disks["ready"], &disks["active"]),
+        (&json!(0), &json!(0)),
+        "{disks}"
+    );
 
     // Every host formatted exactly once on its node, or reported dead with its reason.
     let formatted = ledger(nodes.path());
