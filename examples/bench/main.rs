@@ -1,10 +1,17 @@
 //! Run with: `cargo run --release --example bench` (add `-- --quick` for a run under a
 //! minute, `-- --json` for one JSON line per scenario).
 //!
-//! Starts its own `redis-server` on a free loopback port (or uses `REDIS_URL`), runs each
-//! scenario with no-op jobs carrying a 42-byte payload
-//! (`{"host":"node-123","device":"/dev/sdb"}`), and prints a table. Redis costs come from
-//! `INFO commandstats`, `INFO cpu` and `INFO memory` deltas.
+//! Starts its own `redis-server` on a free loopback port (or uses `REDIS_URL`), prints a
+//! machine baseline (a trivial `EVALSHA`, one at a time and pipelined), runs each scenario
+//! with no-op jobs carrying a 42-byte payload (`{"host":"node-123","device":"/dev/sdb"}`),
+//! and prints a table. Redis costs come from `INFO commandstats`, `INFO cpu` and
+//! `INFO memory` deltas.
+//!
+//! By default it measures what a user gets: `RedisBackend::connect(url)` (each scenario on
+//! its own key prefix, nothing else set), `Worker::builder(..).concurrency(c)`, and a
+//! multi-thread runtime with a thread per core, as `#[tokio::main]` gives. `--tuned`
+//! measures the set-up the earlier figures came from: succeeded jobs deleted at once, a
+//! 64-connection pool, one runtime thread.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,16 +38,31 @@ struct Args {
     /// Also print one JSON line per scenario.
     #[arg(long)]
     json: bool,
-    /// Run only the scenarios whose name contains this. Names: enqueue, process c1,
+    /// Run only the scenarios whose name contains this (the machine baseline always
+    /// runs). Names: enqueue, process c1,
     /// process c16, process c64, process c256, process scheduled c64, process c64 limits
     /// interleaved, process c64 limits grouped, steady, latency, batch, lookups, memory.
     #[arg(long)]
     only: Option<String>,
-    /// Runtime worker threads for the client and worker. One by default: on a small
-    /// machine that also runs Redis, a second thread mostly adds cross-thread wake-ups
-    /// (measured: 2 threads are slower on 2 cores); give more when Redis runs elsewhere.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// Runtime worker threads for the client and worker [default: one per core, as
+    /// `#[tokio::main]`; with `--tuned`, one: on a small machine that also runs Redis a
+    /// second thread mostly adds cross-thread wake-ups].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The tuned set-up instead of the defaults: succeeded jobs deleted at once (no
+    /// retention), a 64-connection pool, one runtime thread.
+    #[arg(long)]
+    tuned: bool,
+}
+
+impl Args {
+    /// The runtime's worker threads: as asked, else as the set-up gives.
+    fn runtime_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.threads
+            .unwrap_or(if self.tuned { 1 } else { cores })
+            .max(1)
+    }
 }
 
 /// Counts finished jobs and wakes the bench when a target is reached.
@@ -189,17 +211,64 @@ impl Bench {
         self.client_with(DEFAULT_EVENTS_MAX_LEN).await
     }
 
-    /// A client whose event streams keep `events` entries (0: events off).
+    /// A client whose event streams keep `events` entries (0: events off); with
+    /// `--tuned`, no retention of succeeded jobs and a pool of 64.
     async fn client_with(&mut self, events: usize) -> anyhow::Result<Client<RedisBackend>> {
         self.prefix_n += 1;
-        let backend = RedisBackend::builder(&self.url)
-            .prefix(format!("bench{}", self.prefix_n))
-            .retention(Retention::DEFAULT.succeeded(0, Duration::from_secs(60)))
-            .events_max_len(events)
-            .pool_size(64)
-            .connect()
-            .await?;
-        Ok(Client::new(backend))
+        let mut builder =
+            RedisBackend::builder(&self.url).prefix(format!("bench{}", self.prefix_n));
+        if events != DEFAULT_EVENTS_MAX_LEN {
+            builder = builder.events_max_len(events);
+        }
+        if self.args.tuned {
+            builder = builder
+                .retention(Retention::DEFAULT.succeeded(0, Duration::from_secs(60)))
+                .pool_size(64);
+        }
+        Ok(Client::new(builder.connect().await?))
+    }
+
+    /// The machine baseline: a trivial script's rate one call at a time, and pipelined
+    /// 100 calls deep, on this Redis, over a plain blocking connection on its own thread
+    /// (so the runtime's set-up does not change it): scale for figures taken on other
+    /// days or machines.
+    async fn baseline(&mut self) -> anyhow::Result<()> {
+        let url = self.url.clone();
+        let n: u64 = if self.args.quick { 5_000 } else { 20_000 };
+        let (single, piped) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = redis::Client::open(url.as_str())?.get_connection()?;
+            let script = redis::Script::new("return 1");
+            let started = Instant::now();
+            for _ in 0..n {
+                let _: i64 = script.invoke(&mut conn)?;
+            }
+            let single = started.elapsed().as_secs_f64();
+            let hash = script.get_hash().to_owned();
+            let started = Instant::now();
+            // Ten times as many: pipelined calls go that much faster.
+            for _ in 0..n / 10 {
+                let mut pipe = redis::pipe();
+                for _ in 0..100 {
+                    pipe.cmd("EVALSHA").arg(&hash).arg(0);
+                }
+                let _: Vec<i64> = pipe.query(&mut conn)?;
+            }
+            Ok((single, started.elapsed().as_secs_f64()))
+        })
+        .await??;
+        self.push(Row {
+            scenario: "baseline: EVALSHA return 1, one at a time".into(),
+            jobs: n,
+            secs: single,
+            extra: BTreeMap::new(),
+        });
+        self.push(Row {
+            scenario: "baseline: EVALSHA return 1, pipelined 100 deep".into(),
+            jobs: n * 10,
+            secs: piped,
+            extra: BTreeMap::new(),
+        });
+        Ok(())
     }
 
     fn wanted(&self, name: &str) -> bool {
@@ -342,7 +411,7 @@ fn fmt_secs(s: f64) -> String {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
+        .worker_threads(args.runtime_threads())
         .enable_all()
         .build()?
         .block_on(run(args))
@@ -370,9 +439,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or("?")
         .to_owned();
     println!(
-        "Redis {version} at {url}; {} CPUs; {} runtime thread(s); {}",
+        "Redis {version} at {url}; {} CPUs; {} runtime thread(s); {}; {}",
         std::thread::available_parallelism()?,
-        args.threads,
+        args.runtime_threads(),
+        if args.tuned {
+            "tuned (no retention of succeeded jobs, pool of 64)"
+        } else {
+            "defaults"
+        },
         if args.quick { "quick run" } else { "full run" }
     );
     println!(
@@ -388,6 +462,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         rows: Vec::new(),
     };
     let backlog = if q { 10_000 } else { 100_000 };
+    // Always: it is what the rest of the run is read against.
+    b.baseline().await?;
     if b.wanted("enqueue") {
         b.enqueue_single(if q { 5_000 } else { 20_000 }).await?;
         b.enqueue_concurrent(if q { 20_000 } else { 100_000 }, 64)
