@@ -14,7 +14,7 @@ impl Global {
     pub fn shown_url(&self) -> String {
         self.redis_url
             .split(',')
-            .map(redact)
+            .map(jobs_redis::redact)
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -56,9 +56,4 @@ pub async fn client(global: &Global) -> anyhow::Result<JobsClient> {
         .connect()
         .await?;
     Ok(Client::new(backend))
-}
-
-/// The URL with its password hidden.
-pub fn redact(url: &str) -> String {
-    jobs_redis::redact(url)
 }

@@ -3,7 +3,7 @@
 //! Unix epoch, payloads and results are JSON values when they parse as JSON, else strings.
 
 use jobs_core::event::EventKind;
-use jobs_core::{BatchStatus, Event, JobInfo, JobState, MinuteCounts, QueueStats, WorkerInfo};
+use jobs_core::{BatchStatus, Event, JobInfo, MinuteCounts, QueueStats, WorkerInfo};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -55,11 +55,6 @@ pub struct ProgressView {
     pub message: String,
 }
 
-/// The CLI's name for a state.
-pub fn state_name(state: JobState) -> &'static str {
-    state.name()
-}
-
 /// Bytes as a JSON value if they are JSON, else as a (lossy) string.
 pub fn decoded(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes)
@@ -72,7 +67,7 @@ impl From<&JobInfo> for JobView {
             id: job.id.to_string(),
             name: job.name.clone(),
             queue: job.queue.clone(),
-            state: state_name(job.state),
+            state: job.state.name(),
             priority: job.priority,
             attempts: job.attempts,
             max_attempts: job.max_attempts,
@@ -187,50 +182,11 @@ pub struct StatsView {
     pub queues: Vec<QueueView>,
 }
 
-/// One worker in `workers`.
-#[derive(Debug, Serialize)]
-pub struct WorkerView {
-    /// Unique per worker run.
-    pub id: String,
-    /// Host name.
-    pub host: String,
-    /// Process id.
-    pub pid: u32,
-    /// Queues served, in the order tried.
-    pub queues: Vec<String>,
-    /// Jobs it runs at once at most.
-    pub concurrency: usize,
-    /// Jobs it runs now.
-    pub running: usize,
-    /// Started at (its clock).
-    pub started_at_ms: u64,
-    /// Last heartbeat (the store's clock).
-    pub last_beat_ms: u64,
-    /// Dropped from the list at, unless it beats again.
-    pub expires_at_ms: u64,
-}
-
-impl From<&WorkerInfo> for WorkerView {
-    fn from(w: &WorkerInfo) -> Self {
-        WorkerView {
-            id: w.id.clone(),
-            host: w.host.clone(),
-            pid: w.pid,
-            queues: w.queues.clone(),
-            concurrency: w.concurrency,
-            running: w.running,
-            started_at_ms: w.started_at_ms,
-            last_beat_ms: w.last_beat_ms,
-            expires_at_ms: w.expires_at_ms,
-        }
-    }
-}
-
 /// `workers`.
 #[derive(Debug, Serialize)]
 pub struct WorkersView {
-    /// The live workers.
-    pub workers: Vec<WorkerView>,
+    /// The live workers, as they registered (`jobs_core::WorkerInfo`'s fields).
+    pub workers: Vec<WorkerInfo>,
 }
 
 /// One line of `events --json`.

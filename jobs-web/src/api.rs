@@ -14,15 +14,15 @@ use axum::routing::{get, post};
 use jobs_core::event::EntryId;
 use jobs_core::{
     BATCH_PAGE_MAX, Backend, BackendError, BatchId, Client, Deleted, EventCursor, JobId, JobState,
-    LIST_PAGE_MAX, ListCursor, THROUGHPUT_MINUTES, backend::CancelOutcome, validate_queue_name,
+    LIST_PAGE_MAX, ListCursor, MinuteCounts, THROUGHPUT_MINUTES, WorkerInfo,
+    backend::CancelOutcome, validate_queue_name,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::refuse;
 use crate::view::{
-    BatchView, EventView, JobDetailView, JobPageView, JobView, MinuteView, QueueView, WorkerView,
-    parse_listed_state, state_name,
+    BatchView, EventView, JobDetailView, JobPageView, JobView, QueueView, parse_listed_state,
 };
 
 /// Jobs per page when the request does not say.
@@ -208,26 +208,25 @@ async fn throughput<B: Backend>(
     State(app): State<Shared<B>>,
     Path(queue): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Vec<MinuteView>> {
+) -> ApiResult<Vec<MinuteCounts>> {
     checked_queue(&queue)?;
     let minutes = minutes(query)?;
     let counts = app.client.throughput(&queue, minutes).await?;
-    Ok(Json(counts.into_iter().map(MinuteView::from).collect()))
+    Ok(Json(counts))
 }
 
 /// Every queue's throughput, summed minute by minute.
 async fn throughput_all<B: Backend>(
     State(app): State<Shared<B>>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Vec<MinuteView>> {
+) -> ApiResult<Vec<MinuteCounts>> {
     let minutes = minutes(query)?;
-    let mut sum: BTreeMap<u64, MinuteView> = BTreeMap::new();
+    let mut sum: BTreeMap<u64, MinuteCounts> = BTreeMap::new();
     for name in app.client.queues().await? {
         for m in app.client.throughput(&name, minutes).await? {
-            let slot = sum.entry(m.minute_ms).or_insert(MinuteView {
-                minute_ms: m.minute_ms,
-                ..MinuteView::default()
-            });
+            let slot = sum
+                .entry(m.minute_ms)
+                .or_insert(MinuteCounts::new(m.minute_ms, 0, 0));
             slot.succeeded += m.succeeded;
             slot.failed += m.failed;
             slot.stalled += m.stalled;
@@ -432,9 +431,7 @@ async fn purge<B: Backend>(
             ))
         })?;
     let deleted = app.client.purge(&queue, state).await?;
-    Ok(Json(
-        json!({ "deleted": deleted, "state": state_name(state) }),
-    ))
+    Ok(Json(json!({ "deleted": deleted, "state": state.name() })))
 }
 
 async fn pause<B: Backend>(
@@ -510,7 +507,7 @@ async fn batch_cancel<B: Backend>(
     ))
 }
 
-async fn workers<B: Backend>(State(app): State<Shared<B>>) -> ApiResult<Vec<WorkerView>> {
+async fn workers<B: Backend>(State(app): State<Shared<B>>) -> ApiResult<Vec<WorkerInfo>> {
     let workers = app.client.workers().await?;
-    Ok(Json(workers.into_iter().map(WorkerView::from).collect()))
+    Ok(Json(workers))
 }

@@ -1,17 +1,9 @@
 //! The wire format of the JSON API: views of the store's types, snake_case, ids as
 //! strings, arguments and results decoded as JSON values when they parse.
 
-use jobs_core::{
-    BatchMember, BatchStatus, Event, EventKind, JobInfo, JobState, MinuteCounts, QueueStats,
-    WorkerInfo,
-};
+use jobs_core::{BatchMember, BatchStatus, Event, EventKind, JobInfo, JobState, QueueStats};
 use serde::Serialize;
 use serde_json::Value;
-
-/// A state's wire name.
-pub(crate) fn state_name(state: JobState) -> &'static str {
-    state.name()
-}
 
 /// The states a page of jobs can be asked for (where jobs are kept: cancelled and expired
 /// ones are listed with the dead).
@@ -53,26 +45,6 @@ impl QueueView {
     }
 }
 
-#[derive(Serialize, Default, Clone, Copy)]
-pub(crate) struct MinuteView {
-    pub(crate) minute_ms: u64,
-    pub(crate) succeeded: u64,
-    pub(crate) failed: u64,
-    /// Leases that expired and were recovered.
-    pub(crate) stalled: u64,
-}
-
-impl From<MinuteCounts> for MinuteView {
-    fn from(m: MinuteCounts) -> Self {
-        MinuteView {
-            minute_ms: m.minute_ms,
-            succeeded: m.succeeded,
-            failed: m.failed,
-            stalled: m.stalled,
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub(crate) struct ProgressView {
     percent: u8,
@@ -107,7 +79,7 @@ impl From<JobInfo> for JobView {
     fn from(job: JobInfo) -> Self {
         JobView {
             id: job.id.to_string(),
-            state: state_name(job.state),
+            state: job.state.name(),
             args: decoded(&job.payload),
             priority: job.priority,
             attempts: job.attempts,
@@ -228,35 +200,6 @@ impl From<BatchMember> for MemberView {
             id: member.id.to_string(),
             queue: member.queue,
             job: member.info.map(JobView::from),
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub(crate) struct WorkerView {
-    id: String,
-    host: String,
-    pid: u32,
-    queues: Vec<String>,
-    concurrency: usize,
-    running: usize,
-    started_at_ms: u64,
-    last_beat_ms: u64,
-    expires_at_ms: u64,
-}
-
-impl From<WorkerInfo> for WorkerView {
-    fn from(w: WorkerInfo) -> Self {
-        WorkerView {
-            id: w.id,
-            host: w.host,
-            pid: w.pid,
-            queues: w.queues,
-            concurrency: w.concurrency,
-            running: w.running,
-            started_at_ms: w.started_at_ms,
-            last_beat_ms: w.last_beat_ms,
-            expires_at_ms: w.expires_at_ms,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::cli::ListArgs;
 use crate::connect::JobsClient;
 use crate::exit::Exit;
 use crate::render;
-use crate::view::{JobView, PageView, state_name};
+use crate::view::{JobView, PageView};
 
 /// Prints one page.
 pub async fn run(client: &JobsClient, args: ListArgs) -> anyhow::Result<Exit> {
@@ -19,14 +19,14 @@ pub async fn run(client: &JobsClient, args: ListArgs) -> anyhow::Result<Exit> {
     if args.out.json {
         render::json(&PageView {
             queue: args.queue,
-            state: state_name(state),
+            state: state.name(),
             jobs: page.jobs.iter().map(JobView::from).collect(),
             next,
         })?;
         return Ok(Exit::Ok);
     }
     if page.jobs.is_empty() {
-        render::line(format!("no {} jobs", state_name(state)))?;
+        render::line(format!("no {} jobs", state.name()))?;
     } else {
         let rows: Vec<Vec<String>> = page
             .jobs
@@ -36,7 +36,7 @@ pub async fn run(client: &JobsClient, args: ListArgs) -> anyhow::Result<Exit> {
                 vec![
                     j.id.to_string(),
                     j.name.clone(),
-                    state_name(j.state).to_owned(),
+                    j.state.name().to_owned(),
                     format!("{}/{}", j.attempts, j.max_attempts),
                     render::relative(when),
                     j.last_error

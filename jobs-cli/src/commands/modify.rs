@@ -10,7 +10,6 @@ use crate::cli::{IdsArgs, PurgeArgs, QueueArg, RetryArgs};
 use crate::connect::JobsClient;
 use crate::exit::{self, Exit};
 use crate::render;
-use crate::view::state_name;
 
 /// Exit 3 when some of the ids were not found, else 0.
 fn status(missing: usize) -> Exit {
@@ -47,7 +46,7 @@ pub async fn retry(client: &JobsClient, args: RetryArgs) -> anyhow::Result<Exit>
             {
                 dead.push(*id)
             }
-            Some(j) => render::line(format!("{id}: not dead ({}), left", state_name(j.state)))?,
+            Some(j) => render::line(format!("{id}: not dead ({}), left", j.state.name()))?,
         }
     }
     let moved = if dead.is_empty() {
@@ -112,12 +111,12 @@ pub async fn purge(client: &JobsClient, args: PurgeArgs) -> anyhow::Result<Exit>
         }
         let count = count(client, &args.queue, state).await?;
         if count == 0 {
-            render::line(format!("no {} jobs to delete", state_name(state)))?;
+            render::line(format!("no {} jobs to delete", state.name()))?;
             return Ok(Exit::Ok);
         }
         eprint!(
             "Delete all {count} {} jobs of queue {:?}? [y/N] ",
-            state_name(state),
+            state.name(),
             args.queue
         );
         std::io::stderr().flush()?;
@@ -131,7 +130,7 @@ pub async fn purge(client: &JobsClient, args: PurgeArgs) -> anyhow::Result<Exit>
     let n = client.purge(&args.queue, state).await?;
     render::line(format!(
         "deleted {n} {} jobs of {}",
-        state_name(state),
+        state.name(),
         args.queue
     ))?;
     Ok(Exit::Ok)

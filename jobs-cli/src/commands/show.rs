@@ -7,7 +7,7 @@ use crate::cli::ShowArgs;
 use crate::connect::JobsClient;
 use crate::exit::{self, Exit};
 use crate::render;
-use crate::view::{JobView, decoded, state_name};
+use crate::view::{JobView, decoded};
 
 /// Prints the job.
 pub async fn run(client: &JobsClient, args: ShowArgs) -> anyhow::Result<Exit> {
@@ -32,7 +32,7 @@ pub fn describe(job: &JobInfo) -> String {
         format!("job         {}", job.id),
         format!("name        {}", job.name),
         format!("queue       {}", job.queue),
-        format!("state       {}", state_name(job.state)),
+        format!("state       {}", job.state.name()),
         format!("priority    {}", job.priority),
         format!("attempts    {}/{}", job.attempts, job.max_attempts),
         format!("deliveries  {}", job.deliveries),

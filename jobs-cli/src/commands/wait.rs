@@ -13,7 +13,7 @@ use crate::cli::WaitArgs;
 use crate::connect::JobsClient;
 use crate::exit::{self, CliError, Exit};
 use crate::render;
-use crate::view::{BatchView, JobView, WaitJobView, state_name};
+use crate::view::{BatchView, JobView, WaitJobView};
 
 /// Longest pause between two looks at the record (events wake the wait sooner).
 const RECHECK: Duration = Duration::from_secs(1);
@@ -142,19 +142,14 @@ async fn wait_job(
         }
         let percent = job.progress.as_ref().map_or(0, |p| u64::from(p.percent));
         let message = match &job.progress {
-            Some(p) => format!(
-                "job {id} {} {}% {}",
-                state_name(job.state),
-                p.percent,
-                p.message
-            ),
-            None => format!("job {id} {}", state_name(job.state)),
+            Some(p) => format!("job {id} {} {}% {}", job.state.name(), p.percent, p.message),
+            None => format!("job {id} {}", job.state.name()),
         };
         show.update(percent, 100, message.trim_end().to_owned())?;
         // Sleep until this job's next event, or a while (events may be trimmed or off).
         let until = Instant::now()
             + RECHECK.min(left(deadline, || {
-                format!("job {id} still {}", state_name(job.state))
+                format!("job {id} still {}", job.state.name())
             })?);
         while let Ok(event) = tokio::time::timeout_at(until, events.next()).await {
             let event = event?;
@@ -179,7 +174,7 @@ fn finish(job: &JobInfo, show: &Show) -> anyhow::Result<Exit> {
     if show.json() {
         render::json(&WaitJobView {
             id: job.id.to_string(),
-            state: state_name(job.state),
+            state: job.state.name(),
             job: Some(JobView::from(job)),
         })?;
         return Ok(exit);
@@ -214,7 +209,7 @@ fn gone(id: JobId, kind: &EventKind, show: &Show) -> anyhow::Result<Exit> {
     if show.json() {
         render::json(&WaitJobView {
             id: id.to_string(),
-            state: state_name(state),
+            state: state.name(),
             job: None,
         })?;
     } else {
@@ -224,7 +219,7 @@ fn gone(id: JobId, kind: &EventKind, show: &Show) -> anyhow::Result<Exit> {
         };
         render::line(format!(
             "job {id} {}{reason} (its record is no longer kept)",
-            state_name(state)
+            state.name()
         ))?;
     }
     Ok(exit)

@@ -4,16 +4,11 @@ use crate::cli::JsonArg;
 use crate::connect::JobsClient;
 use crate::exit::Exit;
 use crate::render;
-use crate::view::{WorkerView, WorkersView};
+use crate::view::WorkersView;
 
 /// Prints the workers.
 pub async fn run(client: &JobsClient, out: JsonArg) -> anyhow::Result<Exit> {
-    let workers: Vec<WorkerView> = client
-        .workers()
-        .await?
-        .iter()
-        .map(WorkerView::from)
-        .collect();
+    let workers = client.workers().await?;
     if out.json {
         render::json(&WorkersView { workers })?;
         return Ok(Exit::Ok);

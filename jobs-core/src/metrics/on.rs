@@ -10,33 +10,45 @@ use crate::client::Client;
 use crate::store::admin::MinuteCounts;
 use crate::store::backend::{Backend, Enqueued, LeaseStatus, NewJob, Outcome, Reserved};
 
-/// The jobs of one enqueue call, counted once the store took them.
+/// The jobs of one enqueue call, counted once the store took them: as runs of consecutive
+/// jobs of one queue and type, so a bulk enqueue of one type costs one label set and one
+/// counter update, not one per job.
 pub(crate) struct Tally {
-    jobs: Vec<(String, String)>,
+    /// (queue, job type, how many in a row).
+    runs: Vec<(String, String, usize)>,
 }
 
 impl Tally {
     pub(crate) fn of(jobs: &[NewJob]) -> Tally {
-        Tally {
-            jobs: jobs
-                .iter()
-                .map(|j| (j.queue.clone(), j.name.clone()))
-                .collect(),
+        let mut runs: Vec<(String, String, usize)> = Vec::new();
+        for j in jobs {
+            match runs.last_mut() {
+                Some((queue, name, n)) if *queue == j.queue && *name == j.name => *n += 1,
+                _ => runs.push((j.queue.clone(), j.name.clone(), 1)),
+            }
         }
+        Tally { runs }
     }
 
     /// Every job was stored.
     pub(crate) fn all(self) {
-        for (queue, job) in self.jobs {
-            counter!("jobs_enqueued_total", "queue" => queue, "job" => job).increment(1);
+        for (queue, job, n) in self.runs {
+            counter!("jobs_enqueued_total", "queue" => queue, "job" => job).increment(n as u64);
         }
     }
 
-    /// The jobs whose answer says they were stored.
+    /// The jobs whose answer says they were stored (answers in the jobs' order).
     pub(crate) fn stored(self, answers: &[Enqueued]) {
-        for ((queue, job), answer) in self.jobs.into_iter().zip(answers) {
-            if matches!(answer, Enqueued::Stored | Enqueued::Replaced { .. }) {
-                counter!("jobs_enqueued_total", "queue" => queue, "job" => job).increment(1);
+        let mut answers = answers.iter();
+        for (queue, job, n) in self.runs {
+            let stored = answers
+                .by_ref()
+                .take(n)
+                .filter(|a| matches!(a, Enqueued::Stored | Enqueued::Replaced { .. }))
+                .count();
+            if stored > 0 {
+                counter!("jobs_enqueued_total", "queue" => queue, "job" => job)
+                    .increment(stored as u64);
             }
         }
     }
