@@ -17,10 +17,6 @@ use crate::scripts::{self, delete};
 /// Most jobs deleted by id in one script call.
 const DELETE_CHUNK: usize = 500;
 
-/// Why purging running jobs is refused (the memory store says the same).
-const PURGE_ACTIVE: &str =
-    "running jobs cannot be purged: cancel them, then purge or delete them once ended";
-
 impl RedisBackend {
     pub(crate) async fn list_jobs_page(
         &self,
@@ -46,25 +42,14 @@ impl RedisBackend {
         let k = self.keys(queue)?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(DELETE_CHUNK) {
-            let reply = {
+            let (answers, outbox) = {
                 let mut conn = self.conn().await?;
-                delete::call(
-                    &mut conn,
-                    &k,
-                    &self.inner.settings,
-                    delete::Which::Ids(chunk),
-                )
-                .await?
+                delete::ids(&mut conn, &k, &self.inner.settings, chunk).await?
             };
-            if reply.outbox > 0 {
+            if outbox > 0 {
                 batches::drain_quietly(self, &k).await;
             }
-            match reply.answers {
-                delete::Answers::Each(answers) => out.extend(answers),
-                delete::Answers::Count(_) => {
-                    return Err(crate::error::corrupt("a count where answers were due"));
-                }
-            }
+            out.extend(answers);
         }
         Ok(out)
     }
@@ -76,21 +61,20 @@ impl RedisBackend {
         limit: usize,
     ) -> Result<u64, BackendError> {
         if state == JobState::Active {
-            return Err(BackendError::Refused(PURGE_ACTIVE.into()));
+            return Err(BackendError::Refused(
+                jobs_core::reason::PURGE_ACTIVE.into(),
+            ));
         }
         let k = self.keys(queue)?;
-        let which = delete::Which::First(state, limit.min(PURGE_BATCH));
-        let reply = {
+        let (deleted, outbox) = {
             let mut conn = self.conn().await?;
-            delete::call(&mut conn, &k, &self.inner.settings, which).await?
+            let limit = limit.min(PURGE_BATCH);
+            delete::first(&mut conn, &k, &self.inner.settings, state, limit).await?
         };
-        if reply.outbox > 0 {
+        if outbox > 0 {
             batches::drain_quietly(self, &k).await;
         }
-        match reply.answers {
-            delete::Answers::Count(n) => Ok(n),
-            delete::Answers::Each(_) => Err(crate::error::corrupt("answers where a count was due")),
-        }
+        Ok(deleted)
     }
 
     pub(crate) async fn queue_list(&self) -> Result<Vec<String>, BackendError> {

@@ -24,10 +24,6 @@ use crate::store::flow::QueueLimits;
 use crate::store::id::JobId;
 use crate::store::retention::RECOVER_BATCH;
 
-/// Why [`Backend::purge`] refuses running jobs (both stores say the same).
-pub(crate) const PURGE_ACTIVE: &str =
-    "running jobs cannot be purged: cancel them, then purge or delete them once ended";
-
 impl Backend for MemoryBackend {
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), BackendError> {
         for job in &jobs {
@@ -348,7 +344,7 @@ impl Backend for MemoryBackend {
 
     async fn purge(&self, queue: &str, state: JobState, limit: usize) -> Result<u64, BackendError> {
         if state == JobState::Active {
-            return Err(BackendError::Refused(PURGE_ACTIVE.into()));
+            return Err(BackendError::Refused(crate::reason::PURGE_ACTIVE.into()));
         }
         let now = self.now_ms();
         let retention = self.shared.store.retention();

@@ -57,3 +57,8 @@ pub fn stalled(stalls: u32, attempt: u32, max_attempts: u32) -> String {
     }
     out
 }
+
+/// Why [`Backend::purge`](crate::Backend::purge) refuses running jobs
+/// ([`BackendError::Refused`](crate::BackendError::Refused)), on every store.
+pub const PURGE_ACTIVE: &str =
+    "running jobs cannot be purged: cancel them, then purge or delete them once ended";
